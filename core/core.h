@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The core API used by p11/ (one call per Cryptoki entry point) and tools/.
+ *
+ * Locking: core_session_enter/core_slot_enter find the session or slot under the
+ * module lock and return with its token's lock held; the caller makes one core
+ * call and then core_leave (tok). Functions named *_inlock expect that lock.
+ * Pointer arguments have been checked by p11/ for NULL where the spec forbids it.
+ */
+#ifndef TT_CORE_H
+#define TT_CORE_H
+
+#include <stdbool.h>
+
+#include "ck.h"
+
+typedef struct tt_token tt_token;
+typedef struct tt_session tt_session;
+typedef struct tt_object tt_object;
+
+typedef struct store store;
+
+/* module.c */
+CK_RV core_initialize (void);
+/* The store, opened on first use; CKR_DEVICE_ERROR with a log line when it cannot be. */
+CK_RV core_store (store **out);
+CK_RV core_finalize (void);
+/* CKR_CRYPTOKI_NOT_INITIALIZED unless initialized in this process (not a forked child). */
+CK_RV core_check (void);
+CK_RV core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count);
+CK_RV core_slot_enter (CK_SLOT_ID slot, tt_token **tok);
+CK_RV core_session_enter (CK_SESSION_HANDLE h, tt_token **tok, tt_session **sess);
+void core_leave (tt_token *tok);
+CK_RV core_session_open_inlock (tt_token *tok, CK_FLAGS flags, CK_SESSION_HANDLE *out);
+CK_RV core_session_close_inlock (tt_token *tok, tt_session *sess);
+/* C_CloseAllSessions: closes every session of tok (and so logs it out). */
+void core_token_close_sessions_inlock (tt_token *tok);
+CK_RV core_session_info_inlock (tt_token *tok, tt_session *sess, CK_SESSION_INFO *info);
+
+/* token.c */
+CK_RV token_slot_info_inlock (tt_token *tok, CK_SLOT_INFO *info);
+CK_RV token_info_inlock (tt_token *tok, CK_TOKEN_INFO *info);
+CK_RV token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                         const CK_UTF8CHAR *label);
+CK_RV token_init_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *pin,
+                             CK_ULONG pin_len);
+CK_RV token_set_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *old,
+                            CK_ULONG old_len, const CK_UTF8CHAR *pin, CK_ULONG pin_len);
+CK_RV token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user,
+                          const CK_UTF8CHAR *pin, CK_ULONG pin_len);
+CK_RV token_logout_checked_inlock (tt_token *tok);
+/* Deletes the token and all its objects from the store (tools). */
+CK_RV token_delete_inlock (tt_token *tok);
+const char *token_label (const tt_token *tok);
+const char *token_serial (const tt_token *tok);
+
+/* mech.c */
+CK_RV mech_list (CK_MECHANISM_TYPE *list, CK_ULONG *count);
+CK_RV mech_get_info (CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info);
+
+/* object.c: each on a session of tok with the token lock held */
+CK_RV object_create_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
+                            CK_ULONG count, CK_OBJECT_HANDLE *out);
+CK_RV object_copy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h,
+                          const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out);
+CK_RV object_destroy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h);
+CK_RV object_size_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK_ULONG *size);
+CK_RV object_get_attrs_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h,
+                               CK_ATTRIBUTE *tmpl, CK_ULONG count);
+CK_RV object_set_attrs_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h,
+                               const CK_ATTRIBUTE *tmpl, CK_ULONG count);
+CK_RV object_find_init_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
+                               CK_ULONG count);
+CK_RV object_find_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE *out, CK_ULONG max,
+                          CK_ULONG *count);
+CK_RV object_find_final_inlock (tt_token *tok, tt_session *sess);
+CK_RV object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
+                                   const CK_ATTRIBUTE *pub_tmpl, CK_ULONG pub_count,
+                                   const CK_ATTRIBUTE *priv_tmpl, CK_ULONG priv_count,
+                                   CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);
+
+/* ops.c */
+CK_RV op_digest_init (tt_session *sess, const CK_MECHANISM *mech);
+CK_RV op_digest (tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *out,
+                 CK_ULONG *out_len);
+CK_RV op_digest_update (tt_session *sess, const CK_BYTE *data, CK_ULONG len);
+CK_RV op_digest_final (tt_session *sess, CK_BYTE *out, CK_ULONG *out_len);
+CK_RV op_digest_key (tt_session *sess);
+/* verify: false for C_Sign*, true for C_Verify* */
+CK_RV op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
+                    CK_OBJECT_HANDLE key, bool verify);
+CK_RV op_sign (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *sig,
+               CK_ULONG *sig_len);
+CK_RV op_sign_update (tt_session *sess, bool verify, const CK_BYTE *data, CK_ULONG len);
+CK_RV op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len);
+CK_RV op_verify (tt_session *sess, const CK_BYTE *data, CK_ULONG len, const CK_BYTE *sig,
+                 CK_ULONG sig_len);
+CK_RV op_verify_final (tt_session *sess, const CK_BYTE *sig, CK_ULONG sig_len);
+CK_RV op_random (CK_BYTE *out, CK_ULONG len);
+
+#endif

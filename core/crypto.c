@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "config.h"
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "crypto"
+#include "crypto.h"
+#include "log.h"
+
+#define PIN_KDF_ITERATIONS 10000
+
+struct crypto_digest {
+    EVP_MD_CTX *ctx;
+    const EVP_MD *md;
+};
+
+static const EVP_MD *
+md_for (CK_MECHANISM_TYPE mech)
+{
+    switch (mech) {
+    case CKM_SHA_1:
+        return EVP_sha1 ();
+    case CKM_SHA224:
+        return EVP_sha224 ();
+    case CKM_SHA256:
+        return EVP_sha256 ();
+    case CKM_SHA384:
+        return EVP_sha384 ();
+    case CKM_SHA512:
+        return EVP_sha512 ();
+    default:
+        return NULL;
+    }
+}
+
+size_t
+crypto_digest_size (CK_MECHANISM_TYPE mech)
+{
+    const EVP_MD *md = md_for (mech);
+    return md ? (size_t) EVP_MD_get_size (md) : 0;
+}
+
+CK_RV
+crypto_digest_new (CK_MECHANISM_TYPE mech, crypto_digest **out)
+{
+    crypto_digest *d;
+
+    *out = NULL;
+    if (md_for (mech) == NULL)
+        return CKR_MECHANISM_INVALID;
+    d = calloc (1, sizeof *d);
+    if (d == NULL)
+        return CKR_HOST_MEMORY;
+    d->md = md_for (mech);
+    d->ctx = EVP_MD_CTX_new ();
+    if (d->ctx == NULL || !EVP_DigestInit_ex (d->ctx, d->md, NULL)) {
+        crypto_digest_free (d);
+        return CKR_HOST_MEMORY;
+    }
+    *out = d;
+    return CKR_OK;
+}
+
+CK_RV
+crypto_digest_update (crypto_digest *d, const uint8_t *data, size_t len)
+{
+    return EVP_DigestUpdate (d->ctx, data, len) ? CKR_OK : CKR_FUNCTION_FAILED;
+}
+
+CK_RV
+crypto_digest_final (crypto_digest *d, uint8_t *out)
+{
+    unsigned int len = 0;
+    if (!EVP_DigestFinal_ex (d->ctx, out, &len) || !EVP_DigestInit_ex (d->ctx, d->md, NULL))
+        return CKR_FUNCTION_FAILED;
+    return CKR_OK;
+}
+
+void
+crypto_digest_free (crypto_digest *d)
+{
+    if (d == NULL)
+        return;
+    EVP_MD_CTX_free (d->ctx);
+    free (d);
+}
+
+static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+
+size_t
+crypto_ec_params_size (const uint8_t *params, size_t len)
+{
+    if (len == sizeof oid_p256 && memcmp (params, oid_p256, len) == 0)
+        return 32;
+    if (len == sizeof oid_p384 && memcmp (params, oid_p384, len) == 0)
+        return 48;
+    return 0;
+}
+
+const uint8_t *
+crypto_ec_params_for_size (size_t size, size_t *len)
+{
+    if (size == 32) {
+        *len = sizeof oid_p256;
+        return oid_p256;
+    }
+    if (size == 48) {
+        *len = sizeof oid_p384;
+        return oid_p384;
+    }
+    return NULL;
+}
+
+static const char *
+group_name (size_t field)
+{
+    return field == 32 ? "prime256v1" : field == 48 ? "secp384r1" : NULL;
+}
+
+CK_RV
+crypto_ec_point_der (const uint8_t *raw, size_t raw_len, uint8_t *der, size_t *der_len)
+{
+    if (raw_len > 127 || *der_len < raw_len + 2)
+        return CKR_BUFFER_TOO_SMALL;
+    der[0] = 0x04;
+    der[1] = (uint8_t) raw_len;
+    memcpy (der + 2, raw, raw_len);
+    *der_len = raw_len + 2;
+    return CKR_OK;
+}
+
+CK_RV
+crypto_ec_point_raw (const uint8_t *in, size_t in_len, size_t field, uint8_t *raw, size_t *raw_len)
+{
+    size_t want = 1 + 2 * field;
+
+    if (in_len == want + 2 && in[0] == 0x04 && in[1] == want)
+        in += 2, in_len -= 2; /* DER OCTET STRING */
+    if (in_len != want || in[0] != 0x04 || *raw_len < want)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    memcpy (raw, in, want);
+    *raw_len = want;
+    return crypto_ec_point_check (field, raw, want);
+}
+
+CK_RV
+crypto_ec_point_check (size_t field, const uint8_t *raw, size_t raw_len)
+{
+    int nid = field == 32 ? NID_X9_62_prime256v1 : field == 48 ? NID_secp384r1 : NID_undef;
+    EC_GROUP *group = nid != NID_undef ? EC_GROUP_new_by_curve_name (nid) : NULL;
+    EC_POINT *pt = group ? EC_POINT_new (group) : NULL;
+    CK_RV rv = CKR_ATTRIBUTE_VALUE_INVALID;
+
+    if (pt != NULL && EC_POINT_oct2point (group, pt, raw, raw_len, NULL)
+        && EC_POINT_is_on_curve (group, pt, NULL) == 1)
+        rv = CKR_OK;
+    EC_POINT_free (pt);
+    EC_GROUP_free (group);
+    return rv;
+}
+
+static EVP_PKEY *
+ec_pkey (size_t field, const uint8_t *raw_point, size_t point_len)
+{
+    const char *name = group_name (field);
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY *pkey = NULL;
+    OSSL_PARAM params[3];
+
+    if (name == NULL)
+        return NULL;
+    params[0] = OSSL_PARAM_construct_utf8_string (OSSL_PKEY_PARAM_GROUP_NAME, (char *) name, 0);
+    params[1] = OSSL_PARAM_construct_octet_string (OSSL_PKEY_PARAM_PUB_KEY, (void *) raw_point,
+                                                   point_len);
+    params[2] = OSSL_PARAM_construct_end ();
+    ctx = EVP_PKEY_CTX_new_from_name (NULL, "EC", NULL);
+    if (ctx == NULL || EVP_PKEY_fromdata_init (ctx) <= 0
+        || EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+        pkey = NULL;
+    EVP_PKEY_CTX_free (ctx);
+    return pkey;
+}
+
+CK_RV
+crypto_ecdsa_verify (size_t field, const uint8_t *raw_point, size_t point_len,
+                     const uint8_t *digest, size_t digest_len, const uint8_t *sig, size_t sig_len)
+{
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    ECDSA_SIG *es = NULL;
+    BIGNUM *r = NULL, *s = NULL;
+    unsigned char *der = NULL;
+    int der_len, ok;
+    CK_RV rv = CKR_FUNCTION_FAILED;
+
+    if (sig_len != 2 * field)
+        return CKR_SIGNATURE_LEN_RANGE;
+    pkey = ec_pkey (field, raw_point, point_len);
+    es = ECDSA_SIG_new ();
+    r = BN_bin2bn (sig, (int) field, NULL);
+    s = BN_bin2bn (sig + field, (int) field, NULL);
+    if (pkey == NULL || es == NULL || r == NULL || s == NULL || !ECDSA_SIG_set0 (es, r, s))
+        goto out;
+    r = s = NULL; /* owned by es */
+    der_len = i2d_ECDSA_SIG (es, &der);
+    ctx = EVP_PKEY_CTX_new_from_pkey (NULL, pkey, NULL);
+    if (der_len <= 0 || ctx == NULL || EVP_PKEY_verify_init (ctx) <= 0)
+        goto out;
+    ok = EVP_PKEY_verify (ctx, der, (size_t) der_len, digest, digest_len);
+    rv = ok == 1 ? CKR_OK : CKR_SIGNATURE_INVALID;
+out:
+    BN_free (r);
+    BN_free (s);
+    ECDSA_SIG_free (es);
+    OPENSSL_free (der);
+    EVP_PKEY_CTX_free (ctx);
+    EVP_PKEY_free (pkey);
+    return rv;
+}
+
+CK_RV
+crypto_ec_spki (size_t field, const uint8_t *raw_point, size_t point_len, uint8_t **der,
+                size_t *der_len)
+{
+    EVP_PKEY *pkey = ec_pkey (field, raw_point, point_len);
+    unsigned char *buf = NULL;
+    int len = pkey ? i2d_PUBKEY (pkey, &buf) : -1;
+
+    EVP_PKEY_free (pkey);
+    if (len <= 0)
+        return CKR_FUNCTION_FAILED;
+    *der = malloc ((size_t) len);
+    if (*der != NULL)
+        memcpy (*der, buf, (size_t) len);
+    OPENSSL_free (buf);
+    *der_len = (size_t) len;
+    return *der ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+static CK_RV
+der_out (int len, unsigned char *buf, uint8_t **out, size_t *out_len)
+{
+    if (out == NULL) {
+        OPENSSL_free (buf);
+        return CKR_OK;
+    }
+    *out = NULL;
+    if (len <= 0)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    *out = malloc ((size_t) len);
+    if (*out != NULL)
+        memcpy (*out, buf, (size_t) len);
+    OPENSSL_free (buf);
+    *out_len = (size_t) len;
+    return *out ? CKR_OK : CKR_HOST_MEMORY;
+}
+
+CK_RV
+crypto_x509_fields (const uint8_t *der, size_t len, uint8_t **subject, size_t *subject_len,
+                    uint8_t **issuer, size_t *issuer_len, uint8_t **serial, size_t *serial_len)
+{
+    const unsigned char *p = der;
+    X509 *cert = d2i_X509 (NULL, &p, (long) len);
+    unsigned char *buf;
+    int n;
+    CK_RV rv = CKR_OK;
+
+    if (cert == NULL || p != der + len) {
+        X509_free (cert);
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    buf = NULL;
+    n = i2d_X509_NAME (X509_get_subject_name (cert), &buf);
+    rv = der_out (n, buf, subject, subject_len);
+    buf = NULL;
+    n = i2d_X509_NAME (X509_get_issuer_name (cert), &buf);
+    if (rv == CKR_OK)
+        rv = der_out (n, buf, issuer, issuer_len);
+    else
+        OPENSSL_free (buf);
+    buf = NULL;
+    n = i2d_ASN1_INTEGER (X509_get_serialNumber (cert), &buf);
+    if (rv == CKR_OK)
+        rv = der_out (n, buf, serial, serial_len);
+    else
+        OPENSSL_free (buf);
+    X509_free (cert);
+    return rv;
+}
+
+CK_RV
+crypto_pin_auth (const uint8_t *salt, size_t salt_len, const uint8_t *pin, size_t pin_len,
+                 secbuf **out)
+{
+    secbuf *auth = secbuf_new (32);
+
+    *out = NULL;
+    if (auth == NULL)
+        return CKR_HOST_MEMORY;
+    if (!PKCS5_PBKDF2_HMAC ((const char *) pin, (int) pin_len, salt, (int) salt_len,
+                            PIN_KDF_ITERATIONS, EVP_sha256 (), 32, auth->data)) {
+        secbuf_free (auth);
+        return CKR_FUNCTION_FAILED;
+    }
+    *out = auth;
+    return CKR_OK;
+}
+
+#define NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG_LEN crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+CK_RV
+crypto_wrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const secbuf *plain,
+             uint8_t **out, size_t *out_len)
+{
+    size_t len = NONCE_LEN + plain->len + TAG_LEN;
+    uint8_t *buf;
+    unsigned long long clen = 0;
+
+    if (key->len != crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
+        return CKR_ARGUMENTS_BAD;
+    buf = malloc (len);
+    if (buf == NULL)
+        return CKR_HOST_MEMORY;
+    randombytes_buf (buf, NONCE_LEN);
+    crypto_aead_xchacha20poly1305_ietf_encrypt (buf + NONCE_LEN, &clen, plain->data, plain->len,
+                                                ad, ad_len, NULL, buf, key->data);
+    *out = buf;
+    *out_len = NONCE_LEN + (size_t) clen;
+    return CKR_OK;
+}
+
+CK_RV
+crypto_unwrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const uint8_t *in,
+               size_t in_len, secbuf **plain)
+{
+    secbuf *p;
+    unsigned long long plen = 0;
+
+    *plain = NULL;
+    if (key->len != crypto_aead_xchacha20poly1305_ietf_KEYBYTES || in_len < NONCE_LEN + TAG_LEN)
+        return CKR_ENCRYPTED_DATA_INVALID;
+    p = secbuf_new (in_len - NONCE_LEN - TAG_LEN);
+    if (p == NULL)
+        return CKR_HOST_MEMORY;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt (p->data, &plen, NULL, in + NONCE_LEN,
+                                                    in_len - NONCE_LEN, ad, ad_len, in,
+                                                    key->data)
+        != 0) {
+        secbuf_free (p);
+        LOG_ERROR ("a wrapped key auth value does not decrypt under this token's secret: the "
+                   "store row is damaged or belongs to another token");
+        return CKR_ENCRYPTED_DATA_INVALID;
+    }
+    *plain = p;
+    return CKR_OK;
+}

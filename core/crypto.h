@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Software crypto: the only OpenSSL (and, with secbuf, libsodium) user in core.
+ * Digests, ECDSA verification, EC encodings, X.509 field extraction, the PIN
+ * KDF and the AEAD that wraps per-object auth values under the token secret.
+ */
+#ifndef TT_CRYPTO_H
+#define TT_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ck.h"
+#include "secbuf.h"
+
+typedef struct crypto_digest crypto_digest;
+
+/* mech: CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512. */
+size_t crypto_digest_size (CK_MECHANISM_TYPE mech); /* 0: unknown */
+CK_RV crypto_digest_new (CK_MECHANISM_TYPE mech, crypto_digest **out);
+CK_RV crypto_digest_update (crypto_digest *d, const uint8_t *data, size_t len);
+/* out must hold crypto_digest_size bytes; the context can be reused after final. */
+CK_RV crypto_digest_final (crypto_digest *d, uint8_t *out);
+void crypto_digest_free (crypto_digest *d);
+
+/* EC curves by their DER OID (CKA_EC_PARAMS). size: field bytes, 0 if unknown. */
+size_t crypto_ec_params_size (const uint8_t *params, size_t len);
+/* The DER namedCurve OID for a field size (32: P-256, 48: P-384); NULL if none. */
+const uint8_t *crypto_ec_params_for_size (size_t size, size_t *len);
+/* CKA_EC_POINT: wraps a raw point as DER OCTET STRING, or unwraps one (accepting
+ * a raw uncompressed point too). raw must hold 1 + 2 * 48 bytes. */
+CK_RV crypto_ec_point_der (const uint8_t *raw, size_t raw_len, uint8_t *der, size_t *der_len);
+CK_RV crypto_ec_point_raw (const uint8_t *in, size_t in_len, size_t field, uint8_t *raw,
+                           size_t *raw_len);
+/* Checks the point is on the curve. */
+CK_RV crypto_ec_point_check (size_t field, const uint8_t *raw, size_t raw_len);
+/* ECDSA verification of r||s over digest (any length, truncated as ECDSA says).
+ * CKR_SIGNATURE_INVALID / CKR_SIGNATURE_LEN_RANGE on mismatch. */
+CK_RV crypto_ecdsa_verify (size_t field, const uint8_t *raw_point, size_t point_len,
+                           const uint8_t *digest, size_t digest_len, const uint8_t *sig,
+                           size_t sig_len);
+/* DER SubjectPublicKeyInfo for an EC point (CKA_PUBLIC_KEY_INFO); malloc'd. */
+CK_RV crypto_ec_spki (size_t field, const uint8_t *raw_point, size_t point_len, uint8_t **der,
+                      size_t *der_len);
+
+/* Parses an X.509 DER certificate; each out (may be NULL) gets a malloc'd DER field. */
+CK_RV crypto_x509_fields (const uint8_t *der, size_t len, uint8_t **subject, size_t *subject_len,
+                          uint8_t **issuer, size_t *issuer_len, uint8_t **serial,
+                          size_t *serial_len);
+
+/* authValue for a PIN: PBKDF2-HMAC-SHA256 (salt, pin), 32 bytes. */
+CK_RV crypto_pin_auth (const uint8_t *salt, size_t salt_len, const uint8_t *pin, size_t pin_len,
+                       secbuf **out);
+
+/* XChaCha20-Poly1305 under key (32 bytes); ad binds the wrap to its object.
+ * wrap output: nonce || ciphertext || tag, malloc'd. unwrap: CKR_ENCRYPTED_DATA_INVALID
+ * when the tag does not verify. */
+CK_RV crypto_wrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const secbuf *plain,
+                   uint8_t **out, size_t *out_len);
+CK_RV crypto_unwrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const uint8_t *in,
+                     size_t in_len, secbuf **plain);
+
+#endif

@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Module state: the slot and session tables, the TPM and the store. The module
+ * lock guards these tables only; it is never held across a TPM or store call
+ * (order: module lock, then token lock, then the tpm's own lock).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_MODULE "module"
+#include "config-file.h"
+#include "internal.h"
+#include "log.h"
+
+static pthread_mutex_t module_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static struct {
+    bool initialized;
+    bool forked; /* we are a forked child of an initialized process */
+    tpm *tpm;
+    store *st;
+    pthread_mutex_t store_lock; /* first open of the store */
+    tt_token **slots;
+    size_t n_slots;
+    tt_session **sessions;
+    size_t n_sessions;
+    CK_ULONG next_handle;
+} M = { .store_lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+atfork_prepare (void)
+{
+    pthread_mutex_lock (&module_lock);
+}
+
+static void
+atfork_parent (void)
+{
+    pthread_mutex_unlock (&module_lock);
+}
+
+static void
+atfork_child (void)
+{
+    pthread_mutex_init (&module_lock, NULL);
+    if (M.initialized)
+        M.forked = true;
+}
+
+static void
+atfork_register (void)
+{
+    pthread_atfork (atfork_prepare, atfork_parent, atfork_child);
+}
+
+CK_RV
+core_check (void)
+{
+    return M.initialized && !M.forked ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+CK_OBJECT_HANDLE
+core_next_handle (void)
+{
+    return __atomic_add_fetch (&M.next_handle, 1, __ATOMIC_RELAXED);
+}
+
+tpm *
+core_tpm (void)
+{
+    return M.tpm;
+}
+
+static const char *
+store_default_path (char *buf, size_t len)
+{
+    const char *env = getenv ("TPMTRUST_STORE");
+    const char *xdg = getenv ("XDG_DATA_HOME");
+    const char *home = getenv ("HOME");
+
+    if (env != NULL && env[0] != '\0')
+        return env;
+    if (config_get ("store") != NULL)
+        return config_get ("store");
+    if (geteuid () == 0)
+        snprintf (buf, len, "%s/tpmtrust/tpmtrust.sqlite3", LOCALSTATEDIR "/lib");
+    else if (xdg != NULL && xdg[0] == '/')
+        snprintf (buf, len, "%s/tpmtrust/tpmtrust.sqlite3", xdg);
+    else
+        snprintf (buf, len, "%s/.local/share/tpmtrust/tpmtrust.sqlite3", home ? home : "");
+    return buf;
+}
+
+CK_RV
+core_store (store **out)
+{
+    char buf[4096];
+    CK_RV rv = CKR_OK;
+
+    pthread_mutex_lock (&M.store_lock);
+    if (M.st == NULL)
+        rv = store_open (store_default_path (buf, sizeof buf), &M.st);
+    *out = M.st;
+    pthread_mutex_unlock (&M.store_lock);
+    return rv;
+}
+
+static tt_token *
+token_new (CK_SLOT_ID id)
+{
+    tt_token *tok = calloc (1, sizeof *tok);
+    if (tok == NULL)
+        return NULL;
+    pthread_mutex_init (&tok->lock, NULL);
+    tok->slot_id = id;
+    tok->login = TT_NOT_LOGGED_IN;
+    return tok;
+}
+
+static tt_token *
+slot_find_inlock (CK_SLOT_ID id)
+{
+    for (size_t i = 0; i < M.n_slots; i++)
+        if (M.slots[i]->slot_id == id)
+            return M.slots[i];
+    return NULL;
+}
+
+static CK_RV
+slot_append_inlock (tt_token *tok)
+{
+    tt_token **grown = realloc (M.slots, (M.n_slots + 1) * sizeof *grown);
+    if (grown == NULL)
+        return CKR_HOST_MEMORY;
+    M.slots = grown;
+    M.slots[M.n_slots++] = tok;
+    return CKR_OK;
+}
+
+/* Brings the slot table up to date with the store: a slot per token, one empty slot. */
+static CK_RV
+slots_refresh (void)
+{
+    store_token *recs = NULL;
+    size_t n = 0;
+    store *st;
+    CK_SLOT_ID max_id = 0;
+    bool have_empty = false;
+    CK_RV rv = core_store (&st);
+
+    if (rv == CKR_OK)
+        rv = store_token_list (st, &recs, &n);
+    if (rv != CKR_OK)
+        return rv;
+    pthread_mutex_lock (&module_lock);
+    for (size_t i = 0; i < M.n_slots; i++) {
+        tt_token *tok = M.slots[i];
+        bool found = tok->rec.id == 0;
+        for (size_t j = 0; j < n && !found; j++)
+            found = recs[j].id == tok->rec.id;
+        if (!found)
+            tok->removed = true; /* deleted by another process; the slot stays, empty */
+        if (tok->rec.id == 0)
+            have_empty = true;
+        if (tok->slot_id > max_id)
+            max_id = tok->slot_id;
+    }
+    for (size_t j = 0; j < n && rv == CKR_OK; j++) {
+        bool known = false;
+        tt_token *tok;
+        CK_SLOT_ID id;
+        for (size_t i = 0; i < M.n_slots && !known; i++)
+            known = M.slots[i]->rec.id == recs[j].id;
+        if (known)
+            continue;
+        id = (CK_SLOT_ID) recs[j].id;
+        if (slot_find_inlock (id) != NULL)
+            id = max_id + 1; /* our empty slot holds that id: use a fresh one */
+        tok = token_new (id);
+        if (tok == NULL) {
+            rv = CKR_HOST_MEMORY;
+            break;
+        }
+        tok->rec = recs[j];
+        memset (&recs[j], 0, sizeof recs[j]); /* adopted */
+        if (tok->slot_id > max_id)
+            max_id = tok->slot_id;
+        rv = slot_append_inlock (tok);
+        if (rv != CKR_OK)
+            token_free (tok);
+    }
+    if (rv == CKR_OK && !have_empty) {
+        tt_token *tok = token_new (max_id + 1);
+        rv = tok ? slot_append_inlock (tok) : CKR_HOST_MEMORY;
+        if (rv != CKR_OK)
+            token_free (tok);
+    }
+    pthread_mutex_unlock (&module_lock);
+    store_token_list_free (recs, n);
+    return rv;
+}
+
+CK_RV
+core_initialize (void)
+{
+    CK_RV rv = CKR_OK;
+
+    pthread_once (&atfork_once, atfork_register);
+    if (sodium_init () < 0)
+        return CKR_FUNCTION_FAILED;
+    tt_log_init ();
+    pthread_mutex_lock (&module_lock);
+    if (M.initialized && !M.forked) {
+        rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
+    } else {
+        if (M.forked) {
+            /* The parent's TPM connection and store handle are not ours: drop them
+             * unused. Secrets are wiped. */
+            for (size_t i = 0; i < M.n_slots; i++)
+                token_free (M.slots[i]);
+            for (size_t i = 0; i < M.n_sessions; i++) {
+                session_ops_free (M.sessions[i]);
+                free (M.sessions[i]);
+            }
+            tpm_forget (M.tpm);
+            free (M.slots);
+            free (M.sessions);
+            free (M.tpm);
+            M.slots = NULL;
+            M.sessions = NULL;
+            M.n_slots = M.n_sessions = 0;
+            M.st = NULL;
+            M.tpm = NULL;
+            M.forked = false;
+        }
+        M.tpm = tpm_new ();
+        if (M.tpm == NULL)
+            rv = CKR_HOST_MEMORY;
+        else
+            M.initialized = true;
+    }
+    pthread_mutex_unlock (&module_lock);
+    return rv;
+}
+
+CK_RV
+core_finalize (void)
+{
+    CK_RV rv = core_check ();
+
+    if (rv != CKR_OK)
+        return rv;
+    pthread_mutex_lock (&module_lock);
+    for (size_t i = 0; i < M.n_sessions; i++) {
+        session_ops_free (M.sessions[i]);
+        free (M.sessions[i]);
+    }
+    for (size_t i = 0; i < M.n_slots; i++)
+        token_free (M.slots[i]);
+    free (M.sessions);
+    free (M.slots);
+    M.sessions = NULL;
+    M.slots = NULL;
+    M.n_sessions = M.n_slots = 0;
+    tpm_free (M.tpm);
+    M.tpm = NULL;
+    store_close (M.st);
+    M.st = NULL;
+    M.initialized = false;
+    pthread_mutex_unlock (&module_lock);
+    return CKR_OK;
+}
+
+CK_RV
+core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count)
+{
+    CK_ULONG n = 0;
+    CK_RV rv = slots_refresh ();
+
+    if (rv != CKR_OK)
+        return rv;
+    (void) token_present; /* every slot has a token, initialized or not */
+    pthread_mutex_lock (&module_lock);
+    for (size_t i = 0; i < M.n_slots; i++) {
+        if (M.slots[i]->removed)
+            continue;
+        if (list != NULL && n < *count)
+            list[n] = M.slots[i]->slot_id;
+        n++;
+    }
+    pthread_mutex_unlock (&module_lock);
+    if (list != NULL && n > *count)
+        rv = CKR_BUFFER_TOO_SMALL;
+    *count = n;
+    return rv;
+}
+
+CK_RV
+core_slot_enter (CK_SLOT_ID slot, tt_token **out)
+{
+    tt_token *tok;
+
+    pthread_mutex_lock (&module_lock);
+    tok = slot_find_inlock (slot);
+    pthread_mutex_unlock (&module_lock);
+    if (tok == NULL) {
+        /* Consumers may pass a slot id before listing slots. */
+        CK_RV rv = slots_refresh ();
+        if (rv != CKR_OK)
+            return rv;
+        pthread_mutex_lock (&module_lock);
+        tok = slot_find_inlock (slot);
+        pthread_mutex_unlock (&module_lock);
+    }
+    if (tok == NULL)
+        return CKR_SLOT_ID_INVALID;
+    pthread_mutex_lock (&tok->lock);
+    *out = tok;
+    return CKR_OK;
+}
+
+static tt_session *
+session_find_inlock (CK_SESSION_HANDLE h)
+{
+    for (size_t i = 0; i < M.n_sessions; i++)
+        if (M.sessions[i]->handle == h)
+            return M.sessions[i];
+    return NULL;
+}
+
+CK_RV
+core_session_enter (CK_SESSION_HANDLE h, tt_token **tok_out, tt_session **out)
+{
+    tt_session *sess;
+    tt_token *tok;
+
+    pthread_mutex_lock (&module_lock);
+    sess = session_find_inlock (h);
+    tok = sess ? sess->token : NULL;
+    pthread_mutex_unlock (&module_lock);
+    if (tok == NULL)
+        return CKR_SESSION_HANDLE_INVALID;
+    pthread_mutex_lock (&tok->lock);
+    /* It may have been closed while we waited for the token. */
+    pthread_mutex_lock (&module_lock);
+    sess = session_find_inlock (h);
+    pthread_mutex_unlock (&module_lock);
+    if (sess == NULL) {
+        pthread_mutex_unlock (&tok->lock);
+        return CKR_SESSION_HANDLE_INVALID;
+    }
+    if (tok->removed) {
+        pthread_mutex_unlock (&tok->lock);
+        return CKR_DEVICE_REMOVED;
+    }
+    *tok_out = tok;
+    *out = sess;
+    return CKR_OK;
+}
+
+void
+core_leave (tt_token *tok)
+{
+    pthread_mutex_unlock (&tok->lock);
+}
+
+CK_RV
+core_session_open_inlock (tt_token *tok, CK_FLAGS flags, CK_SESSION_HANDLE *out)
+{
+    tt_session *sess, **grown;
+    CK_RV rv;
+
+    if (tok->removed)
+        return CKR_TOKEN_NOT_PRESENT;
+    if (tok->rec.id == 0)
+        return CKR_TOKEN_NOT_RECOGNIZED;
+    if (!(flags & CKF_SERIAL_SESSION))
+        return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+    if (!(flags & CKF_RW_SESSION) && tok->login == CKU_SO)
+        return CKR_SESSION_READ_WRITE_SO_EXISTS;
+    rv = object_load_inlock (tok);
+    if (rv != CKR_OK)
+        return rv;
+    sess = calloc (1, sizeof *sess);
+    if (sess == NULL)
+        return CKR_HOST_MEMORY;
+    sess->token = tok;
+    sess->flags = flags & (CKF_RW_SESSION | CKF_SERIAL_SESSION);
+    pthread_mutex_lock (&module_lock);
+    grown = realloc (M.sessions, (M.n_sessions + 1) * sizeof *grown);
+    if (grown != NULL) {
+        M.sessions = grown;
+        sess->handle = core_next_handle ();
+        M.sessions[M.n_sessions++] = sess;
+    }
+    pthread_mutex_unlock (&module_lock);
+    if (grown == NULL) {
+        free (sess);
+        return CKR_HOST_MEMORY;
+    }
+    tok->sessions++;
+    if (flags & CKF_RW_SESSION)
+        tok->rw_sessions++;
+    *out = sess->handle;
+    return CKR_OK;
+}
+
+CK_RV
+core_session_close_inlock (tt_token *tok, tt_session *sess)
+{
+    pthread_mutex_lock (&module_lock);
+    for (size_t i = 0; i < M.n_sessions; i++) {
+        if (M.sessions[i] == sess) {
+            M.sessions[i] = M.sessions[--M.n_sessions];
+            break;
+        }
+    }
+    pthread_mutex_unlock (&module_lock);
+    object_drop_session_inlock (tok, sess->handle);
+    tok->sessions--;
+    if (sess->flags & CKF_RW_SESSION)
+        tok->rw_sessions--;
+    session_ops_free (sess);
+    free (sess);
+    if (tok->sessions == 0 && tok->login != TT_NOT_LOGGED_IN)
+        token_logout_inlock (tok); /* the last session closed: the token logs out */
+    return CKR_OK;
+}
+
+void
+core_token_close_sessions_inlock (tt_token *tok)
+{
+    for (;;) {
+        tt_session *sess = NULL;
+        pthread_mutex_lock (&module_lock);
+        for (size_t i = 0; i < M.n_sessions && sess == NULL; i++)
+            if (M.sessions[i]->token == tok)
+                sess = M.sessions[i];
+        pthread_mutex_unlock (&module_lock);
+        if (sess == NULL)
+            break;
+        core_session_close_inlock (tok, sess);
+    }
+}
+
+CK_RV
+core_session_info_inlock (tt_token *tok, tt_session *sess, CK_SESSION_INFO *info)
+{
+    bool rw = (sess->flags & CKF_RW_SESSION) != 0;
+
+    info->slotID = tok->slot_id;
+    info->flags = sess->flags;
+    info->ulDeviceError = 0;
+    if (tok->login == CKU_SO)
+        info->state = CKS_RW_SO_FUNCTIONS;
+    else if (tok->login == CKU_USER)
+        info->state = rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
+    else
+        info->state = rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
+    return CKR_OK;
+}

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Cryptographic operations of a session: digest, sign (in the TPM), verify (in
+ * software, with the public point), random. The length-query convention holds:
+ * a NULL output buffer, or one too small, returns the length and keeps the
+ * operation active; any other result ends it.
+ */
+#include "config.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "ops"
+#include "internal.h"
+#include "log.h"
+#include "mech.h"
+
+#define MAX_RAW_INPUT (64 * 1024)
+
+static void
+op_sign_free (sign_op *op)
+{
+    if (op == NULL)
+        return;
+    crypto_digest_free (op->digest);
+    tpm_blob_clear (&op->pub);
+    tpm_blob_clear (&op->priv);
+    free (op->wrapped_auth);
+    free (op->buf);
+    free (op);
+}
+
+void
+session_ops_free (tt_session *sess)
+{
+    if (sess->find != NULL) {
+        free (sess->find->handles);
+        free (sess->find);
+        sess->find = NULL;
+    }
+    op_sign_free (sess->sign);
+    op_sign_free (sess->verify);
+    crypto_digest_free (sess->digest);
+    sess->sign = sess->verify = NULL;
+    sess->digest = NULL;
+}
+
+CK_RV
+op_digest_init (tt_session *sess, const CK_MECHANISM *mech)
+{
+    const mech_info *m = mech_lookup (mech->mechanism);
+
+    if (sess->digest != NULL)
+        return CKR_OPERATION_ACTIVE;
+    if (m == NULL || m->kind != MECH_DIGEST)
+        return CKR_MECHANISM_INVALID;
+    if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    sess->digest_mech = m->type;
+    return crypto_digest_new (m->type, &sess->digest);
+}
+
+static void
+digest_end (tt_session *sess)
+{
+    crypto_digest_free (sess->digest);
+    sess->digest = NULL;
+}
+
+CK_RV
+op_digest_update (tt_session *sess, const CK_BYTE *data, CK_ULONG len)
+{
+    CK_RV rv;
+    if (sess->digest == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    rv = crypto_digest_update (sess->digest, data, len);
+    if (rv != CKR_OK)
+        digest_end (sess);
+    return rv;
+}
+
+CK_RV
+op_digest_final (tt_session *sess, CK_BYTE *out, CK_ULONG *out_len)
+{
+    size_t n;
+    CK_RV rv;
+
+    if (sess->digest == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    n = crypto_digest_size (sess->digest_mech);
+    if (out == NULL) {
+        *out_len = n;
+        return CKR_OK;
+    }
+    if (*out_len < n) {
+        *out_len = n;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    rv = crypto_digest_final (sess->digest, out);
+    if (rv == CKR_OK)
+        *out_len = n;
+    digest_end (sess);
+    return rv;
+}
+
+CK_RV
+op_digest_key (tt_session *sess)
+{
+    /* TPM keys never leave the TPM: there is nothing to digest. */
+    if (sess->digest == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    digest_end (sess);
+    return CKR_KEY_INDIGESTIBLE;
+}
+
+CK_RV
+op_digest (tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *out, CK_ULONG *out_len)
+{
+    CK_RV rv;
+
+    if (sess->digest == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    if (out == NULL || *out_len < crypto_digest_size (sess->digest_mech))
+        return op_digest_final (sess, out, out_len); /* only reports the length */
+    rv = op_digest_update (sess, data, len);
+    if (rv == CKR_OK)
+        rv = op_digest_final (sess, out, out_len);
+    return rv;
+}
+
+CK_RV
+op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
+              bool verify)
+{
+    const mech_info *m = mech_lookup (mech->mechanism);
+    sign_op **slot = verify ? &sess->verify : &sess->sign;
+    const CK_ATTRIBUTE *params, *point;
+    CK_ULONG cls = 0, type = 0;
+    tt_object *obj;
+    sign_op *op;
+    CK_RV rv;
+
+    if (*slot != NULL)
+        return CKR_OPERATION_ACTIVE;
+    rv = object_lookup (tok, sess, key, CKR_KEY_HANDLE_INVALID, &obj);
+    if (rv != CKR_OK)
+        return rv;
+    if (m == NULL || m->kind != MECH_ECDSA)
+        return CKR_MECHANISM_INVALID;
+    if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    attr_list_ulong (obj->attrs, CKA_CLASS, &cls);
+    attr_list_ulong (obj->attrs, CKA_KEY_TYPE, &type);
+    if (type != CKK_EC || (verify ? cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY
+                                  : cls != CKO_PRIVATE_KEY))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (!attr_list_bool_or (obj->attrs, verify ? CKA_VERIFY : CKA_SIGN, verify))
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    if (!verify && (obj->tpm_pub.data == NULL || obj->wrapped_auth == NULL))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (!verify && !token_user_logged_in (tok))
+        return CKR_USER_NOT_LOGGED_IN;
+    {
+        const CK_ATTRIBUTE *allowed = attr_list_find (obj->attrs, CKA_ALLOWED_MECHANISMS);
+        if (allowed != NULL && allowed->ulValueLen > 0) {
+            bool ok = false;
+            for (size_t i = 0; i < allowed->ulValueLen / sizeof (CK_MECHANISM_TYPE); i++)
+                ok |= ((CK_MECHANISM_TYPE *) allowed->pValue)[i] == m->type;
+            if (!ok)
+                return CKR_MECHANISM_INVALID;
+        }
+    }
+
+    op = calloc (1, sizeof *op);
+    if (op == NULL)
+        return CKR_HOST_MEMORY;
+    op->mech = m;
+    params = attr_list_find (obj->attrs, CKA_EC_PARAMS);
+    point = attr_list_find (obj->attrs, CKA_EC_POINT);
+    op->field = params ? crypto_ec_params_size (params->pValue, params->ulValueLen) : 0;
+    op->point_len = sizeof op->point;
+    rv = op->field && point ? crypto_ec_point_raw (point->pValue, point->ulValueLen, op->field,
+                                                   op->point, &op->point_len)
+                            : CKR_KEY_TYPE_INCONSISTENT;
+    if (rv != CKR_OK)
+        rv = CKR_KEY_TYPE_INCONSISTENT;
+    if (rv == CKR_OK && m->hash != 0)
+        rv = crypto_digest_new (m->hash, &op->digest);
+    if (rv == CKR_OK && !verify) {
+        op->pub.data = malloc (obj->tpm_pub.len);
+        op->priv.data = malloc (obj->tpm_priv.len);
+        op->wrapped_auth = malloc (obj->wrapped_auth_len);
+        if (op->pub.data == NULL || op->priv.data == NULL || op->wrapped_auth == NULL) {
+            rv = CKR_HOST_MEMORY;
+        } else {
+            memcpy (op->pub.data, obj->tpm_pub.data, op->pub.len = obj->tpm_pub.len);
+            memcpy (op->priv.data, obj->tpm_priv.data, op->priv.len = obj->tpm_priv.len);
+            memcpy (op->wrapped_auth, obj->wrapped_auth,
+                    op->wrapped_auth_len = obj->wrapped_auth_len);
+        }
+    }
+    if (rv != CKR_OK) {
+        op_sign_free (op);
+        return rv;
+    }
+    *slot = op;
+    return CKR_OK;
+}
+
+static void
+sign_end (tt_session *sess, bool verify)
+{
+    sign_op **slot = verify ? &sess->verify : &sess->sign;
+    op_sign_free (*slot);
+    *slot = NULL;
+}
+
+static CK_RV
+op_feed (sign_op *op, const CK_BYTE *data, CK_ULONG len)
+{
+    uint8_t *grown;
+
+    if (op->digest != NULL)
+        return crypto_digest_update (op->digest, data, len);
+    if (op->buf_len + len > MAX_RAW_INPUT)
+        return CKR_DATA_LEN_RANGE;
+    grown = realloc (op->buf, op->buf_len + len + 1);
+    if (grown == NULL)
+        return CKR_HOST_MEMORY;
+    op->buf = grown;
+    if (len)
+        memcpy (op->buf + op->buf_len, data, len);
+    op->buf_len += len;
+    return CKR_OK;
+}
+
+/* The value ECDSA signs: the hash (or raw input) truncated to the field's
+ * leftmost bytes, or left-padded with zeros. P-256/P-384 orders are whole bytes. */
+static CK_RV
+op_ecdsa_input (sign_op *op, uint8_t *e)
+{
+    uint8_t h[64];
+    const uint8_t *in = op->buf;
+    size_t n = op->buf_len;
+    CK_RV rv;
+
+    if (op->digest != NULL) {
+        rv = crypto_digest_final (op->digest, h);
+        if (rv != CKR_OK)
+            return rv;
+        in = h;
+        n = crypto_digest_size (op->mech->hash);
+    }
+    memset (e, 0, op->field);
+    if (n >= op->field)
+        memcpy (e, in, op->field);
+    else
+        memcpy (e + op->field - n, in, n);
+    return CKR_OK;
+}
+
+CK_RV
+op_sign_update (tt_session *sess, bool verify, const CK_BYTE *data, CK_ULONG len)
+{
+    sign_op *op = verify ? sess->verify : sess->sign;
+    CK_RV rv;
+
+    if (op == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    op->multi = true;
+    rv = op_feed (op, data, len);
+    if (rv != CKR_OK)
+        sign_end (sess, verify);
+    return rv;
+}
+
+CK_RV
+op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len)
+{
+    sign_op *op = sess->sign;
+    uint8_t e[48];
+    secbuf *auth = NULL;
+    size_t out_len;
+    CK_RV rv;
+
+    if (op == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    if (sig == NULL) {
+        *sig_len = 2 * op->field;
+        return CKR_OK;
+    }
+    if (*sig_len < 2 * op->field) {
+        *sig_len = 2 * op->field;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    if (!token_user_logged_in (tok)) {
+        sign_end (sess, false);
+        return CKR_USER_NOT_LOGGED_IN;
+    }
+    rv = op_ecdsa_input (op, e);
+    if (rv == CKR_OK)
+        rv = crypto_unwrap (tok->secret, op->pub.data, op->pub.len, op->wrapped_auth,
+                            op->wrapped_auth_len, &auth);
+    out_len = *sig_len;
+    if (rv == CKR_OK)
+        rv = tpm_ec_sign (core_tpm (), &op->pub, &op->priv, auth, e, op->field, sig, &out_len);
+    if (rv == CKR_PIN_INCORRECT) {
+        LOG_ERROR ("the TPM refused this key's auth value: the store row does not match the key");
+        rv = CKR_DEVICE_ERROR;
+    }
+    if (rv == CKR_OK)
+        *sig_len = out_len;
+    secbuf_free (auth);
+    sign_end (sess, false);
+    return rv;
+}
+
+CK_RV
+op_sign (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *sig,
+         CK_ULONG *sig_len)
+{
+    sign_op *op = sess->sign;
+    CK_RV rv;
+
+    if (op == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    if (op->multi) {
+        sign_end (sess, false);
+        return CKR_OPERATION_ACTIVE;
+    }
+    if (sig == NULL || *sig_len < 2 * op->field)
+        return op_sign_final (tok, sess, sig, sig_len); /* only reports the length */
+    rv = op_feed (op, data, len);
+    if (rv != CKR_OK) {
+        sign_end (sess, false);
+        return rv;
+    }
+    return op_sign_final (tok, sess, sig, sig_len);
+}
+
+CK_RV
+op_verify_final (tt_session *sess, const CK_BYTE *sig, CK_ULONG sig_len)
+{
+    sign_op *op = sess->verify;
+    uint8_t e[48];
+    CK_RV rv;
+
+    if (op == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    rv = op_ecdsa_input (op, e);
+    if (rv == CKR_OK)
+        rv = crypto_ecdsa_verify (op->field, op->point, op->point_len, e, op->field, sig, sig_len);
+    sign_end (sess, true);
+    return rv;
+}
+
+CK_RV
+op_verify (tt_session *sess, const CK_BYTE *data, CK_ULONG len, const CK_BYTE *sig,
+           CK_ULONG sig_len)
+{
+    sign_op *op = sess->verify;
+    CK_RV rv;
+
+    if (op == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    if (op->multi) {
+        sign_end (sess, true);
+        return CKR_OPERATION_ACTIVE;
+    }
+    rv = op_feed (op, data, len);
+    if (rv != CKR_OK) {
+        sign_end (sess, true);
+        return rv;
+    }
+    return op_verify_final (sess, sig, sig_len);
+}
+
+CK_RV
+op_random (CK_BYTE *out, CK_ULONG len)
+{
+    return tpm_random (core_tpm (), out, len);
+}

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Tokens and PINs. A token's random secret is sealed in the TPM twice: under
+ * authValue = KDF(SO PIN, salt) and under KDF(user PIN, salt). Login is an
+ * Unseal, so the TPM checks the PIN and counts failures toward its
+ * dictionary-attack lockout; the store alone reveals nothing.
+ */
+#include "config.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOG_MODULE "token"
+#include "internal.h"
+#include "log.h"
+
+#define SECRET_LEN 32
+#define SALT_LEN 16
+
+static void
+pad (CK_UTF8CHAR *dst, size_t len, const char *src)
+{
+    size_t n = strlen (src);
+    memset (dst, ' ', len);
+    memcpy (dst, src, n < len ? n : len);
+}
+
+void
+token_free (tt_token *tok)
+{
+    if (tok == NULL)
+        return;
+    object_drop_all_inlock (tok);
+    secbuf_free (tok->secret);
+    store_token_clear (&tok->rec);
+    pthread_mutex_destroy (&tok->lock);
+    free (tok);
+}
+
+const char *
+token_label (const tt_token *tok)
+{
+    return tok->rec.label;
+}
+
+const char *
+token_serial (const tt_token *tok)
+{
+    return tok->rec.serial;
+}
+
+bool
+token_user_logged_in (const tt_token *tok)
+{
+    return tok->login == CKU_USER && tok->secret != NULL;
+}
+
+CK_RV
+token_slot_info_inlock (tt_token *tok, CK_SLOT_INFO *info)
+{
+    char desc[65];
+
+    snprintf (desc, sizeof desc, "tpmtrust TPM 2.0 slot %lu", (unsigned long) tok->slot_id);
+    pad (info->slotDescription, sizeof info->slotDescription, desc);
+    pad (info->manufacturerID, sizeof info->manufacturerID, "tpmtrust");
+    info->flags = CKF_HW_SLOT | (tok->removed ? 0 : CKF_TOKEN_PRESENT);
+    info->hardwareVersion.major = 2;
+    info->hardwareVersion.minor = 0;
+    info->firmwareVersion.major = PACKAGE_VERSION_MAJOR;
+    info->firmwareVersion.minor = PACKAGE_VERSION_MINOR;
+    return CKR_OK;
+}
+
+static CK_FLAGS
+pin_count_flags (bool so)
+{
+    tpm_info ti = { 0 };
+    CK_FLAGS f = 0;
+
+    /* The TPM's lockout counter is shared by every DA-protected object. */
+    if (tpm_get_lockout (core_tpm (), &ti) != CKR_OK || ti.max_auth_fail == 0)
+        return 0;
+    if (ti.in_lockout || ti.lockout_counter >= ti.max_auth_fail)
+        f = so ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED;
+    else if (ti.lockout_counter + 1 >= ti.max_auth_fail)
+        f = so ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY;
+    else if (ti.lockout_counter > 0)
+        f = so ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW;
+    return f;
+}
+
+CK_RV
+token_info_inlock (tt_token *tok, CK_TOKEN_INFO *info)
+{
+    if (tok->removed)
+        return CKR_TOKEN_NOT_PRESENT;
+    memset (info, 0, sizeof *info);
+    pad (info->label, sizeof info->label, tok->rec.label);
+    pad (info->manufacturerID, sizeof info->manufacturerID, "tpmtrust");
+    pad (info->model, sizeof info->model, "TPM 2.0");
+    pad (info->serialNumber, sizeof info->serialNumber, tok->rec.serial);
+    pad (info->utcTime, sizeof info->utcTime, "");
+    info->flags = CKF_RNG | CKF_LOGIN_REQUIRED;
+    if (tok->rec.id != 0) {
+        CK_FLAGS count = pin_count_flags (false);
+        info->flags |= CKF_TOKEN_INITIALIZED;
+        if (tok->rec.user_pub.data != NULL)
+            info->flags |= CKF_USER_PIN_INITIALIZED;
+        /* One TPM counter stands behind both PINs. */
+        info->flags |= count;
+        info->flags |= count == CKF_USER_PIN_LOCKED      ? CKF_SO_PIN_LOCKED
+                       : count == CKF_USER_PIN_FINAL_TRY ? CKF_SO_PIN_FINAL_TRY
+                       : count == CKF_USER_PIN_COUNT_LOW ? CKF_SO_PIN_COUNT_LOW
+                                                         : 0;
+    }
+    info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+    info->ulSessionCount = tok->sessions;
+    info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
+    info->ulRwSessionCount = tok->rw_sessions;
+    info->ulMaxPinLen = TT_MAX_PIN;
+    info->ulMinPinLen = TT_MIN_PIN;
+    info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+    info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+    info->hardwareVersion.major = 2;
+    info->firmwareVersion.major = PACKAGE_VERSION_MAJOR;
+    info->firmwareVersion.minor = PACKAGE_VERSION_MINOR;
+    return CKR_OK;
+}
+
+static CK_RV
+pin_check_len (CK_ULONG len)
+{
+    if (len < TT_MIN_PIN || len > TT_MAX_PIN) {
+        LOG_ERROR ("a PIN must have %d to %d bytes", TT_MIN_PIN, TT_MAX_PIN);
+        return CKR_PIN_LEN_RANGE;
+    }
+    return CKR_OK;
+}
+
+/* Seals secret under KDF(pin, salt) into pub/priv. */
+static CK_RV
+seal_under_pin (const store_token *rec, const secbuf *secret, const CK_UTF8CHAR *pin,
+                CK_ULONG pin_len, store_blob *pub, store_blob *priv)
+{
+    secbuf *auth = NULL;
+    tpm_blob p = { 0 }, s = { 0 };
+    CK_RV rv = crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
+
+    if (rv == CKR_OK)
+        rv = tpm_seal (core_tpm (), auth, secret, true, &p, &s);
+    if (rv == CKR_OK)
+        rv = store_blob_set (pub, p.data, p.len);
+    if (rv == CKR_OK)
+        rv = store_blob_set (priv, s.data, s.len);
+    secbuf_free (auth);
+    tpm_blob_clear (&p);
+    tpm_blob_clear (&s);
+    return rv;
+}
+
+static CK_RV
+unseal_with_pin (const store_token *rec, bool so, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                 secbuf **secret)
+{
+    const store_blob *pub = so ? &rec->so_pub : &rec->user_pub;
+    const store_blob *priv = so ? &rec->so_priv : &rec->user_priv;
+    tpm_blob p = { pub->data, pub->len }, s = { priv->data, priv->len };
+    secbuf *auth = NULL;
+    CK_RV rv = crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
+
+    if (rv == CKR_OK)
+        rv = tpm_unseal (core_tpm (), &p, &s, auth, secret);
+    secbuf_free (auth);
+    if (rv == CKR_OK && (*secret)->len != SECRET_LEN) {
+        secbuf_free (*secret);
+        *secret = NULL;
+        LOG_ERROR ("token %s: the unsealed token secret has the wrong size", rec->serial);
+        rv = CKR_DEVICE_ERROR;
+    }
+    if (rv == CKR_PIN_INCORRECT)
+        LOG_WARN ("token '%s': wrong %s PIN (the TPM counts this toward its lockout)", rec->label,
+                  so ? "SO" : "user");
+    return rv;
+}
+
+static CK_RV
+random_secbuf (size_t len, secbuf **out)
+{
+    secbuf *b = secbuf_new (len);
+    CK_RV rv = b ? tpm_random (core_tpm (), b->data, len) : CKR_HOST_MEMORY;
+    if (rv != CKR_OK) {
+        secbuf_free (b);
+        b = NULL;
+    }
+    *out = b;
+    return rv;
+}
+
+CK_RV
+token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
+                   const CK_UTF8CHAR *label)
+{
+    store_token rec = { 0 };
+    secbuf *secret = NULL, *old = NULL;
+    uint8_t salt[SALT_LEN], serial[8];
+    store *st = NULL;
+    size_t n;
+    CK_RV rv = pin_check_len (pin_len);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (tok->removed)
+        return CKR_TOKEN_NOT_PRESENT;
+    if (tok->sessions > 0)
+        return CKR_SESSION_EXISTS;
+    rv = core_store (&st);
+    if (rv == CKR_OK && store_readonly (st))
+        rv = CKR_TOKEN_WRITE_PROTECTED;
+    /* Re-initializing needs the SO PIN of the token as it is. */
+    if (rv == CKR_OK && tok->rec.id != 0)
+        rv = unseal_with_pin (&tok->rec, true, pin, pin_len, &old);
+    secbuf_free (old);
+    if (rv == CKR_OK)
+        rv = random_secbuf (SECRET_LEN, &secret);
+    if (rv == CKR_OK)
+        rv = tpm_random (core_tpm (), salt, sizeof salt);
+    if (rv == CKR_OK)
+        rv = tpm_random (core_tpm (), serial, sizeof serial);
+    if (rv != CKR_OK)
+        goto out;
+    /* label: 32 bytes, blank padded; ours is trimmed */
+    memcpy (rec.label, label, 32);
+    for (n = 32; n > 0 && (rec.label[n - 1] == ' ' || rec.label[n - 1] == '\0'); n--)
+        ;
+    rec.label[n] = '\0';
+    if (tok->rec.id != 0)
+        memcpy (rec.serial, tok->rec.serial, sizeof rec.serial);
+    else
+        sodium_bin2hex (rec.serial, sizeof rec.serial, serial, sizeof serial);
+    rv = store_blob_set (&rec.salt, salt, sizeof salt);
+    if (rv == CKR_OK)
+        rv = seal_under_pin (&rec, secret, pin, pin_len, &rec.so_pub, &rec.so_priv);
+    if (rv != CKR_OK)
+        goto out;
+
+    rv = store_tx_begin (st);
+    if (rv != CKR_OK)
+        goto out;
+    if (tok->rec.id != 0) {
+        rec.id = tok->rec.id;
+        rv = store_token_del (st, rec.id); /* and its objects */
+        if (rv == CKR_OK)
+            rv = store_token_add (st, &rec, tok->rec.id);
+    } else {
+        rv = store_token_add (st, &rec, (int64_t) tok->slot_id);
+    }
+    if (rv == CKR_OK)
+        rv = store_tx_commit (st);
+    if (rv != CKR_OK) {
+        store_tx_rollback (st);
+        goto out;
+    }
+    object_drop_all_inlock (tok);
+    store_token_clear (&tok->rec);
+    tok->rec = rec;
+    memset (&rec, 0, sizeof rec);
+    tok->objects_loaded = true; /* a new token has no objects */
+    LOG_INFO ("initialized token '%s' (serial %s)", tok->rec.label, tok->rec.serial);
+out:
+    sodium_memzero (salt, sizeof salt);
+    store_token_clear (&rec);
+    secbuf_free (secret);
+    return rv;
+}
+
+static CK_RV
+token_save (store_token *rec)
+{
+    store *st;
+    CK_RV rv = core_store (&st);
+    if (rv == CKR_OK)
+        rv = store_token_put (st, rec);
+    return rv;
+}
+
+CK_RV
+token_init_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+{
+    store_token rec = tok->rec;
+    store_blob pub = { 0 }, priv = { 0 };
+    CK_RV rv;
+
+    if (tok->login != CKU_SO || tok->secret == NULL)
+        return CKR_USER_NOT_LOGGED_IN;
+    if (!(sess->flags & CKF_RW_SESSION))
+        return CKR_SESSION_READ_ONLY;
+    rv = pin_check_len (pin_len);
+    if (rv == CKR_OK)
+        rv = seal_under_pin (&tok->rec, tok->secret, pin, pin_len, &pub, &priv);
+    if (rv == CKR_OK) {
+        rec.user_pub = pub;
+        rec.user_priv = priv;
+        rv = token_save (&rec);
+    }
+    if (rv == CKR_OK) {
+        store_blob_clear (&tok->rec.user_pub);
+        store_blob_clear (&tok->rec.user_priv);
+        tok->rec.user_pub = pub;
+        tok->rec.user_priv = priv;
+    } else {
+        store_blob_clear (&pub);
+        store_blob_clear (&priv);
+    }
+    return rv;
+}
+
+CK_RV
+token_set_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *old, CK_ULONG old_len,
+                      const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+{
+    bool so = tok->login == CKU_SO;
+    store_token rec = tok->rec;
+    store_blob pub = { 0 }, priv = { 0 };
+    secbuf *secret = NULL;
+    CK_RV rv;
+
+    if (!(sess->flags & CKF_RW_SESSION))
+        return CKR_SESSION_READ_ONLY;
+    if (!so && tok->rec.user_pub.data == NULL)
+        return CKR_USER_PIN_NOT_INITIALIZED;
+    rv = pin_check_len (pin_len);
+    if (rv == CKR_OK)
+        rv = unseal_with_pin (&tok->rec, so, old, old_len, &secret);
+    if (rv == CKR_OK)
+        rv = seal_under_pin (&tok->rec, secret, pin, pin_len, &pub, &priv);
+    if (rv == CKR_OK) {
+        if (so) {
+            rec.so_pub = pub;
+            rec.so_priv = priv;
+        } else {
+            rec.user_pub = pub;
+            rec.user_priv = priv;
+        }
+        rv = token_save (&rec);
+    }
+    if (rv == CKR_OK) {
+        store_blob *p = so ? &tok->rec.so_pub : &tok->rec.user_pub;
+        store_blob *s = so ? &tok->rec.so_priv : &tok->rec.user_priv;
+        store_blob_clear (p);
+        store_blob_clear (s);
+        *p = pub;
+        *s = priv;
+    } else {
+        store_blob_clear (&pub);
+        store_blob_clear (&priv);
+    }
+    secbuf_free (secret);
+    return rv;
+}
+
+CK_RV
+token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user, const CK_UTF8CHAR *pin,
+                    CK_ULONG pin_len)
+{
+    secbuf *secret = NULL;
+    CK_RV rv;
+
+    (void) sess;
+    if (user == CKU_CONTEXT_SPECIFIC)
+        return tok->login == CKU_USER ? CKR_OPERATION_NOT_INITIALIZED : CKR_USER_NOT_LOGGED_IN;
+    if (user != CKU_SO && user != CKU_USER)
+        return CKR_USER_TYPE_INVALID;
+    if (tok->login == user)
+        return CKR_USER_ALREADY_LOGGED_IN;
+    if (tok->login != TT_NOT_LOGGED_IN)
+        return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+    if (user == CKU_SO && tok->sessions != tok->rw_sessions)
+        return CKR_SESSION_READ_ONLY_EXISTS;
+    if (user == CKU_USER && tok->rec.user_pub.data == NULL)
+        return CKR_USER_PIN_NOT_INITIALIZED;
+    rv = unseal_with_pin (&tok->rec, user == CKU_SO, pin, pin_len, &secret);
+    if (rv != CKR_OK)
+        return rv;
+    tok->secret = secret;
+    tok->login = user;
+    return CKR_OK;
+}
+
+void
+token_logout_inlock (tt_token *tok)
+{
+    secbuf_free (tok->secret);
+    tok->secret = NULL;
+    tok->login = TT_NOT_LOGGED_IN;
+    object_logout_inlock (tok);
+}
+
+CK_RV
+token_logout_checked_inlock (tt_token *tok)
+{
+    if (tok->login == TT_NOT_LOGGED_IN)
+        return CKR_USER_NOT_LOGGED_IN;
+    token_logout_inlock (tok);
+    return CKR_OK;
+}
+
+CK_RV
+token_delete_inlock (tt_token *tok)
+{
+    store *st;
+    CK_RV rv;
+
+    if (tok->rec.id == 0)
+        return CKR_TOKEN_NOT_RECOGNIZED;
+    rv = core_store (&st);
+    if (rv == CKR_OK)
+        rv = store_token_del (st, tok->rec.id);
+    if (rv == CKR_OK) {
+        core_token_close_sessions_inlock (tok);
+        object_drop_all_inlock (tok);
+        tok->removed = true;
+    }
+    return rv;
+}

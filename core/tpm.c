@@ -1,0 +1,847 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+#define LOG_MODULE "tpm"
+#include "config-file.h"
+#include "log.h"
+#include "tpm.h"
+
+#define SRK_PERSISTENT_HANDLE 0x81000001
+
+struct tpm {
+    pthread_mutex_t lock;
+    TSS2_TCTI_CONTEXT *tcti;
+    ESYS_CONTEXT *esys;
+    char tcti_conf[128];
+    ESYS_TR srk;
+    bool srk_persistent;
+    ESYS_TR session; /* salted HMAC session, AES-128-CFB parameter encryption */
+};
+
+/* The TCG storage root key template (ECC P-256, AES-128-CFB), as used by
+ * tpm2-openssl and TSS2 key files for parent 0x40000001. */
+static const TPM2B_PUBLIC srk_template = {
+    .publicArea = {
+        .type = TPM2_ALG_ECC,
+        .nameAlg = TPM2_ALG_SHA256,
+        .objectAttributes = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED
+                            | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA | TPMA_OBJECT_FIXEDTPM
+                            | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN,
+        .parameters.eccDetail = {
+            .symmetric = { .algorithm = TPM2_ALG_AES,
+                           .keyBits.aes = 128,
+                           .mode.aes = TPM2_ALG_CFB },
+            .scheme = { .scheme = TPM2_ALG_NULL },
+            .curveID = TPM2_ECC_NIST_P256,
+            .kdf = { .scheme = TPM2_ALG_NULL },
+        },
+    },
+};
+
+static const TPMT_SYM_DEF session_sym = {
+    .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB
+};
+
+tpm *
+tpm_new (void)
+{
+    tpm *t = calloc (1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    pthread_mutex_init (&t->lock, NULL);
+    t->srk = ESYS_TR_NONE;
+    t->session = ESYS_TR_NONE;
+    return t;
+}
+
+void
+tpm_blob_clear (tpm_blob *b)
+{
+    free (b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+/* Closes the connection; flushes what we loaded when flush is true. */
+static void
+tpm_disconnect_inlock (tpm *t, bool flush)
+{
+    if (t->esys != NULL && flush) {
+        if (t->session != ESYS_TR_NONE)
+            Esys_FlushContext (t->esys, t->session);
+        if (t->srk != ESYS_TR_NONE && !t->srk_persistent)
+            Esys_FlushContext (t->esys, t->srk);
+    }
+    if (t->esys != NULL)
+        Esys_Finalize (&t->esys);
+    if (t->tcti != NULL)
+        Tss2_TctiLdr_Finalize (&t->tcti);
+    t->esys = NULL;
+    t->tcti = NULL;
+    t->srk = ESYS_TR_NONE;
+    t->srk_persistent = false;
+    t->session = ESYS_TR_NONE;
+}
+
+void
+tpm_free (tpm *t)
+{
+    if (t == NULL)
+        return;
+    pthread_mutex_lock (&t->lock);
+    tpm_disconnect_inlock (t, true);
+    pthread_mutex_unlock (&t->lock);
+    pthread_mutex_destroy (&t->lock);
+    free (t);
+}
+
+void
+tpm_forget (tpm *t)
+{
+    if (t == NULL)
+        return;
+    /* The parent owns the socket and the TPM handles: leak them here, say nothing. */
+    t->esys = NULL;
+    t->tcti = NULL;
+    t->srk = ESYS_TR_NONE;
+    t->session = ESYS_TR_NONE;
+    pthread_mutex_init (&t->lock, NULL);
+}
+
+bool
+tpm_connected (tpm *t)
+{
+    bool c;
+    pthread_mutex_lock (&t->lock);
+    c = t->esys != NULL;
+    pthread_mutex_unlock (&t->lock);
+    return c;
+}
+
+/* Maps a TSS2 return code to a CK_RV, logging what failed. A lost connection
+ * closes ours so the next call reconnects. */
+static CK_RV
+tpm_rv (tpm *t, TSS2_RC r, const char *what)
+{
+    TSS2_RC layer = r & TSS2_RC_LAYER_MASK;
+    TSS2_RC base = r & ~TSS2_RC_LAYER_MASK;
+    TSS2_RC fmt1;
+
+    if (r == TSS2_RC_SUCCESS)
+        return CKR_OK;
+    if (layer == TSS2_TCTI_RC_LAYER
+        || ((layer == TSS2_ESAPI_RC_LAYER || layer == TSS2_SYS_RC_LAYER)
+            && (base == TSS2_BASE_RC_IO_ERROR || base == TSS2_BASE_RC_NO_CONNECTION
+                || base == TSS2_BASE_RC_TRY_AGAIN))) {
+        LOG_ERROR ("%s: lost the TPM (%s via %s): check that the TPM or resource manager is "
+                   "running; the next call reconnects",
+                   what, Tss2_RC_Decode (r), t->tcti_conf);
+        tpm_disconnect_inlock (t, false);
+        return CKR_DEVICE_ERROR;
+    }
+    if (layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER) {
+        fmt1 = (base & TPM2_RC_FMT1) ? (base & (TPM2_RC_FMT1 | 0x3f)) : base;
+        if (fmt1 == TPM2_RC_AUTH_FAIL || fmt1 == TPM2_RC_BAD_AUTH) {
+            LOG_DEBUG ("%s: %s", what, Tss2_RC_Decode (r));
+            return CKR_PIN_INCORRECT;
+        }
+        if (base == TPM2_RC_LOCKOUT) {
+            LOG_ERROR ("%s: the TPM is in dictionary-attack lockout after too many wrong PINs: "
+                       "wait for the lockout to expire (see 'tpmtrust-tool doctor') or reset "
+                       "it with 'tpm2_dictionarylockout -c' and the lockout auth",
+                       what);
+            return CKR_PIN_LOCKED;
+        }
+        if (base == TPM2_RC_INITIALIZE) {
+            LOG_ERROR ("%s: the TPM has not been started (TPM2_Startup): %s", what,
+                       Tss2_RC_Decode (r));
+            tpm_disconnect_inlock (t, false);
+            return CKR_DEVICE_ERROR;
+        }
+        if (base == TPM2_RC_OBJECT_MEMORY || base == TPM2_RC_SESSION_MEMORY
+            || base == TPM2_RC_OBJECT_HANDLES || base == TPM2_RC_SESSION_HANDLES) {
+            LOG_ERROR ("%s: the TPM is out of object or session slots (%s): another program "
+                       "holds them; use a resource manager (/dev/tpmrm0 or tpm2-abrmd)",
+                       what, Tss2_RC_Decode (r));
+            return CKR_DEVICE_MEMORY;
+        }
+    }
+    LOG_ERROR ("%s: %s", what, Tss2_RC_Decode (r));
+    return CKR_FUNCTION_FAILED;
+}
+
+static void
+tcti_hint (const char *conf, char *hint, size_t len)
+{
+    const char *dev = NULL;
+
+    hint[0] = '\0';
+    if (strncmp (conf, "device", 6) == 0)
+        dev = conf[6] == ':' ? conf + 7 : "/dev/tpmrm0";
+    if (dev != NULL && access (dev, F_OK) != 0)
+        snprintf (hint, len, " (%s does not exist: no TPM, or its driver is not loaded)", dev);
+    else if (dev != NULL && access (dev, R_OK | W_OK) != 0)
+        snprintf (hint, len,
+                  " (%s: permission denied: add the user to the 'tss' group, "
+                  "'sudo usermod -aG tss $USER', and log in again)",
+                  dev);
+    else if (strncmp (conf, "tabrmd", 6) == 0)
+        snprintf (hint, len, " (is tpm2-abrmd running?)");
+}
+
+static CK_RV
+tpm_connect_inlock (tpm *t)
+{
+    const char *defaults[] = { "device:/dev/tpmrm0", "tabrmd", NULL };
+    const char *one[2] = { NULL, NULL };
+    const char *const *cands = defaults;
+    const char *env = getenv ("TPMTRUST_TCTI");
+    char tried[1024] = "";
+    size_t used = 0;
+
+    if (t->esys != NULL)
+        return CKR_OK;
+    if (env != NULL && env[0] != '\0')
+        one[0] = env;
+    else
+        one[0] = config_get ("tcti");
+    if (one[0] != NULL)
+        cands = one;
+
+    for (; *cands != NULL; cands++) {
+        char hint[256];
+        TSS2_RC r = Tss2_TctiLdr_Initialize (*cands, &t->tcti);
+        if (r == TSS2_RC_SUCCESS) {
+            r = Esys_Initialize (&t->esys, t->tcti, NULL);
+            if (r == TSS2_RC_SUCCESS) {
+                snprintf (t->tcti_conf, sizeof t->tcti_conf, "%s", *cands);
+                LOG_DEBUG ("connected to the TPM through %s", *cands);
+                return CKR_OK;
+            }
+            Tss2_TctiLdr_Finalize (&t->tcti);
+        }
+        t->tcti = NULL;
+        tcti_hint (*cands, hint, sizeof hint);
+        used += (size_t) snprintf (tried + used, used < sizeof tried ? sizeof tried - used : 0,
+                                   "%s%s: %s%s", used ? "; " : "", *cands, Tss2_RC_Decode (r),
+                                   hint);
+        if (used >= sizeof tried)
+            used = sizeof tried - 1;
+    }
+    LOG_ERROR ("cannot reach a TPM. Tried %s. Set TPMTRUST_TCTI (e.g. "
+               "'device:/dev/tpmrm0' or 'tabrmd:bus_type=system') or tcti= in the config file",
+               tried);
+    return CKR_DEVICE_ERROR;
+}
+
+static bool
+srk_matches (const TPM2B_PUBLIC *pub)
+{
+    const TPMT_PUBLIC *a = &pub->publicArea, *b = &srk_template.publicArea;
+    return a->type == b->type && a->nameAlg == b->nameAlg
+           && a->objectAttributes == b->objectAttributes
+           && a->parameters.eccDetail.curveID == b->parameters.eccDetail.curveID
+           && a->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_AES
+           && a->parameters.eccDetail.symmetric.keyBits.aes == 128
+           && a->parameters.eccDetail.symmetric.mode.aes == TPM2_ALG_CFB
+           && a->authPolicy.size == 0;
+}
+
+static bool
+persistent_exists (tpm *t, TPM2_HANDLE handle)
+{
+    TPMS_CAPABILITY_DATA *cap = NULL;
+    bool found = false;
+    TSS2_RC r = Esys_GetCapability (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    TPM2_CAP_HANDLES, handle, 1, NULL, &cap);
+    if (r == TSS2_RC_SUCCESS && cap->data.handles.count > 0)
+        found = cap->data.handles.handle[0] == handle;
+    Esys_Free (cap);
+    return found;
+}
+
+/* Connects and makes sure the SRK is usable. */
+static CK_RV
+tpm_srk_inlock (tpm *t)
+{
+    TPM2B_SENSITIVE_CREATE in_sensitive = { 0 };
+    TPM2B_DATA outside = { 0 };
+    TPML_PCR_SELECTION pcrs = { 0 };
+    TPM2B_PUBLIC *pub = NULL;
+    ESYS_TR h = ESYS_TR_NONE;
+    TSS2_RC r;
+    CK_RV rv = tpm_connect_inlock (t);
+
+    if (rv != CKR_OK || t->srk != ESYS_TR_NONE)
+        return rv;
+    if (persistent_exists (t, SRK_PERSISTENT_HANDLE)) {
+        r = Esys_TR_FromTPMPublic (t->esys, SRK_PERSISTENT_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, &h);
+        if (r == TSS2_RC_SUCCESS)
+            r = Esys_ReadPublic (t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
+                                 NULL);
+        if (r == TSS2_RC_SUCCESS && srk_matches (pub)) {
+            Esys_Free (pub);
+            t->srk = h;
+            t->srk_persistent = true;
+            return CKR_OK;
+        }
+        Esys_Free (pub);
+        pub = NULL;
+        if (h != ESYS_TR_NONE)
+            Esys_TR_Close (t->esys, &h);
+        LOG_INFO ("the key at 0x%x is not the standard ECC SRK: creating the SRK instead",
+                  SRK_PERSISTENT_HANDLE);
+    }
+    r = Esys_CreatePrimary (t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                            ESYS_TR_NONE, &in_sensitive, &srk_template, &outside, &pcrs, &h, &pub,
+                            NULL, NULL, NULL);
+    Esys_Free (pub);
+    if ((r & ~TSS2_RC_LAYER_MASK & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_BAD_AUTH
+        || (r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_AUTH_FAIL) {
+        LOG_ERROR ("creating the SRK failed: the owner hierarchy has an auth value. Provision a "
+                   "persistent SRK at 0x%x ('tpm2_createprimary -C o -G ecc256:aes128cfb -c "
+                   "srk.ctx -P <owner auth> && tpm2_evictcontrol -c srk.ctx 0x%x')",
+                   SRK_PERSISTENT_HANDLE, SRK_PERSISTENT_HANDLE);
+        return CKR_DEVICE_ERROR;
+    }
+    rv = tpm_rv (t, r, "creating the SRK");
+    if (rv == CKR_OK)
+        t->srk = h;
+    return rv;
+}
+
+/* The salted session with the given extra attributes (decrypt/encrypt) for the next command. */
+static CK_RV
+tpm_session_inlock (tpm *t, TPMA_SESSION attrs)
+{
+    TSS2_RC r;
+    CK_RV rv = tpm_srk_inlock (t);
+
+    if (rv != CKR_OK)
+        return rv;
+    if (t->session == ESYS_TR_NONE) {
+        r = Esys_StartAuthSession (t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym,
+                                   TPM2_ALG_SHA256, &t->session);
+        rv = tpm_rv (t, r, "starting a salted session");
+        if (rv != CKR_OK) {
+            t->session = ESYS_TR_NONE;
+            return rv;
+        }
+    }
+    r = Esys_TRSess_SetAttributes (t->esys, t->session, TPMA_SESSION_CONTINUESESSION | attrs,
+                                   0xff);
+    return tpm_rv (t, r, "setting session attributes");
+}
+
+/* A failed command with a continueSession session may leave it flushed: forget it. */
+static void
+tpm_session_failed (tpm *t, CK_RV rv)
+{
+    if (rv != CKR_OK && rv != CKR_PIN_INCORRECT && t->esys != NULL
+        && t->session != ESYS_TR_NONE) {
+        Esys_FlushContext (t->esys, t->session);
+        t->session = ESYS_TR_NONE;
+    }
+}
+
+static CK_RV
+auth_from_secbuf (const secbuf *auth, TPM2B_AUTH *out)
+{
+    if (auth->len > sizeof out->buffer)
+        return CKR_ARGUMENTS_BAD;
+    out->size = (UINT16) auth->len;
+    memcpy (out->buffer, auth->data, auth->len);
+    return CKR_OK;
+}
+
+/* Overwrites ESYS's copy of the handle's auth, then flushes the handle. */
+static void
+tpm_unload_inlock (tpm *t, ESYS_TR *h)
+{
+    TPM2B_AUTH zero = { .size = sizeof zero.buffer };
+
+    if (*h == ESYS_TR_NONE || t->esys == NULL)
+        return;
+    memset (zero.buffer, 0, sizeof zero.buffer);
+    Esys_TR_SetAuth (t->esys, *h, &zero);
+    if (Esys_FlushContext (t->esys, *h) != TSS2_RC_SUCCESS)
+        LOG_WARN ("could not flush a transient object");
+    *h = ESYS_TR_NONE;
+}
+
+static CK_RV
+blob_unmarshal (const tpm_blob *pub, const tpm_blob *priv, TPM2B_PUBLIC *p, TPM2B_PRIVATE *s)
+{
+    size_t off = 0;
+    if (Tss2_MU_TPM2B_PUBLIC_Unmarshal (pub->data, pub->len, &off, p) != TSS2_RC_SUCCESS
+        || off != pub->len)
+        return CKR_DATA_INVALID;
+    off = 0;
+    if (s != NULL
+        && (Tss2_MU_TPM2B_PRIVATE_Unmarshal (priv->data, priv->len, &off, s) != TSS2_RC_SUCCESS
+            || off != priv->len))
+        return CKR_DATA_INVALID;
+    return CKR_OK;
+}
+
+static CK_RV
+blob_marshal (const TPM2B_PUBLIC *p, const TPM2B_PRIVATE *s, tpm_blob *pub, tpm_blob *priv)
+{
+    uint8_t buf[sizeof (TPM2B_PUBLIC) + sizeof (TPM2B_PRIVATE)];
+    size_t off = 0;
+
+    if (Tss2_MU_TPM2B_PUBLIC_Marshal (p, buf, sizeof buf, &off) != TSS2_RC_SUCCESS)
+        return CKR_FUNCTION_FAILED;
+    pub->data = malloc (off);
+    if (pub->data == NULL)
+        return CKR_HOST_MEMORY;
+    memcpy (pub->data, buf, off);
+    pub->len = off;
+    off = 0;
+    if (Tss2_MU_TPM2B_PRIVATE_Marshal (s, buf, sizeof buf, &off) != TSS2_RC_SUCCESS)
+        return CKR_FUNCTION_FAILED;
+    priv->data = malloc (off);
+    if (priv->data == NULL)
+        return CKR_HOST_MEMORY;
+    memcpy (priv->data, buf, off);
+    priv->len = off;
+    return CKR_OK;
+}
+
+/* Loads a blob under the SRK and sets its auth. */
+static CK_RV
+tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
+                 ESYS_TR *out)
+{
+    TPM2B_PUBLIC p = { 0 };
+    TPM2B_PRIVATE s = { 0 };
+    TPM2B_AUTH a = { 0 };
+    TSS2_RC r;
+    CK_RV rv = blob_unmarshal (pub, priv, &p, &s);
+
+    *out = ESYS_TR_NONE;
+    if (rv != CKR_OK) {
+        LOG_ERROR ("a stored TPM blob is malformed");
+        return rv;
+    }
+    rv = tpm_srk_inlock (t);
+    if (rv != CKR_OK)
+        return rv;
+    r = Esys_Load (t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &s, &p, out);
+    rv = tpm_rv (t, r, "loading a key");
+    if (rv == CKR_OK && auth != NULL) {
+        rv = auth_from_secbuf (auth, &a);
+        if (rv == CKR_OK)
+            rv = tpm_rv (t, Esys_TR_SetAuth (t->esys, *out, &a), "setting auth");
+        sodium_memzero (&a, sizeof a);
+    }
+    if (rv != CKR_OK) {
+        tpm_unload_inlock (t, out);
+        if (r == (TPM2_RC_INTEGRITY | TPM2_RC_P | TPM2_RC_1)
+            || (r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_INTEGRITY)
+            LOG_ERROR ("the TPM rejects this key's blob: it was made by another TPM or before "
+                       "this TPM was cleared");
+    }
+    return rv;
+}
+
+CK_RV
+tpm_random (tpm *t, uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+    CK_RV rv;
+
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_connect_inlock (t);
+    while (rv == CKR_OK && off < len) {
+        TPM2B_DIGEST *rnd = NULL;
+        size_t want = len - off > 32 ? 32 : len - off;
+        TSS2_RC r = Esys_GetRandom (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    (UINT16) want, &rnd);
+        rv = tpm_rv (t, r, "getting random bytes");
+        if (rv == CKR_OK && rnd->size == 0)
+            rv = CKR_FUNCTION_FAILED;
+        if (rv == CKR_OK) {
+            memcpy (buf + off, rnd->buffer, rnd->size);
+            off += rnd->size;
+        }
+        Esys_Free (rnd);
+    }
+    pthread_mutex_unlock (&t->lock);
+    if (rv == CKR_OK) {
+        /* Mix in the OS RNG: what crossed the bus alone does not give the output. */
+        uint8_t os[256];
+        for (size_t i = 0; i < len; i += sizeof os) {
+            size_t n = len - i < sizeof os ? len - i : sizeof os;
+            randombytes_buf (os, n);
+            for (size_t j = 0; j < n; j++)
+                buf[i + j] ^= os[j];
+        }
+        sodium_memzero (os, sizeof os);
+    }
+    return rv;
+}
+
+CK_RV
+tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, tpm_blob *pub, tpm_blob *priv)
+{
+    TPM2B_SENSITIVE_CREATE in = { 0 };
+    TPM2B_PUBLIC tmpl = {
+        .publicArea = {
+            .type = TPM2_ALG_KEYEDHASH,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
+                                | TPMA_OBJECT_USERWITHAUTH | (da ? 0 : TPMA_OBJECT_NODA),
+            .parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL,
+        },
+    };
+    TPM2B_DATA outside = { 0 };
+    TPML_PCR_SELECTION pcrs = { 0 };
+    TPM2B_PUBLIC *out_pub = NULL;
+    TPM2B_PRIVATE *out_priv = NULL;
+    TSS2_RC r;
+    CK_RV rv;
+
+    if (data->len > sizeof in.sensitive.data.buffer || auth->len > sizeof in.sensitive.userAuth.buffer)
+        return CKR_ARGUMENTS_BAD;
+    in.sensitive.data.size = (UINT16) data->len;
+    memcpy (in.sensitive.data.buffer, data->data, data->len);
+    auth_from_secbuf (auth, &in.sensitive.userAuth);
+
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT);
+    if (rv == CKR_OK) {
+        r = Esys_Create (t->esys, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &in, &tmpl,
+                         &outside, &pcrs, &out_priv, &out_pub, NULL, NULL, NULL);
+        rv = tpm_rv (t, r, "sealing a secret");
+        tpm_session_failed (t, rv);
+    }
+    pthread_mutex_unlock (&t->lock);
+    sodium_memzero (&in, sizeof in);
+    if (rv == CKR_OK)
+        rv = blob_marshal (out_pub, out_priv, pub, priv);
+    Esys_Free (out_pub);
+    Esys_Free (out_priv);
+    if (rv != CKR_OK) {
+        tpm_blob_clear (pub);
+        tpm_blob_clear (priv);
+    }
+    return rv;
+}
+
+CK_RV
+tpm_unseal (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth, secbuf **data)
+{
+    TPM2B_SENSITIVE_DATA *out = NULL;
+    ESYS_TR h = ESYS_TR_NONE;
+    TSS2_RC r;
+    CK_RV rv;
+
+    *data = NULL;
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_load_inlock (t, pub, priv, auth, &h);
+    if (rv == CKR_OK)
+        rv = tpm_session_inlock (t, TPMA_SESSION_ENCRYPT);
+    if (rv == CKR_OK) {
+        r = Esys_Unseal (t->esys, h, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+        rv = tpm_rv (t, r, "unsealing");
+        tpm_session_failed (t, rv);
+    }
+    tpm_unload_inlock (t, &h);
+    pthread_mutex_unlock (&t->lock);
+    if (rv == CKR_OK) {
+        *data = secbuf_dup (out->buffer, out->size);
+        if (*data == NULL)
+            rv = CKR_HOST_MEMORY;
+    }
+    if (out != NULL) {
+        sodium_memzero (out, sizeof *out);
+        Esys_Free (out);
+    }
+    return rv;
+}
+
+static size_t
+curve_bytes (TPMI_ECC_CURVE curve)
+{
+    return curve == TPM2_ECC_NIST_P384 ? 48 : curve == TPM2_ECC_NIST_P256 ? 32 : 0;
+}
+
+static CK_RV
+point_from_public (const TPM2B_PUBLIC *p, uint8_t *point, size_t *point_len)
+{
+    const TPMS_ECC_POINT *u = &p->publicArea.unique.ecc;
+    size_t n = curve_bytes (p->publicArea.parameters.eccDetail.curveID);
+
+    if (n == 0 || u->x.size > n || u->y.size > n || *point_len < 1 + 2 * n)
+        return CKR_DATA_INVALID;
+    memset (point, 0, 1 + 2 * n);
+    point[0] = 0x04;
+    memcpy (point + 1 + n - u->x.size, u->x.buffer, u->x.size);
+    memcpy (point + 1 + 2 * n - u->y.size, u->y.buffer, u->y.size);
+    *point_len = 1 + 2 * n;
+    return CKR_OK;
+}
+
+CK_RV
+tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *point_len)
+{
+    TPM2B_PUBLIC p = { 0 };
+    CK_RV rv = blob_unmarshal (pub, NULL, &p, NULL);
+    if (rv != CKR_OK || p.publicArea.type != TPM2_ALG_ECC)
+        return CKR_DATA_INVALID;
+    *curve = (tpm_curve) p.publicArea.parameters.eccDetail.curveID;
+    return point_from_public (&p, point, point_len);
+}
+
+CK_RV
+tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, tpm_blob *pub, tpm_blob *priv,
+               uint8_t *point, size_t *point_len)
+{
+    TPM2B_SENSITIVE_CREATE in = { 0 };
+    TPM2B_PUBLIC tmpl = {
+        .publicArea = {
+            .type = TPM2_ALG_ECC,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
+                                | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
+                                | TPMA_OBJECT_NODA | TPMA_OBJECT_SIGN_ENCRYPT,
+            .parameters.eccDetail = {
+                .symmetric = { .algorithm = TPM2_ALG_NULL },
+                .scheme = { .scheme = TPM2_ALG_NULL },
+                .curveID = (TPMI_ECC_CURVE) curve,
+                .kdf = { .scheme = TPM2_ALG_NULL },
+            },
+        },
+    };
+    TPM2B_DATA outside = { 0 };
+    TPML_PCR_SELECTION pcrs = { 0 };
+    TPM2B_PUBLIC *out_pub = NULL;
+    TPM2B_PRIVATE *out_priv = NULL;
+    TSS2_RC r;
+    CK_RV rv = auth_from_secbuf (auth, &in.sensitive.userAuth);
+
+    if (rv != CKR_OK)
+        return rv;
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT);
+    if (rv == CKR_OK) {
+        r = Esys_Create (t->esys, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &in, &tmpl,
+                         &outside, &pcrs, &out_priv, &out_pub, NULL, NULL, NULL);
+        if ((r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_CURVE) {
+            LOG_ERROR ("this TPM does not implement the requested curve");
+            rv = CKR_CURVE_NOT_SUPPORTED;
+        } else {
+            rv = tpm_rv (t, r, "creating an ECC key");
+        }
+        tpm_session_failed (t, rv);
+    }
+    pthread_mutex_unlock (&t->lock);
+    sodium_memzero (&in, sizeof in);
+    if (rv == CKR_OK)
+        rv = point_from_public (out_pub, point, point_len);
+    if (rv == CKR_OK)
+        rv = blob_marshal (out_pub, out_priv, pub, priv);
+    Esys_Free (out_pub);
+    Esys_Free (out_priv);
+    if (rv != CKR_OK) {
+        tpm_blob_clear (pub);
+        tpm_blob_clear (priv);
+    }
+    return rv;
+}
+
+CK_RV
+tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
+             const uint8_t *digest, size_t digest_len, uint8_t *sig, size_t *sig_len)
+{
+    TPM2B_DIGEST d = { .size = (UINT16) digest_len };
+    TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_ECDSA };
+    TPMT_TK_HASHCHECK ticket = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
+    TPMT_SIGNATURE *out = NULL;
+    ESYS_TR h = ESYS_TR_NONE;
+    TSS2_RC r;
+    CK_RV rv;
+
+    if (digest_len == 32)
+        scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
+    else if (digest_len == 48)
+        scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA384;
+    else
+        return CKR_ARGUMENTS_BAD;
+    if (*sig_len < 2 * digest_len)
+        return CKR_BUFFER_TOO_SMALL;
+    memcpy (d.buffer, digest, digest_len);
+
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_load_inlock (t, pub, priv, auth, &h);
+    if (rv == CKR_OK)
+        rv = tpm_session_inlock (t, 0);
+    if (rv == CKR_OK) {
+        r = Esys_Sign (t->esys, h, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
+                       &out);
+        rv = tpm_rv (t, r, "signing");
+        tpm_session_failed (t, rv);
+    }
+    tpm_unload_inlock (t, &h);
+    pthread_mutex_unlock (&t->lock);
+    if (rv == CKR_OK) {
+        const TPM2B_ECC_PARAMETER *rr = &out->signature.ecdsa.signatureR;
+        const TPM2B_ECC_PARAMETER *ss = &out->signature.ecdsa.signatureS;
+        if (rr->size > digest_len || ss->size > digest_len) {
+            rv = CKR_FUNCTION_FAILED;
+        } else {
+            memset (sig, 0, 2 * digest_len);
+            memcpy (sig + digest_len - rr->size, rr->buffer, rr->size);
+            memcpy (sig + 2 * digest_len - ss->size, ss->buffer, ss->size);
+            *sig_len = 2 * digest_len;
+        }
+    }
+    Esys_Free (out);
+    return rv;
+}
+
+static CK_RV
+get_properties_inlock (tpm *t, TPM2_PT first, UINT32 count, TPMS_CAPABILITY_DATA **cap)
+{
+    TSS2_RC r = Esys_GetCapability (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    TPM2_CAP_TPM_PROPERTIES, first, count, NULL, cap);
+    return tpm_rv (t, r, "reading TPM properties");
+}
+
+static CK_RV
+lockout_inlock (tpm *t, tpm_info *info)
+{
+    TPMS_CAPABILITY_DATA *cap = NULL;
+    CK_RV rv = get_properties_inlock (t, TPM2_PT_PERMANENT, 32, &cap);
+
+    for (UINT32 i = 0; rv == CKR_OK && i < cap->data.tpmProperties.count; i++) {
+        UINT32 v = cap->data.tpmProperties.tpmProperty[i].value;
+        switch (cap->data.tpmProperties.tpmProperty[i].property) {
+        case TPM2_PT_PERMANENT:
+            info->in_lockout = (v & TPMA_PERMANENT_INLOCKOUT) != 0;
+            break;
+        case TPM2_PT_LOCKOUT_COUNTER:
+            info->lockout_counter = v;
+            break;
+        case TPM2_PT_MAX_AUTH_FAIL:
+            info->max_auth_fail = v;
+            break;
+        case TPM2_PT_LOCKOUT_INTERVAL:
+            info->lockout_interval = v;
+            break;
+        case TPM2_PT_LOCKOUT_RECOVERY:
+            info->lockout_recovery = v;
+            break;
+        default:
+            break;
+        }
+    }
+    Esys_Free (cap);
+    return rv;
+}
+
+CK_RV
+tpm_get_lockout (tpm *t, tpm_info *info)
+{
+    CK_RV rv;
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_connect_inlock (t);
+    if (rv == CKR_OK)
+        rv = lockout_inlock (t, info);
+    pthread_mutex_unlock (&t->lock);
+    return rv;
+}
+
+static void
+be32_chars (UINT32 v, char *out)
+{
+    for (int i = 0; i < 4; i++) {
+        char c = (char) (v >> (24 - 8 * i));
+        out[i] = (c >= 0x20 && c < 0x7f) ? c : ' ';
+    }
+}
+
+CK_RV
+tpm_get_info (tpm *t, tpm_info *info)
+{
+    TPMS_CAPABILITY_DATA *cap = NULL;
+    TSS2_RC r;
+    CK_RV rv;
+
+    memset (info, 0, sizeof *info);
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_srk_inlock (t);
+    if (rv == CKR_OK) {
+        snprintf (info->tcti, sizeof info->tcti, "%s", t->tcti_conf);
+        info->srk_persistent = t->srk_persistent;
+        rv = get_properties_inlock (t, TPM2_PT_FIXED, 32, &cap);
+    }
+    for (UINT32 i = 0; rv == CKR_OK && i < cap->data.tpmProperties.count; i++) {
+        UINT32 v = cap->data.tpmProperties.tpmProperty[i].value;
+        TPM2_PT p = cap->data.tpmProperties.tpmProperty[i].property;
+        if (p == TPM2_PT_MANUFACTURER)
+            be32_chars (v, info->manufacturer);
+        else if (p >= TPM2_PT_VENDOR_STRING_1 && p <= TPM2_PT_VENDOR_STRING_4)
+            be32_chars (v, info->vendor + 4 * (p - TPM2_PT_VENDOR_STRING_1));
+        else if (p == TPM2_PT_FIRMWARE_VERSION_1) {
+            info->firmware_major = v >> 16;
+            info->firmware_minor = v & 0xffff;
+        } else if (p == TPM2_PT_LEVEL)
+            info->spec_level = v;
+        else if (p == TPM2_PT_REVISION)
+            info->spec_revision = v;
+    }
+    Esys_Free (cap);
+    cap = NULL;
+    if (rv == CKR_OK) {
+        r = Esys_GetCapability (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                TPM2_CAP_ECC_CURVES, 0, 64, NULL, &cap);
+        rv = tpm_rv (t, r, "reading curves");
+        for (UINT32 i = 0; rv == CKR_OK && i < cap->data.eccCurves.count; i++)
+            if (cap->data.eccCurves.eccCurves[i] == TPM2_ECC_NIST_P384)
+                info->p384 = true;
+        Esys_Free (cap);
+    }
+    if (rv == CKR_OK)
+        rv = lockout_inlock (t, info);
+    pthread_mutex_unlock (&t->lock);
+    return rv;
+}
+
+CK_RV
+tpm_transient_count (tpm *t, uint32_t *count)
+{
+    TPMS_CAPABILITY_DATA *cap = NULL;
+    TSS2_RC r;
+    CK_RV rv;
+
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_connect_inlock (t);
+    if (rv == CKR_OK) {
+        r = Esys_GetCapability (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                TPM2_CAP_HANDLES, TPM2_TRANSIENT_FIRST, TPM2_MAX_CAP_HANDLES,
+                                NULL, &cap);
+        rv = tpm_rv (t, r, "listing transient handles");
+        if (rv == CKR_OK)
+            *count = cap->data.handles.count;
+        Esys_Free (cap);
+    }
+    pthread_mutex_unlock (&t->lock);
+    return rv;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The TPM layer: the only code that talks ESAPI. One tpm per module, shared by
+ * every token (swtpm and /dev/tpm0 serve one connection at a time). Each call
+ * takes the tpm's own lock. The connection is opened on first use, never at
+ * load or C_Initialize, and re-opened after the TPM went away.
+ *
+ * Object blobs are marshalled TPM2B_PUBLIC / TPM2B_PRIVATE under the SRK.
+ * Secrets (auth values, sealed data) come and go only as secbuf, and cross the
+ * bus only inside salted, parameter-encrypted sessions.
+ *
+ * Returns: CKR_DEVICE_ERROR when the TPM cannot be reached (the log names every
+ * TCTI tried), CKR_PIN_INCORRECT for a wrong auth value, CKR_PIN_LOCKED when the
+ * TPM is in dictionary-attack lockout, CKR_FUNCTION_FAILED otherwise.
+ */
+#ifndef TT_TPM_H
+#define TT_TPM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ck.h"
+#include "secbuf.h"
+
+typedef struct tpm tpm;
+
+typedef struct tpm_blob {
+    uint8_t *data; /* malloc'd */
+    size_t len;
+} tpm_blob;
+
+typedef enum { TPM_CURVE_P256 = 0x0003, TPM_CURVE_P384 = 0x0004 } tpm_curve;
+
+typedef struct tpm_info {
+    char tcti[128];
+    char manufacturer[5];
+    char vendor[17];
+    uint32_t firmware_major, firmware_minor;
+    uint32_t spec_level, spec_revision;
+    bool srk_persistent; /* the SRK at 0x81000001 matched and is used */
+    bool p384;
+    uint32_t lockout_counter, max_auth_fail, lockout_interval, lockout_recovery;
+    bool in_lockout;
+} tpm_info;
+
+tpm *tpm_new (void);
+/* Flushes everything this process loaded, closes the connection; NULL-safe. */
+void tpm_free (tpm *t);
+/* After fork in the child: drops the parent's connection without a word to the TPM. */
+void tpm_forget (tpm *t);
+
+void tpm_blob_clear (tpm_blob *b);
+
+/* Fills in what doctor and C_GetTokenInfo report; opens the connection. */
+CK_RV tpm_get_info (tpm *t, tpm_info *info);
+/* Only the DA counters (one command). */
+CK_RV tpm_get_lockout (tpm *t, tpm_info *info);
+bool tpm_connected (tpm *t);
+
+/* len random bytes: the TPM's RNG XORed with the OS RNG (never plain on the bus). */
+CK_RV tpm_random (tpm *t, uint8_t *buf, size_t len);
+
+/* Seals data under the SRK with authValue auth; da: dictionary-attack protected. */
+CK_RV tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, tpm_blob *pub,
+                tpm_blob *priv);
+CK_RV tpm_unseal (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
+                  secbuf **data);
+
+/* Creates an ECC signing key in the TPM; point is the uncompressed 04||X||Y. */
+CK_RV tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, tpm_blob *pub, tpm_blob *priv,
+                     uint8_t *point, size_t *point_len);
+/* Reads curve and point from a public blob. */
+CK_RV tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *point_len);
+/* ECDSA over digest (exactly the curve's size); sig receives r||s, 2 * size bytes. */
+CK_RV tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
+                   const uint8_t *digest, size_t digest_len, uint8_t *sig, size_t *sig_len);
+
+/* Number of transient objects currently loaded in the TPM (all clients). */
+CK_RV tpm_transient_count (tpm *t, uint32_t *count);
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The object store: the only user of sqlite3. Holds tokens (sealed token secret
+ * blobs, salt, label, serial) and objects (encoded attributes, TPM blobs, the
+ * wrapped per-object authValue). Nothing stored reveals a key without the TPM.
+ *
+ * All functions return CK_RV: CKR_TOKEN_WRITE_PROTECTED for a read-only store,
+ * CKR_DEVICE_MEMORY for a full disk, CKR_DEVICE_ERROR for other store failures
+ * (locked past the busy timeout, corrupt, newer schema), each with a log line.
+ * A store handle is used under the caller's lock (one thread at a time).
+ */
+#ifndef TT_STORE_H
+#define TT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ck.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+typedef struct store store;
+
+typedef struct store_blob {
+    uint8_t *data; /* malloc'd; NULL when empty */
+    size_t len;
+} store_blob;
+
+typedef struct store_token {
+    int64_t id;
+    char label[33];  /* NUL-terminated, up to 32 bytes */
+    char serial[17]; /* NUL-terminated, up to 16 bytes */
+    store_blob salt;
+    store_blob so_pub, so_priv;     /* token secret sealed under the SO PIN */
+    store_blob user_pub, user_priv; /* ... under the user PIN; empty before C_InitPIN */
+} store_token;
+
+typedef struct store_object {
+    int64_t id;
+    int64_t token_id;
+    store_blob attrs;
+    store_blob tpm_pub, tpm_priv; /* TPM2B_PUBLIC / TPM2B_PRIVATE, marshalled */
+    store_blob wrapped_auth;      /* the object's authValue, AEAD-wrapped */
+} store_object;
+
+/* Opens (creating when allowed) the store at path; ":memory:" for tests.
+ * Falls back to read-only when the file cannot be written. */
+CK_RV store_open (const char *path, store **out);
+void store_close (store *st); /* NULL-safe */
+const char *store_path (const store *st);
+bool store_readonly (const store *st);
+int store_schema_version (store *st);
+
+CK_RV store_tx_begin (store *st);
+CK_RV store_tx_commit (store *st);
+void store_tx_rollback (store *st);
+
+/* Tokens. add inserts a new token under want_id when that id is free (else,
+ * or with want_id 0, under a new id) and writes the id back; put updates the
+ * row t->id. list returns a malloc'd array. */
+CK_RV store_token_add (store *st, store_token *t, int64_t want_id);
+CK_RV store_token_put (store *st, store_token *t);
+CK_RV store_token_del (store *st, int64_t id); /* and its objects */
+CK_RV store_token_list (store *st, store_token **out, size_t *count);
+void store_token_clear (store_token *t);
+void store_token_list_free (store_token *list, size_t count);
+
+/* Objects. put inserts when o->id == 0 (writing the new id back), else updates. */
+CK_RV store_object_put (store *st, store_object *o);
+CK_RV store_object_del (store *st, int64_t id);
+CK_RV store_object_list (store *st, int64_t token_id, store_object **out, size_t *count);
+void store_object_clear (store_object *o);
+void store_object_list_free (store_object *list, size_t count);
+
+CK_RV store_blob_set (store_blob *b, const void *data, size_t len);
+void store_blob_clear (store_blob *b);
+
+#endif

@@ -1,0 +1,458 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# shellcheck shell=bash
+#
+# swtpm-env.sh - private software TPM (and optionally tpm2-abrmd) for tests.
+#
+# Source this file from a bash test script (it is `set -u`, `set -e` and
+# `pipefail` safe), then:
+#
+#   tt_require_swtpm        skip (exit 77) or, with CI=true, fail (exit 99)
+#                           when swtpm / tpm2-tools are missing
+#   swtpm_start             start swtpm on a free 127.0.0.1 port pair P, P+1;
+#                           exports TT_TMP, TT_SWTPM_PORT, TT_SWTPM_PID,
+#                           TPMTRUST_TCTI, TPM2TOOLS_TCTI, TPMTRUST_STORE,
+#                           XDG_DATA_HOME
+#   swtpm_stop [--hard]     stop it (orderly TPM2_Shutdown first, unless --hard)
+#   swtpm_restart [--hard]  power cycle: stop + start on the same state and port
+#   abrmd_start             private dbus-daemon + tpm2-abrmd; switches the TCTI
+#                           variables to tabrmd:bus_type=session
+#   abrmd_stop              stop both, switch the TCTI variables back to swtpm
+#   tt_require_abrmd        like tt_require_swtpm, for tpm2-abrmd + dbus-daemon
+#   tt_transient_count      print the number of loaded transient objects
+#   tt_cleanup              stop everything, remove TT_TMP (unless TT_KEEP=1);
+#                           runs automatically from an EXIT trap
+#
+# A script run under tests/with-swtpm.sh inherits the running swtpm through
+# the exported variables; if it sources this file too, swtpm_start just
+# attaches to that swtpm, and the swtpm/TT_TMP stay owned (and are cleaned up)
+# by the wrapper. The pid files in $TT_TMP are authoritative, so a
+# swtpm_restart done in the test script is still cleaned up by the wrapper.
+#
+# All waits are bounded. Messages go to stderr, prefixed "swtpm-env:".
+# Daemon logs: $TT_TMP/swtpm.log, swtpm.out, dbus.log, abrmd.log
+# (run with TT_KEEP=1 to keep them).
+
+if [ -n "${_TT_SWTPM_ENV_LOADED:-}" ] && [ "${_TT_SWTPM_ENV_LOADED}" = "$$" ]; then
+    return 0
+fi
+_TT_SWTPM_ENV_LOADED=$$
+
+TT_START_TIMEOUT=${TT_START_TIMEOUT:-10}   # seconds to wait for a daemon
+
+_tt_msg() { printf 'swtpm-env: %s\n' "$*" >&2; }
+
+# Seconds since the epoch with milliseconds, for the elapsed-time messages.
+_tt_now() { date +%s.%N 2>/dev/null || date +%s; }
+_tt_elapsed() { awk -v a="$1" -v b="$(_tt_now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# True if PID is a live (not zombie) process. A zombie counts as dead: when
+# the daemon is not our child, it is reaped by PID 1 whenever that gets to it.
+_tt_alive() {
+    local pid=${1:-} state
+    [ -n "$pid" ] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) || return 0
+    [ "$state" != Z ] && [ "$state" != X ]
+}
+
+# True if PID is alive and its command line contains PATTERN (guards against
+# killing a recycled pid).
+_tt_pid_is() {
+    local pid=${1:-} pat=$2
+    _tt_alive "$pid" || return 1
+    [ -r "/proc/$pid/cmdline" ] || return 0
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pat"
+}
+
+_tt_read_pid() { [ -r "$1" ] && head -n1 "$1" 2>/dev/null || true; }
+
+# Kill PID (if it matches PATTERN), wait up to 5 s, then SIGKILL; reap it if
+# it is our child.
+_tt_kill_wait() {
+    local pid=${1:-} pat=$2 i
+    _tt_pid_is "$pid" "$pat" || { wait "$pid" 2>/dev/null || true; return 0; }
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 250; i++)); do
+        _tt_alive "$pid" || break
+        sleep 0.02
+    done
+    if _tt_alive "$pid"; then
+        _tt_msg "pid $pid ($pat) ignored SIGTERM, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do
+            _tt_alive "$pid" || break
+            sleep 0.02
+        done
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+tt_require_swtpm() {
+    local t missing=
+    for t in swtpm tpm2_startup; do
+        command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "${CI:-}" = true ]; then
+        _tt_msg "ERROR: not on PATH:$missing (CI=true: hard error; run scripts/install-deps.sh)"
+        exit 99
+    fi
+    _tt_msg "SKIP: not on PATH:$missing (install swtpm and tpm2-tools)"
+    exit 77
+}
+
+tt_require_abrmd() {
+    local t missing=
+    for t in tpm2-abrmd dbus-daemon; do
+        command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "${CI:-}" = true ]; then
+        _tt_msg "ERROR: not on PATH:$missing (CI=true: hard error; run scripts/install-deps.sh)"
+        exit 99
+    fi
+    _tt_msg "SKIP: not on PATH:$missing (install tpm2-abrmd and dbus)"
+    exit 77
+}
+
+# True if nothing (listening, connected or in TIME-WAIT) uses TCP port $1.
+_tt_port_free() {
+    local p=$1
+    if command -v ss >/dev/null 2>&1; then
+        [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]
+    else
+        ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
+    fi
+}
+
+# Print a port P in [20000, 59999] such that P and P+1 look free.
+_tt_pick_port() {
+    local p i
+    for ((i = 0; i < 100; i++)); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        case $p in 2321 | 2322 | 2320) continue ;; esac
+        _tt_port_free "$p" && _tt_port_free $((p + 1)) && { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+_tt_swtpm_tcti() { printf 'swtpm:host=127.0.0.1,port=%s' "$TT_SWTPM_PORT"; }
+
+_tt_export_swtpm_tcti() {
+    TPMTRUST_TCTI=$(_tt_swtpm_tcti)
+    TPM2TOOLS_TCTI=$TPMTRUST_TCTI
+    export TPMTRUST_TCTI TPM2TOOLS_TCTI
+}
+
+# One bounded probe of a TCTI: a TPM answering TPM2_GetRandom.
+_tt_probe() {
+    timeout -k 1 "${2:-3}" tpm2_getrandom -T "$1" 8 >/dev/null 2>&1
+}
+
+# Launch swtpm on TT_SWTPM_PORT over TT_TMP/tpm and wait until it answers.
+# Returns 0 when ready, 1 if it died (e.g. port taken), 2 on timeout.
+_tt_swtpm_launch() {
+    local p=$TT_SWTPM_PORT tcti pid deadline
+    tcti=$(_tt_swtpm_tcti)
+    mkdir -p "$TT_TMP/tpm"
+    swtpm socket --tpm2 \
+        --server "type=tcp,port=$p,bindaddr=127.0.0.1" \
+        --ctrl "type=tcp,port=$((p + 1)),bindaddr=127.0.0.1" \
+        --tpmstate "dir=$TT_TMP/tpm" \
+        --flags not-need-init,startup-clear \
+        --log "file=$TT_TMP/swtpm.log" \
+        </dev/null >>"$TT_TMP/swtpm.out" 2>&1 &
+    pid=$!
+    echo "$pid" >"$TT_TMP/swtpm.pid"
+    TT_SWTPM_PID=$pid
+    export TT_SWTPM_PID
+    deadline=$((SECONDS + TT_START_TIMEOUT))
+    while :; do
+        if ! _tt_alive "$pid"; then
+            wait "$pid" 2>/dev/null || true
+            rm -f "$TT_TMP/swtpm.pid"
+            return 1
+        fi
+        if _tt_probe "$tcti" 2 && _tt_alive "$pid"; then
+            return 0
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            return 2
+        fi
+        sleep 0.05
+    done
+}
+
+_tt_swtpm_configure() {
+    local tcti out
+    tcti=$(_tt_swtpm_tcti)
+    # Lockout after 5 failures; 1000 s to heal one failure and to recover
+    # from a failed lockoutAuth: nothing heals during a test run, so counts
+    # are deterministic. Lockout auth is empty, so tests can reset it with
+    # `tpm2_dictionarylockout -c`.
+    if ! out=$(timeout -k 1 10 tpm2_dictionarylockout -T "$tcti" -s -n 5 -t 1000 -l 1000 2>&1); then
+        _tt_msg "ERROR: tpm2_dictionarylockout -s failed: $out"
+        return 1
+    fi
+    if ! out=$(timeout -k 1 10 tpm2_dictionarylockout -T "$tcti" -c 2>&1); then
+        _tt_msg "ERROR: tpm2_dictionarylockout -c failed: $out"
+        return 1
+    fi
+}
+
+_tt_install_trap() {
+    local cur
+    cur=$(trap -p EXIT)
+    case $cur in
+        *tt_cleanup*) ;;
+        '') trap 'tt_cleanup' EXIT ;;
+        *)
+            # Keep the caller's own EXIT trap, run ours first.
+            eval "set -- $cur"
+            # shellcheck disable=SC2064
+            trap "tt_cleanup; $3" EXIT
+            ;;
+    esac
+    # Without these, SIGINT/SIGTERM/SIGHUP would kill the shell without running
+    # the EXIT trap, and the daemons (which ignore SIGINT as background jobs)
+    # would be left behind.
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+swtpm_start() {
+    local t0 rc tries pid
+    t0=$(_tt_now)
+    # Already ours and running?
+    if [ -n "${_TT_OWNER_PID:-}" ] && [ -n "${TT_TMP:-}" ]; then
+        pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
+        if _tt_pid_is "$pid" swtpm; then
+            _tt_msg "swtpm already running (pid $pid, port $TT_SWTPM_PORT)"
+            return 0
+        fi
+    fi
+    # Inherited from a parent (e.g. with-swtpm.sh)? Attach, do not own.
+    if [ -z "${_TT_OWNER_PID:-}" ] && [ -n "${TT_TMP:-}" ] && [ -n "${TT_SWTPM_PORT:-}" ] &&
+        [ -d "$TT_TMP" ]; then
+        pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
+        if _tt_pid_is "$pid" swtpm; then
+            TT_SWTPM_PID=$pid
+            export TT_TMP TT_SWTPM_PORT TT_SWTPM_PID
+            if [ "${TPM2TOOLS_TCTI:-}" != tabrmd:bus_type=session ]; then
+                _tt_export_swtpm_tcti
+            fi
+            export TPMTRUST_STORE="${TPMTRUST_STORE:-$TT_TMP/store.sqlite3}"
+            export XDG_DATA_HOME="${XDG_DATA_HOME:-$TT_TMP/xdg}"
+            _tt_msg "attached to running swtpm (pid $pid, port $TT_SWTPM_PORT)"
+            return 0
+        fi
+    fi
+
+    TT_TMP=$(mktemp -d /tmp/tpmtrust-test.XXXXXX) || {
+        _tt_msg "ERROR: mktemp failed"
+        return 1
+    }
+    export TT_TMP
+    _TT_OWNER_PID=$$
+    mkdir -p "$TT_TMP/tpm" "$TT_TMP/xdg"
+    _tt_install_trap
+
+    for ((tries = 1; tries <= 10; tries++)); do
+        TT_SWTPM_PORT=$(_tt_pick_port) || {
+            _tt_msg "ERROR: no free port pair found in 20000-60000"
+            return 1
+        }
+        export TT_SWTPM_PORT
+        rc=0
+        _tt_swtpm_launch || rc=$?
+        [ "$rc" -eq 0 ] && break
+        if [ "$rc" -eq 2 ]; then
+            _tt_msg "ERROR: swtpm (port $TT_SWTPM_PORT) not ready after ${TT_START_TIMEOUT}s; log:"
+            tail -n 5 "$TT_TMP/swtpm.out" "$TT_TMP/swtpm.log" >&2 2>/dev/null || true
+            _tt_kill_wait "$TT_SWTPM_PID" swtpm
+            return 1
+        fi
+        _tt_msg "swtpm exited at start on port $TT_SWTPM_PORT (taken?), retrying: $(tail -n 1 "$TT_TMP/swtpm.out" 2>/dev/null)"
+    done
+    if [ "$rc" -ne 0 ]; then
+        _tt_msg "ERROR: could not start swtpm after 10 attempts"
+        return 1
+    fi
+
+    _tt_swtpm_configure || return 1
+    _tt_export_swtpm_tcti
+    export TPMTRUST_STORE="$TT_TMP/store.sqlite3"
+    export XDG_DATA_HOME="$TT_TMP/xdg"
+    _tt_msg "swtpm ready: pid $TT_SWTPM_PID, port $TT_SWTPM_PORT, dir $TT_TMP ($(_tt_elapsed "$t0")s)"
+}
+
+# swtpm_stop [--hard]: without --hard, first send TPM2_Shutdown(CLEAR), as an
+# OS would before power-off. A disorderly stop makes the TPM count one
+# dictionary-attack failure at the next startup (libtpms does this when DA
+# recovery is enabled), which would make lockout counts non-deterministic.
+swtpm_stop() {
+    local hard= pid t0
+    [ "${1:-}" = --hard ] && hard=1
+    [ -n "${TT_TMP:-}" ] || { _tt_msg "swtpm_stop: nothing started"; return 0; }
+    t0=$(_tt_now)
+    pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
+    [ -n "$pid" ] || pid=${TT_SWTPM_PID:-}
+    if ! _tt_pid_is "$pid" swtpm; then
+        _tt_msg "swtpm_stop: swtpm not running"
+        rm -f "$TT_TMP/swtpm.pid"
+        return 0
+    fi
+    if [ -z "$hard" ]; then
+        timeout -k 1 5 tpm2_shutdown -T "$(_tt_swtpm_tcti)" -c >/dev/null 2>&1 ||
+            _tt_msg "swtpm_stop: TPM2_Shutdown failed (stopping anyway)"
+    fi
+    _tt_kill_wait "$pid" swtpm
+    rm -f "$TT_TMP/swtpm.pid"
+    _tt_msg "swtpm stopped (pid $pid${hard:+, hard}) ($(_tt_elapsed "$t0")s)"
+}
+
+# swtpm_restart [--hard]: power cycle on the same state dir and port. If this
+# shell runs tpm2-abrmd, it is stopped first and started again afterwards
+# (its cached contexts do not survive a TPM reset).
+swtpm_restart() {
+    local t0 rc=0 had_abrmd= deadline
+    [ -n "${TT_TMP:-}" ] && [ -n "${TT_SWTPM_PORT:-}" ] || {
+        _tt_msg "ERROR: swtpm_restart: swtpm_start was not called"
+        return 1
+    }
+    t0=$(_tt_now)
+    if _tt_pid_is "${_TT_ABRMD_PID:-}" tpm2-abrmd; then
+        had_abrmd=1
+        abrmd_stop
+    fi
+    swtpm_stop "$@"
+    # Same port: it may take a moment to become bindable again; retry.
+    deadline=$((SECONDS + TT_START_TIMEOUT))
+    while :; do
+        rc=0
+        _tt_swtpm_launch || rc=$?
+        [ "$rc" -ne 1 ] && break
+        [ "$SECONDS" -ge "$deadline" ] && break
+        sleep 0.2
+    done
+    if [ "$rc" -ne 0 ]; then
+        _tt_msg "ERROR: swtpm did not come back on port $TT_SWTPM_PORT; log:"
+        tail -n 5 "$TT_TMP/swtpm.out" "$TT_TMP/swtpm.log" >&2 2>/dev/null || true
+        _tt_kill_wait "${TT_SWTPM_PID:-}" swtpm
+        return 1
+    fi
+    _tt_export_swtpm_tcti
+    _tt_msg "swtpm restarted: pid $TT_SWTPM_PID, port $TT_SWTPM_PORT ($(_tt_elapsed "$t0")s)"
+    if [ -n "$had_abrmd" ]; then
+        abrmd_start
+    fi
+}
+
+abrmd_start() {
+    local t0 deadline addr
+    [ -n "${TT_TMP:-}" ] && [ -n "${TT_SWTPM_PORT:-}" ] || {
+        _tt_msg "ERROR: abrmd_start: call swtpm_start first"
+        return 1
+    }
+    if ! command -v tpm2-abrmd >/dev/null 2>&1 || ! command -v dbus-daemon >/dev/null 2>&1; then
+        _tt_msg "ERROR: abrmd_start: tpm2-abrmd or dbus-daemon not on PATH"
+        return 1
+    fi
+    if _tt_pid_is "${_TT_ABRMD_PID:-}" tpm2-abrmd; then
+        _tt_msg "tpm2-abrmd already running (pid $_TT_ABRMD_PID)"
+        return 0
+    fi
+    t0=$(_tt_now)
+    [ "${_TT_OWNER_PID:-}" = "$$" ] || _tt_install_trap
+
+    # Private session bus. --nofork keeps the pid we get from $! the daemon's.
+    rm -f "$TT_TMP/dbus.sock" "$TT_TMP/dbus.addr"
+    dbus-daemon --session --nofork --address="unix:path=$TT_TMP/dbus.sock" \
+        --print-address </dev/null >"$TT_TMP/dbus.addr" 2>>"$TT_TMP/dbus.log" &
+    _TT_DBUS_PID=$!
+    echo "$_TT_DBUS_PID" >"$TT_TMP/dbus.pid"
+    deadline=$((SECONDS + TT_START_TIMEOUT))
+    until [ -s "$TT_TMP/dbus.addr" ]; do
+        if ! _tt_alive "$_TT_DBUS_PID" || [ "$SECONDS" -ge "$deadline" ]; then
+            _tt_msg "ERROR: dbus-daemon did not start; log:"
+            tail -n 5 "$TT_TMP/dbus.log" >&2 2>/dev/null || true
+            abrmd_stop
+            return 1
+        fi
+        sleep 0.02
+    done
+    addr=$(head -n1 "$TT_TMP/dbus.addr")
+    export DBUS_SESSION_BUS_ADDRESS="$addr"
+
+    # --allow-root: tpm2-abrmd refuses to run as root otherwise. The default
+    # bus name (com.intel.tss2.Tabrmd) is fine on a private bus.
+    tpm2-abrmd --session --allow-root --tcti="$(_tt_swtpm_tcti)" \
+        </dev/null >>"$TT_TMP/abrmd.log" 2>&1 &
+    _TT_ABRMD_PID=$!
+    echo "$_TT_ABRMD_PID" >"$TT_TMP/abrmd.pid"
+    deadline=$((SECONDS + TT_START_TIMEOUT))
+    until _tt_probe tabrmd:bus_type=session 3; do
+        if ! _tt_alive "$_TT_ABRMD_PID" || [ "$SECONDS" -ge "$deadline" ]; then
+            _tt_msg "ERROR: tpm2-abrmd did not become ready; log:"
+            tail -n 5 "$TT_TMP/abrmd.log" >&2 2>/dev/null || true
+            abrmd_stop
+            return 1
+        fi
+        sleep 0.05
+    done
+    export TPMTRUST_TCTI=tabrmd:bus_type=session
+    export TPM2TOOLS_TCTI=tabrmd:bus_type=session
+    _tt_msg "tpm2-abrmd ready: pid $_TT_ABRMD_PID, dbus pid $_TT_DBUS_PID ($(_tt_elapsed "$t0")s)"
+}
+
+abrmd_stop() {
+    local pid
+    [ -n "${TT_TMP:-}" ] || return 0
+    pid=${_TT_ABRMD_PID:-$(_tt_read_pid "$TT_TMP/abrmd.pid")}
+    _tt_kill_wait "$pid" tpm2-abrmd
+    pid=${_TT_DBUS_PID:-$(_tt_read_pid "$TT_TMP/dbus.pid")}
+    _tt_kill_wait "$pid" dbus-daemon
+    rm -f "$TT_TMP/abrmd.pid" "$TT_TMP/dbus.pid" "$TT_TMP/dbus.sock" "$TT_TMP/dbus.addr"
+    unset _TT_ABRMD_PID _TT_DBUS_PID DBUS_SESSION_BUS_ADDRESS
+    [ -n "${TT_SWTPM_PORT:-}" ] && _tt_export_swtpm_tcti
+    return 0
+}
+
+# Number of transient objects in the TPM, through the exported TCTI.
+# Note: through tpm2-abrmd this only sees the objects of the connection
+# tpm2_getcap itself opens (abrmd virtualises handles per connection), so it
+# is always 0 there; count leaks with the swtpm TCTI.
+tt_transient_count() {
+    local tcti=${TPM2TOOLS_TCTI:-${TPMTRUST_TCTI:-}} out
+    [ -n "$tcti" ] || { _tt_msg "ERROR: tt_transient_count: no TCTI exported"; return 1; }
+    if ! out=$(timeout -k 1 10 tpm2_getcap -T "$tcti" handles-transient 2>&1); then
+        _tt_msg "ERROR: tpm2_getcap handles-transient failed: $out"
+        return 1
+    fi
+    printf '%s\n' "$out" | grep -c '0x' || true
+}
+
+tt_cleanup() {
+    local rc=$? pid
+    [ -n "${TT_TMP:-}" ] || return "$rc"
+    # Daemons this shell started.
+    if [ -n "${_TT_ABRMD_PID:-}${_TT_DBUS_PID:-}" ]; then
+        abrmd_stop
+    fi
+    if [ "${_TT_OWNER_PID:-}" = "$$" ]; then
+        # Everything recorded in TT_TMP, whoever started it.
+        _tt_kill_wait "$(_tt_read_pid "$TT_TMP/abrmd.pid")" tpm2-abrmd
+        _tt_kill_wait "$(_tt_read_pid "$TT_TMP/dbus.pid")" dbus-daemon
+        pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
+        _tt_kill_wait "$pid" swtpm
+        [ "${TT_SWTPM_PID:-}" != "$pid" ] && _tt_kill_wait "${TT_SWTPM_PID:-}" "$TT_TMP"
+        if [ "${TT_KEEP:-0}" = 1 ]; then
+            _tt_msg "TT_KEEP=1: keeping $TT_TMP"
+        else
+            rm -rf "$TT_TMP"
+        fi
+        unset _TT_OWNER_PID
+    fi
+    return "$rc"
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of the store on an in-memory database and on a file. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "tap.h"
+
+static void
+fill_token (store_token *t, const char *label, const char *serial)
+{
+    memset (t, 0, sizeof *t);
+    snprintf (t->label, sizeof t->label, "%s", label);
+    snprintf (t->serial, sizeof t->serial, "%s", serial);
+    store_blob_set (&t->salt, "salt", 4);
+    store_blob_set (&t->so_pub, "pub", 3);
+    store_blob_set (&t->so_priv, "priv", 4);
+}
+
+static void
+test_memory (void)
+{
+    store *st = NULL;
+    store_token t, *list = NULL;
+    store_object o = { 0 }, *objs = NULL;
+    size_t n = 0;
+
+    is_rv (store_open (":memory:", &st), CKR_OK, "open in-memory store");
+    ok (store_schema_version (st) == STORE_SCHEMA_VERSION, "schema version %d",
+        store_schema_version (st));
+    fill_token (&t, "first", "0011223344556677");
+    is_rv (store_token_add (st, &t, 5), CKR_OK, "add token under id 5");
+    ok (t.id == 5, "id 5 taken (%lld)", (long long) t.id);
+    store_token_clear (&t);
+    fill_token (&t, "second", "8899aabbccddeeff");
+    is_rv (store_token_add (st, &t, 5), CKR_OK, "add a second token wanting id 5");
+    ok (t.id != 5 && t.id > 0, "it gets another id (%lld)", (long long) t.id);
+    store_token_clear (&t);
+    fill_token (&t, "dup", "0011223344556677");
+    ok (store_token_add (st, &t, 0) != CKR_OK, "a duplicate serial is refused");
+    store_token_clear (&t);
+    is_rv (store_token_list (st, &list, &n), CKR_OK, "list tokens");
+    ok (n == 2 && strcmp (list[0].label, "first") == 0, "two tokens, in id order");
+    o.token_id = 5;
+    store_blob_set (&o.attrs, "\x01", 1);
+    store_blob_set (&o.tpm_pub, "P", 1);
+    is_rv (store_object_put (st, &o), CKR_OK, "insert object");
+    ok (o.id > 0, "object id assigned");
+    store_object_clear (&o);
+    is_rv (store_object_list (st, 5, &objs, &n), CKR_OK, "list objects");
+    ok (n == 1 && objs[0].tpm_pub.len == 1 && objs[0].tpm_priv.data == NULL,
+        "blobs read back, NULL stays empty");
+    store_object_list_free (objs, n);
+    is_rv (store_token_del (st, 5), CKR_OK, "delete token");
+    is_rv (store_object_list (st, 5, &objs, &n), CKR_OK, "list objects again");
+    ok (n == 0, "its objects went with it");
+    store_object_list_free (objs, n);
+    /* a transaction rolled back leaves nothing */
+    is_rv (store_tx_begin (st), CKR_OK, "begin");
+    fill_token (&t, "gone", "ffffffffffffffff");
+    store_token_add (st, &t, 0);
+    store_token_clear (&t);
+    store_tx_rollback (st);
+    store_token_list_free (list, 2);
+    store_token_list (st, &list, &n);
+    ok (n == 1, "rollback left one token");
+    store_token_list_free (list, n);
+    store_close (st);
+}
+
+static void
+test_file_newer_schema (void)
+{
+    char path[] = "/tmp/tpmtrust-store-XXXXXX";
+    int fd = mkstemp (path);
+    store *st = NULL;
+
+    close (fd);
+    unlink (path);
+    is_rv (store_open (path, &st), CKR_OK, "create a file store");
+    store_close (st);
+    /* bump the schema version beyond ours with sqlite3 itself */
+    {
+        char cmd[256];
+        snprintf (cmd, sizeof cmd, "sqlite3 '%s' 'PRAGMA user_version = 99'", path);
+        if (system (cmd) == 0)
+            is_rv (store_open (path, &st), CKR_DEVICE_ERROR, "a newer schema is refused");
+        else
+            ok (1, "# SKIP sqlite3 CLI not found");
+    }
+    unlink (path);
+    strcat (path, "-wal");
+    unlink (path);
+    path[strlen (path) - 4] = '\0';
+    strcat (path, "-shm");
+    unlink (path);
+}
+
+int
+main (void)
+{
+    test_memory ();
+    test_file_newer_schema ();
+    return tap_done ();
+}

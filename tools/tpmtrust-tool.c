@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * tpmtrust-tool: administer tpmtrust tokens. Uses the module's own library:
+ * Cryptoki calls through the same function table a consumer gets, and core/
+ * for what Cryptoki cannot say (TPM facts, the store, deleting a token).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "core/config-file.h"
+#include "core/core.h"
+#include "core/tpm.h"
+#include "store/store.h"
+
+static CK_FUNCTION_LIST *p11;
+
+static int
+usage_main (FILE *f)
+{
+    fprintf (f, "Usage: tpmtrust-tool COMMAND [ARGS]\n"
+                "\n"
+                "Commands:\n"
+                "  doctor                     check the TPM, the store and permissions\n"
+                "  token list                 list tokens\n"
+                "  token init --label L       create a token (PINs from TPMTRUST_SO_PIN and\n"
+                "                             TPMTRUST_PIN, else asked on the terminal)\n"
+                "  token delete --label L     delete a token and all its objects\n"
+                "  object list [--label L] [--login]\n"
+                "                             list objects with their PKCS#11 URIs\n"
+                "\n"
+                "Environment: TPMTRUST_TCTI (TPM), TPMTRUST_STORE (store file),\n"
+                "TPMTRUST_CONF (config file), TPMTRUST_LOG_LEVEL.\n"
+                "Run 'tpmtrust-tool COMMAND --help' for a command's options.\n");
+    return f == stderr ? 2 : 0;
+}
+
+static const char *
+rv_name (CK_RV rv)
+{
+    switch (rv) {
+    case CKR_OK: return "CKR_OK";
+    case CKR_PIN_INCORRECT: return "CKR_PIN_INCORRECT";
+    case CKR_PIN_LOCKED: return "CKR_PIN_LOCKED";
+    case CKR_PIN_LEN_RANGE: return "CKR_PIN_LEN_RANGE";
+    case CKR_DEVICE_ERROR: return "CKR_DEVICE_ERROR";
+    case CKR_TOKEN_WRITE_PROTECTED: return "CKR_TOKEN_WRITE_PROTECTED";
+    case CKR_SLOT_ID_INVALID: return "CKR_SLOT_ID_INVALID";
+    case CKR_USER_PIN_NOT_INITIALIZED: return "CKR_USER_PIN_NOT_INITIALIZED";
+    default: return "error";
+    }
+}
+
+static int
+fail (const char *what, CK_RV rv)
+{
+    fprintf (stderr, "tpmtrust-tool: %s: %s (0x%lx)\n", what, rv_name (rv), rv);
+    return 1;
+}
+
+/* A PIN from the environment variable, else from the terminal. */
+static char *
+read_pin (const char *env, const char *prompt)
+{
+    struct termios old, quiet;
+    char buf[256];
+    const char *v = getenv (env);
+    bool tty = isatty (STDIN_FILENO);
+
+    if (v != NULL)
+        return strdup (v);
+    fprintf (stderr, "%s: ", prompt);
+    if (tty && tcgetattr (STDIN_FILENO, &old) == 0) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t) ECHO;
+        tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+    }
+    if (fgets (buf, sizeof buf, stdin) == NULL)
+        buf[0] = '\0';
+    if (tty) {
+        tcsetattr (STDIN_FILENO, TCSANOW, &old);
+        fputc ('\n', stderr);
+    }
+    buf[strcspn (buf, "\r\n")] = '\0';
+    return strdup (buf);
+}
+
+static void
+wipe_free (char *s)
+{
+    if (s != NULL) {
+        explicit_bzero (s, strlen (s));
+        free (s);
+    }
+}
+
+static void
+trim_copy (char *dst, const CK_UTF8CHAR *src, size_t len)
+{
+    memcpy (dst, src, len);
+    while (len > 0 && dst[len - 1] == ' ')
+        len--;
+    dst[len] = '\0';
+}
+
+/* Finds the slot whose token has this label (NULL: the first initialized token). */
+static CK_RV
+find_slot (const char *label, CK_SLOT_ID *out, CK_TOKEN_INFO *info)
+{
+    CK_SLOT_ID slots[64];
+    CK_ULONG n = 64;
+    CK_RV rv = p11->C_GetSlotList (CK_TRUE, slots, &n);
+
+    for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+        char l[33];
+        if (p11->C_GetTokenInfo (slots[i], info) != CKR_OK
+            || !(info->flags & CKF_TOKEN_INITIALIZED))
+            continue;
+        trim_copy (l, info->label, 32);
+        if (label == NULL || strcmp (l, label) == 0) {
+            *out = slots[i];
+            return CKR_OK;
+        }
+    }
+    return rv == CKR_OK ? CKR_TOKEN_NOT_PRESENT : rv;
+}
+
+static void
+uri_escape (FILE *f, const unsigned char *s, size_t len, bool all)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = s[i];
+        if (!all && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                     || strchr ("-._~", c)))
+            fputc (c, f);
+        else
+            fprintf (f, "%%%02x", c);
+    }
+}
+
+static int
+cmd_token_list (void)
+{
+    CK_SLOT_ID slots[64];
+    CK_ULONG n = 64;
+    CK_RV rv = p11->C_GetSlotList (CK_TRUE, slots, &n);
+
+    if (rv != CKR_OK)
+        return fail ("listing slots", rv);
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO ti;
+        char label[33], serial[17];
+        if (p11->C_GetTokenInfo (slots[i], &ti) != CKR_OK)
+            continue;
+        trim_copy (label, ti.label, 32);
+        trim_copy (serial, ti.serialNumber, 16);
+        if (!(ti.flags & CKF_TOKEN_INITIALIZED)) {
+            printf ("slot %lu: (empty: 'tpmtrust-tool token init' creates a token here)\n",
+                    (unsigned long) slots[i]);
+            continue;
+        }
+        printf ("slot %lu: token '%s' serial %s%s%s\n", (unsigned long) slots[i], label, serial,
+                ti.flags & CKF_USER_PIN_INITIALIZED ? "" : " (user PIN not set)",
+                ti.flags & CKF_USER_PIN_LOCKED ? " (PIN locked: TPM lockout)" : "");
+        printf ("  uri: pkcs11:model=TPM%%202.0;manufacturer=tpmtrust;serial=%s;token=", serial);
+        uri_escape (stdout, (unsigned char *) label, strlen (label), false);
+        printf ("\n");
+    }
+    return 0;
+}
+
+static int
+cmd_token_init (const char *label)
+{
+    CK_SLOT_ID slots[64];
+    CK_ULONG n = 64;
+    CK_TOKEN_INFO ti;
+    CK_UTF8CHAR padded[32];
+    CK_SESSION_HANDLE s;
+    char *so = NULL, *pin = NULL;
+    CK_SLOT_ID slot = (CK_SLOT_ID) -1;
+    CK_RV rv;
+    int ret = 1;
+
+    if (find_slot (label, &slot, &ti) == CKR_OK) {
+        fprintf (stderr, "tpmtrust-tool: a token labelled '%s' exists already\n", label);
+        return 1;
+    }
+    rv = p11->C_GetSlotList (CK_TRUE, slots, &n);
+    for (CK_ULONG i = 0; rv == CKR_OK && i < n && slot == (CK_SLOT_ID) -1; i++)
+        if (p11->C_GetTokenInfo (slots[i], &ti) == CKR_OK
+            && !(ti.flags & CKF_TOKEN_INITIALIZED))
+            slot = slots[i];
+    if (slot == (CK_SLOT_ID) -1)
+        return fail ("finding the empty slot", rv);
+    so = read_pin ("TPMTRUST_SO_PIN", "SO PIN");
+    pin = read_pin ("TPMTRUST_PIN", "User PIN");
+    memset (padded, ' ', sizeof padded);
+    memcpy (padded, label, strlen (label) < 32 ? strlen (label) : 32);
+    rv = p11->C_InitToken (slot, (CK_UTF8CHAR *) so, strlen (so), padded);
+    if (rv != CKR_OK) {
+        fail ("initializing the token", rv);
+        goto out;
+    }
+    rv = p11->C_OpenSession (slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+    if (rv == CKR_OK)
+        rv = p11->C_Login (s, CKU_SO, (CK_UTF8CHAR *) so, strlen (so));
+    if (rv == CKR_OK)
+        rv = p11->C_InitPIN (s, (CK_UTF8CHAR *) pin, strlen (pin));
+    if (rv != CKR_OK) {
+        fail ("setting the user PIN", rv);
+        goto out;
+    }
+    p11->C_CloseSession (s);
+    printf ("token '%s' created in slot %lu\n", label, (unsigned long) slot);
+    ret = 0;
+out:
+    wipe_free (so);
+    wipe_free (pin);
+    return ret;
+}
+
+static int
+cmd_token_delete (const char *label)
+{
+    CK_TOKEN_INFO ti;
+    CK_SLOT_ID slot;
+    tt_token *tok;
+    CK_RV rv = find_slot (label, &slot, &ti);
+
+    if (rv != CKR_OK) {
+        fprintf (stderr, "tpmtrust-tool: no token labelled '%s'\n", label);
+        return 1;
+    }
+    rv = core_slot_enter (slot, &tok);
+    if (rv == CKR_OK) {
+        rv = token_delete_inlock (tok);
+        core_leave (tok);
+    }
+    if (rv != CKR_OK)
+        return fail ("deleting the token", rv);
+    printf ("token '%s' deleted\n", label);
+    return 0;
+}
+
+static const char *
+class_name (CK_OBJECT_CLASS c)
+{
+    switch (c) {
+    case CKO_DATA: return "data";
+    case CKO_CERTIFICATE: return "cert";
+    case CKO_PUBLIC_KEY: return "public";
+    case CKO_PRIVATE_KEY: return "private";
+    case CKO_SECRET_KEY: return "secret-key";
+    default: return "other";
+    }
+}
+
+static int
+cmd_object_list (const char *label, bool login)
+{
+    CK_TOKEN_INFO ti;
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE objs[256];
+    CK_ULONG n = 0;
+    char tlabel[33], serial[17];
+    CK_RV rv = find_slot (label, &slot, &ti);
+
+    if (rv != CKR_OK) {
+        fprintf (stderr, "tpmtrust-tool: no token%s%s%s\n", label ? " labelled '" : "",
+                 label ? label : "", label ? "'" : "");
+        return 1;
+    }
+    trim_copy (tlabel, ti.label, 32);
+    trim_copy (serial, ti.serialNumber, 16);
+    rv = p11->C_OpenSession (slot, CKF_SERIAL_SESSION, NULL, NULL, &s);
+    if (rv == CKR_OK && login) {
+        char *pin = read_pin ("TPMTRUST_PIN", "User PIN");
+        rv = p11->C_Login (s, CKU_USER, (CK_UTF8CHAR *) pin, strlen (pin));
+        wipe_free (pin);
+    }
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjectsInit (s, NULL, 0);
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjects (s, objs, 256, &n);
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjectsFinal (s);
+    if (rv != CKR_OK)
+        return fail ("listing objects", rv);
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_OBJECT_CLASS cls = 0;
+        CK_BBOOL token = 0;
+        unsigned char olabel[256], id[256];
+        CK_ATTRIBUTE a[] = {
+            { CKA_CLASS, &cls, sizeof cls },
+            { CKA_TOKEN, &token, sizeof token },
+            { CKA_LABEL, olabel, sizeof olabel },
+            { CKA_ID, id, sizeof id },
+        };
+        if (p11->C_GetAttributeValue (s, objs[i], a, 4) != CKR_OK)
+            continue;
+        if (!token)
+            continue;
+        printf ("%-8s label='%.*s' ", class_name (cls), (int) a[2].ulValueLen, olabel);
+        printf ("\n  pkcs11:serial=%s;token=", serial);
+        uri_escape (stdout, (unsigned char *) tlabel, strlen (tlabel), false);
+        if (a[3].ulValueLen > 0) {
+            printf (";id=");
+            uri_escape (stdout, id, a[3].ulValueLen, true);
+        }
+        if (a[2].ulValueLen > 0) {
+            printf (";object=");
+            uri_escape (stdout, olabel, a[2].ulValueLen, false);
+        }
+        printf (";type=%s\n", class_name (cls));
+    }
+    p11->C_CloseSession (s);
+    return 0;
+}
+
+static int
+check (bool ok, const char *what, const char *detail, const char *fix)
+{
+    printf ("[%s] %s%s%s\n", ok ? " ok " : "FAIL", what, detail[0] ? ": " : "", detail);
+    if (!ok && fix != NULL)
+        printf ("       fix: %s\n", fix);
+    return ok ? 0 : 1;
+}
+
+static int
+cmd_doctor (void)
+{
+    tpm_info ti;
+    char d[512];
+    int bad = 0;
+    tpm *t = tpm_new ();
+    CK_RV rv = tpm_get_info (t, &ti);
+    store *st = NULL;
+    const char *path = getenv ("TPMTRUST_STORE");
+    struct stat sb;
+
+    printf ("config file: %s%s\n", config_path (),
+            access (config_path (), R_OK) == 0 ? "" : " (not present: defaults apply)");
+    if (rv == CKR_OK) {
+        snprintf (d, sizeof d, "%s", ti.tcti);
+        bad += check (true, "TPM reachable", d, NULL);
+        snprintf (d, sizeof d, "%.4s %s, firmware %u.%u, spec level %u revision %u.%02u",
+                  ti.manufacturer, ti.vendor, ti.firmware_major, ti.firmware_minor, ti.spec_level,
+                  ti.spec_revision / 100, ti.spec_revision % 100);
+        bad += check (true, "TPM", d, NULL);
+        bad += check (true, "SRK",
+                      ti.srk_persistent ? "persistent at 0x81000001"
+                                        : "created per process (a persistent SRK at 0x81000001 "
+                                          "saves a command per process)",
+                      NULL);
+        snprintf (d, sizeof d, "ECDSA P-256 yes, P-384 %s", ti.p384 ? "yes" : "no");
+        bad += check (true, "algorithms", d, NULL);
+        snprintf (d, sizeof d, "%u of %u failures counted%s, recovery %u s", ti.lockout_counter,
+                  ti.max_auth_fail, ti.in_lockout ? ", IN LOCKOUT" : "", ti.lockout_interval);
+        bad += check (!ti.in_lockout, "dictionary-attack lockout", d,
+                      "wait for the lockout interval, or 'tpm2_dictionarylockout -c' with the "
+                      "lockout auth");
+    } else {
+        bad += check (false, "TPM reachable", "no (the log line above names every TCTI tried)",
+                      "set TPMTRUST_TCTI, add the user to the 'tss' group, or start a resource "
+                      "manager");
+    }
+    tpm_free (t);
+    rv = core_store (&st);
+    if (path == NULL)
+        path = st ? store_path (st) : "(default)";
+    if (rv == CKR_OK) {
+        snprintf (d, sizeof d, "%s, schema %d%s", store_path (st), store_schema_version (st),
+                  store_readonly (st) ? ", read-only" : "");
+        bad += check (true, "store", d, NULL);
+        if (stat (store_path (st), &sb) == 0) {
+            snprintf (d, sizeof d, "mode %03o", (unsigned) (sb.st_mode & 0777));
+            bad += check ((sb.st_mode & 0077) == 0, "store permissions", d,
+                          "chmod 600 the store file; only its owner should read it");
+        }
+    } else {
+        bad += check (false, "store", path, "set TPMTRUST_STORE to a writable file");
+    }
+    printf ("%s\n", bad ? "problems found" : "all checks passed");
+    return bad ? 1 : 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "label", required_argument, NULL, 'l' },
+        { "login", no_argument, NULL, 'L' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *label = NULL;
+    bool login = false;
+    int c, ret;
+    const char *cmd, *sub;
+    CK_RV rv;
+
+    if (argc < 2)
+        return usage_main (stderr);
+    cmd = argv[1];
+    if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0)
+        return usage_main (stdout);
+    sub = argc > 2 && argv[2][0] != '-' ? argv[2] : "";
+    optind = sub[0] ? 3 : 2;
+    while ((c = getopt_long (argc, argv, "l:Lh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            label = optarg;
+            break;
+        case 'L':
+            login = true;
+            break;
+        case 'h':
+            return usage_main (stdout);
+        default:
+            return usage_main (stderr);
+        }
+    }
+    rv = C_GetFunctionList (&p11);
+    if (rv == CKR_OK)
+        rv = p11->C_Initialize (NULL);
+    if (rv != CKR_OK)
+        return fail ("initializing", rv);
+
+    if (strcmp (cmd, "doctor") == 0)
+        ret = cmd_doctor ();
+    else if (strcmp (cmd, "token") == 0 && strcmp (sub, "list") == 0)
+        ret = cmd_token_list ();
+    else if (strcmp (cmd, "token") == 0 && strcmp (sub, "init") == 0 && label)
+        ret = cmd_token_init (label);
+    else if (strcmp (cmd, "token") == 0 && strcmp (sub, "delete") == 0 && label)
+        ret = cmd_token_delete (label);
+    else if (strcmp (cmd, "object") == 0 && strcmp (sub, "list") == 0)
+        ret = cmd_object_list (label, login);
+    else
+        ret = usage_main (stderr);
+    p11->C_Finalize (NULL);
+    return ret;
+}
