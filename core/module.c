@@ -249,6 +249,15 @@ core_initialize (void)
     return rv;
 }
 
+/* A process that exits without C_Finalize (many tools do, on errors) must not
+ * leave our SRK or session loaded in a TPM without a resource manager. */
+__attribute__ ((destructor)) static void
+core_at_exit (void)
+{
+    if (M.initialized && !M.forked && M.tpm != NULL)
+        tpm_disconnect (M.tpm);
+}
+
 CK_RV
 core_finalize (void)
 {

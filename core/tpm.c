@@ -109,6 +109,14 @@ tpm_free (tpm *t)
 }
 
 void
+tpm_disconnect (tpm *t)
+{
+    pthread_mutex_lock (&t->lock);
+    tpm_disconnect_inlock (t, true);
+    pthread_mutex_unlock (&t->lock);
+}
+
+void
 tpm_forget (tpm *t)
 {
     if (t == NULL)

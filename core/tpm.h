@@ -47,6 +47,9 @@ typedef struct tpm_info {
 tpm *tpm_new (void);
 /* Flushes everything this process loaded, closes the connection; NULL-safe. */
 void tpm_free (tpm *t);
+/* Flushes what this process loaded and closes the connection; the next call
+ * reconnects. */
+void tpm_disconnect (tpm *t);
 /* After fork in the child: drops the parent's connection without a word to the TPM. */
 void tpm_forget (tpm *t);
 

@@ -64,7 +64,9 @@ _tt_pid_is() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pat"
 }
 
-_tt_read_pid() { [ -r "$1" ] && head -n1 "$1" 2>/dev/null || true; }
+_tt_read_pid() {
+    if [ -r "$1" ]; then head -n1 "$1" 2>/dev/null || true; fi
+}
 
 # Kill PID (if it matches PATTERN), wait up to 5 s, then SIGKILL; reap it if
 # it is our child.
@@ -200,6 +202,8 @@ _tt_swtpm_configure() {
     fi
 }
 
+_tt_third_arg() { printf '%s' "$3"; }
+
 _tt_install_trap() {
     local cur
     cur=$(trap -p EXIT)
@@ -208,45 +212,70 @@ _tt_install_trap() {
         '') trap 'tt_cleanup' EXIT ;;
         *)
             # Keep the caller's own EXIT trap, run ours first.
-            eval "set -- $cur"
+            local old
+            old=$(eval "_tt_third_arg $cur")
             # shellcheck disable=SC2064
-            trap "tt_cleanup; $3" EXIT
+            trap "tt_cleanup; $old" EXIT
             ;;
     esac
     # Without these, SIGINT/SIGTERM/SIGHUP would kill the shell without running
     # the EXIT trap, and the daemons (which ignore SIGINT as background jobs)
     # would be left behind.
-    trap 'exit 129' HUP
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    [ -n "$(trap -p HUP)" ] || trap 'exit 129' HUP
+    [ -n "$(trap -p INT)" ] || trap 'exit 130' INT
+    [ -n "$(trap -p TERM)" ] || trap 'exit 143' TERM
 }
 
+# Relaunch swtpm on the existing TT_TMP/tpm and TT_SWTPM_PORT (power on).
+# The port may take a moment to become bindable again: retry, bounded.
+_tt_swtpm_relaunch() {
+    local rc=0 deadline
+    deadline=$((SECONDS + TT_START_TIMEOUT))
+    while :; do
+        rc=0
+        _tt_swtpm_launch || rc=$?
+        [ "$rc" -ne 1 ] && break
+        [ "$SECONDS" -ge "$deadline" ] && break
+        sleep 0.2
+    done
+    if [ "$rc" -ne 0 ]; then
+        _tt_msg "ERROR: swtpm did not come up on port $TT_SWTPM_PORT; log:"
+        tail -n 5 "$TT_TMP/swtpm.out" "$TT_TMP/swtpm.log" >&2 2>/dev/null || true
+        _tt_kill_wait "${TT_SWTPM_PID:-}" swtpm
+        return 1
+    fi
+    _tt_export_swtpm_tcti
+}
+
+# swtpm_start: start a fresh swtpm in a new TT_TMP. If this shell already has
+# one (or inherited one from e.g. with-swtpm.sh through TT_TMP and
+# TT_SWTPM_PORT), attach to it when it runs, or power it on again on the same
+# state dir and port when it was stopped with swtpm_stop. Only the shell that
+# created TT_TMP owns it: its EXIT trap stops swtpm and removes TT_TMP.
 swtpm_start() {
     local t0 rc tries pid
     t0=$(_tt_now)
-    # Already ours and running?
-    if [ -n "${_TT_OWNER_PID:-}" ] && [ -n "${TT_TMP:-}" ]; then
-        pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
-        if _tt_pid_is "$pid" swtpm; then
-            _tt_msg "swtpm already running (pid $pid, port $TT_SWTPM_PORT)"
-            return 0
-        fi
-    fi
-    # Inherited from a parent (e.g. with-swtpm.sh)? Attach, do not own.
-    if [ -z "${_TT_OWNER_PID:-}" ] && [ -n "${TT_TMP:-}" ] && [ -n "${TT_SWTPM_PORT:-}" ] &&
-        [ -d "$TT_TMP" ]; then
+    if [ -n "${TT_TMP:-}" ] && [ -n "${TT_SWTPM_PORT:-}" ] && [ -d "$TT_TMP/tpm" ]; then
+        export TT_TMP TT_SWTPM_PORT
+        export TPMTRUST_STORE="${TPMTRUST_STORE:-$TT_TMP/store.sqlite3}"
+        export XDG_DATA_HOME="${XDG_DATA_HOME:-$TT_TMP/xdg}"
         pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
         if _tt_pid_is "$pid" swtpm; then
             TT_SWTPM_PID=$pid
-            export TT_TMP TT_SWTPM_PORT TT_SWTPM_PID
+            export TT_SWTPM_PID
             if [ "${TPM2TOOLS_TCTI:-}" != tabrmd:bus_type=session ]; then
                 _tt_export_swtpm_tcti
             fi
-            export TPMTRUST_STORE="${TPMTRUST_STORE:-$TT_TMP/store.sqlite3}"
-            export XDG_DATA_HOME="${XDG_DATA_HOME:-$TT_TMP/xdg}"
-            _tt_msg "attached to running swtpm (pid $pid, port $TT_SWTPM_PORT)"
+            if [ "${_TT_OWNER_PID:-}" = "$$" ]; then
+                _tt_msg "swtpm already running (pid $pid, port $TT_SWTPM_PORT)"
+            else
+                _tt_msg "attached to running swtpm (pid $pid, port $TT_SWTPM_PORT)"
+            fi
             return 0
         fi
+        _tt_swtpm_relaunch || return 1
+        _tt_msg "swtpm started again: pid $TT_SWTPM_PID, port $TT_SWTPM_PORT ($(_tt_elapsed "$t0")s)"
+        return 0
     fi
 
     TT_TMP=$(mktemp -d /tmp/tpmtrust-test.XXXXXX) || {
@@ -292,7 +321,7 @@ swtpm_start() {
 # dictionary-attack failure at the next startup (libtpms does this when DA
 # recovery is enabled), which would make lockout counts non-deterministic.
 swtpm_stop() {
-    local hard= pid t0
+    local hard='' pid t0
     [ "${1:-}" = --hard ] && hard=1
     [ -n "${TT_TMP:-}" ] || { _tt_msg "swtpm_stop: nothing started"; return 0; }
     t0=$(_tt_now)
@@ -316,33 +345,18 @@ swtpm_stop() {
 # shell runs tpm2-abrmd, it is stopped first and started again afterwards
 # (its cached contexts do not survive a TPM reset).
 swtpm_restart() {
-    local t0 rc=0 had_abrmd= deadline
-    [ -n "${TT_TMP:-}" ] && [ -n "${TT_SWTPM_PORT:-}" ] || {
+    local t0 had_abrmd=''
+    if [ -z "${TT_TMP:-}" ] || [ -z "${TT_SWTPM_PORT:-}" ]; then
         _tt_msg "ERROR: swtpm_restart: swtpm_start was not called"
         return 1
-    }
+    fi
     t0=$(_tt_now)
     if _tt_pid_is "${_TT_ABRMD_PID:-}" tpm2-abrmd; then
         had_abrmd=1
         abrmd_stop
     fi
     swtpm_stop "$@"
-    # Same port: it may take a moment to become bindable again; retry.
-    deadline=$((SECONDS + TT_START_TIMEOUT))
-    while :; do
-        rc=0
-        _tt_swtpm_launch || rc=$?
-        [ "$rc" -ne 1 ] && break
-        [ "$SECONDS" -ge "$deadline" ] && break
-        sleep 0.2
-    done
-    if [ "$rc" -ne 0 ]; then
-        _tt_msg "ERROR: swtpm did not come back on port $TT_SWTPM_PORT; log:"
-        tail -n 5 "$TT_TMP/swtpm.out" "$TT_TMP/swtpm.log" >&2 2>/dev/null || true
-        _tt_kill_wait "${TT_SWTPM_PID:-}" swtpm
-        return 1
-    fi
-    _tt_export_swtpm_tcti
+    _tt_swtpm_relaunch || return 1
     _tt_msg "swtpm restarted: pid $TT_SWTPM_PID, port $TT_SWTPM_PORT ($(_tt_elapsed "$t0")s)"
     if [ -n "$had_abrmd" ]; then
         abrmd_start
@@ -351,10 +365,10 @@ swtpm_restart() {
 
 abrmd_start() {
     local t0 deadline addr
-    [ -n "${TT_TMP:-}" ] && [ -n "${TT_SWTPM_PORT:-}" ] || {
+    if [ -z "${TT_TMP:-}" ] || [ -z "${TT_SWTPM_PORT:-}" ]; then
         _tt_msg "ERROR: abrmd_start: call swtpm_start first"
         return 1
-    }
+    fi
     if ! command -v tpm2-abrmd >/dev/null 2>&1 || ! command -v dbus-daemon >/dev/null 2>&1; then
         _tt_msg "ERROR: abrmd_start: tpm2-abrmd or dbus-daemon not on PATH"
         return 1
