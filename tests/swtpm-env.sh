@@ -461,6 +461,7 @@ tt_cleanup() {
         pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
         _tt_kill_wait "$pid" swtpm
         [ "${TT_SWTPM_PID:-}" != "$pid" ] && _tt_kill_wait "${TT_SWTPM_PID:-}" "$TT_TMP"
+        rm -f "$TT_TMP/swtpm.pid" "$TT_TMP/abrmd.pid" "$TT_TMP/dbus.pid"
         if [ "${TT_KEEP:-0}" = 1 ]; then
             _tt_msg "TT_KEEP=1: keeping $TT_TMP"
         else

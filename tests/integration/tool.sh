@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# tpmtrust-tool: doctor, token list/init/delete, object list with URIs.
+set -euo pipefail
+T=$TT_TOOL
+fails=0
+pass() { echo "ok - $*"; }
+fail() { echo "not ok - $*"; fails=$((fails + 1)); }
+
+$T --help | grep -q "token init" && pass "--help" || fail "--help"
+$T token --help >/dev/null && pass "token --help" || fail "token --help"
+if $T frobnicate >/dev/null 2>&1; then fail "unknown command accepted"; else pass "unknown command refused"; fi
+
+out=$($T doctor) && pass "doctor passes" || fail "doctor: $out"
+grep -q "TPM reachable: swtpm" <<<"$out" && pass "doctor names the TCTI" || fail "doctor TCTI: $out"
+grep -q "store: $TPMTRUST_STORE, schema 1" <<<"$out" && pass "doctor names store and schema" || fail "doctor store: $out"
+grep -q "store permissions: mode 600" <<<"$out" && pass "store file is 0600" || fail "store mode: $out"
+
+out=$(TPMTRUST_TCTI=device:/dev/does-not-exist $T doctor 2>&1) && fail "doctor passed without a TPM" || true
+grep -q "device:/dev/does-not-exist" <<<"$out" && grep -q "FAIL\] TPM reachable" <<<"$out" \
+    && pass "a missing TPM is named" || fail "missing TPM: $out"
+
+TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=1234 $T token init --label alpha >/dev/null && pass "token init" || fail "token init"
+TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=1234 $T token init --label beta >/dev/null && pass "second token" || fail "second token"
+if TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=1234 $T token init --label alpha >/dev/null 2>&1; then
+    fail "duplicate label accepted"; else pass "duplicate label refused"; fi
+out=$($T token list)
+grep -q "token 'alpha' serial" <<<"$out" && grep -q "token 'beta'" <<<"$out" && grep -q "(empty" <<<"$out" \
+    && pass "token list" || fail "token list: $out"
+
+pkcs11-tool --module "$TT_MODULE" --token-label alpha --login --pin 1234 --keypairgen \
+    --key-type EC:prime256v1 --id a1b2 --label 'my key' >/dev/null
+out=$($T object list --label alpha)
+grep -q "type=public" <<<"$out" && ! grep -q "type=private" <<<"$out" \
+    && pass "object list without login: public only" || fail "object list: $out"
+out=$(TPMTRUST_PIN=1234 $T object list --label alpha --login)
+uri=$(grep -o 'pkcs11:[^ ]*type=private' <<<"$out")
+[ "$uri" = "pkcs11:serial=$(grep -o "alpha' serial [0-9a-f]*" <<<"$($T token list)" | awk '{print $3}');token=alpha;id=%a1%b2;object=my%20key;type=private" ] \
+    && pass "private key URI: $uri" || fail "URI: $out"
+if TPMTRUST_PIN=0000 $T object list --label alpha --login >/dev/null 2>&1; then
+    fail "wrong PIN accepted"; else pass "wrong PIN refused"; fi
+tpm2_dictionarylockout -c
+
+$T token delete --label beta >/dev/null && pass "token delete" || fail "token delete"
+$T token list | grep -q "'beta'" && fail "deleted token still listed" || pass "deleted token gone"
+$T token delete --label nosuch >/dev/null 2>&1 && fail "deleting a missing token succeeded" \
+    || pass "deleting a missing token fails"
+out=$(pkcs11-tool --module "$TT_MODULE" --token-label alpha --login --pin 1234 -O)
+grep -q "my key" <<<"$out" && pass "alpha's key survives deleting beta" || fail "alpha lost its key"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

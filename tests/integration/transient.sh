@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# No TPM resources outlive a process: 1000 signs in one process (more than the
+# TPM's 3 transient object slots many times over), then, once it has called
+# C_Finalize and exited, the TPM must hold no transient object and no loaded
+# or saved session. Checked through the swtpm TCTI directly (tpm2-abrmd would
+# hide a leak by flushing per connection).
+# Run as: tests/with-swtpm.sh tests/integration/transient.sh
+set -euo pipefail
+
+msg() { echo "transient.sh: $*" >&2; }
+die() { msg "FAIL: $*"; exit 1; }
+skip() { if [ "${CI:-}" = true ]; then msg "ERROR: $* (CI=true)"; exit 99; fi; msg "SKIP: $*"; exit 77; }
+
+[ -n "${TT_SWTPM_ENV:-}" ] || die "run me under tests/with-swtpm.sh"
+# shellcheck source=tests/swtpm-env.sh
+. "$TT_SWTPM_ENV"
+swtpm_start # attaches to the wrapper's swtpm
+: "${TT_MODULE:?}" "${TT_TOOL:?}"
+TT_BUILDDIR=${TT_BUILDDIR:-.}
+THREADS=$TT_BUILDDIR/tests/module/p11-threads
+[ -x "$THREADS" ] || die "$THREADS not built (make check builds it)"
+command -v pkcs11-tool >/dev/null 2>&1 || skip "pkcs11-tool (OpenSC) not on PATH"
+case ${TPM2TOOLS_TCTI:-} in
+    swtpm:*) ;;
+    *) die "TPM2TOOLS_TCTI is '${TPM2TOOLS_TCTI:-}', expected the swtpm TCTI" ;;
+esac
+
+# handles_of CAP: the handles tpm2_getcap lists for CAP, one per line.
+handles_of() {
+    local out
+    out=$(timeout -k 1 10 tpm2_getcap "$1" 2>&1) || { msg "tpm2_getcap $1 failed: $out"; return 1; }
+    grep -o '0x[0-9a-fA-F]*' <<<"$out" || true
+}
+
+# check_clean WHEN: the TPM holds no transient object and no session.
+check_clean() {
+    local when=$1 cap h bad=0
+    for cap in handles-transient handles-loaded-session handles-saved-session; do
+        h=$(handles_of "$cap") || die "tpm2_getcap $cap ($when)"
+        if [ -n "$h" ]; then
+            msg "$cap $when: $(tr '\n' ' ' <<<"$h")"
+            bad=1
+        fi
+    done
+    [ "$bad" -eq 0 ] || die "TPM resources left $when (see above)"
+    msg "no transient objects or sessions $when"
+}
+
+export TT_TOKEN=test TT_PIN=1234
+check_clean "before the test"
+TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=$TT_PIN timeout -k 1 30 "$TT_TOOL" token init --label "$TT_TOKEN" >/dev/null \
+    || die "tpmtrust-tool token init"
+check_clean "after tpmtrust-tool token init"
+timeout -k 1 30 pkcs11-tool --module "$TT_MODULE" --token-label "$TT_TOKEN" --login --pin "$TT_PIN" \
+    --keypairgen --key-type EC:prime256v1 --id 01 --label k1 >/dev/null || die "pkcs11-tool --keypairgen"
+check_clean "after pkcs11-tool --keypairgen"
+
+SECONDS=0
+rc=0
+out=$(timeout -k 5 100 "$THREADS" sign 1000) || rc=$?
+echo "$out"
+[ "$rc" -eq 0 ] || die "p11-threads sign 1000 exited $rc"
+grep -q ': 1000 signed, 11 verified with OpenSSL, 0 failure' <<<"$out" || die "unexpected summary: $out"
+check_clean "after 1000 signs and C_Finalize"
+
+# A process that logs in and signs once, the way pkcs11-tool does.
+head -c 32 /dev/urandom >"$TT_TMP/digest"
+timeout -k 1 30 pkcs11-tool --module "$TT_MODULE" --token-label "$TT_TOKEN" --login --pin "$TT_PIN" \
+    --sign -m ECDSA --id 01 -i "$TT_TMP/digest" -o "$TT_TMP/sig" >/dev/null 2>&1 || die "pkcs11-tool --sign"
+check_clean "after pkcs11-tool --sign"
+msg "PASS (${SECONDS}s for the signing part)"
