@@ -68,8 +68,12 @@ _tt_read_pid() {
     if [ -r "$1" ]; then head -n1 "$1" 2>/dev/null || true; fi
 }
 
-# Kill PID (if it matches PATTERN), wait up to 5 s, then SIGKILL; reap it if
-# it is our child.
+# Take a daemon out of the shell's job table: a bare `wait` in the test script
+# (for its own background jobs) must not wait for swtpm/dbus/abrmd forever.
+# bash still reaps it when it exits.
+_tt_disown() { disown "$1" 2>/dev/null || true; }
+
+# Kill PID (if it matches PATTERN), wait up to 5 s, then SIGKILL.
 _tt_kill_wait() {
     local pid=${1:-} pat=$2 i
     _tt_pid_is "$pid" "$pat" || { wait "$pid" 2>/dev/null || true; return 0; }
@@ -138,12 +142,24 @@ _tt_pick_port() {
     return 1
 }
 
+# Command-line fragments that identify our daemons (see _tt_pid_is).
+_tt_pat_swtpm() { printf 'dir=%s/tpm' "$TT_TMP"; }
+_tt_pat_dbus() { printf '%s/dbus.sock' "$TT_TMP"; }
+_tt_pat_abrmd() { printf 'tpm2-abrmd --session --allow-root --tcti=%s' "$(_tt_swtpm_tcti)"; }
+
 _tt_swtpm_tcti() { printf 'swtpm:host=127.0.0.1,port=%s' "$TT_SWTPM_PORT"; }
 
 _tt_export_swtpm_tcti() {
     TPMTRUST_TCTI=$(_tt_swtpm_tcti)
     TPM2TOOLS_TCTI=$TPMTRUST_TCTI
     export TPMTRUST_TCTI TPM2TOOLS_TCTI
+}
+
+# True if PID $2 is the one listening on port $1 (guards against answering
+# probes from someone else's swtpm that won a race for the port).
+_tt_listener_is() {
+    command -v ss >/dev/null 2>&1 || return 0
+    ss -Hltnp "( sport = :$1 )" 2>/dev/null | grep -q "pid=$2,"
 }
 
 # One bounded probe of a TCTI: a TPM answering TPM2_GetRandom.
@@ -165,6 +181,7 @@ _tt_swtpm_launch() {
         --log "file=$TT_TMP/swtpm.log" \
         </dev/null >>"$TT_TMP/swtpm.out" 2>&1 &
     pid=$!
+    _tt_disown "$pid"
     echo "$pid" >"$TT_TMP/swtpm.pid"
     TT_SWTPM_PID=$pid
     export TT_SWTPM_PID
@@ -175,7 +192,7 @@ _tt_swtpm_launch() {
             rm -f "$TT_TMP/swtpm.pid"
             return 1
         fi
-        if _tt_probe "$tcti" 2 && _tt_alive "$pid"; then
+        if _tt_probe "$tcti" 2 && _tt_alive "$pid" && _tt_listener_is "$p" "$pid"; then
             return 0
         fi
         if [ "$SECONDS" -ge "$deadline" ]; then
@@ -241,7 +258,7 @@ _tt_swtpm_relaunch() {
     if [ "$rc" -ne 0 ]; then
         _tt_msg "ERROR: swtpm did not come up on port $TT_SWTPM_PORT; log:"
         tail -n 5 "$TT_TMP/swtpm.out" "$TT_TMP/swtpm.log" >&2 2>/dev/null || true
-        _tt_kill_wait "${TT_SWTPM_PID:-}" swtpm
+        _tt_kill_wait "${TT_SWTPM_PID:-}" "$(_tt_pat_swtpm)"
         return 1
     fi
     _tt_export_swtpm_tcti
@@ -260,7 +277,7 @@ swtpm_start() {
         export TPMTRUST_STORE="${TPMTRUST_STORE:-$TT_TMP/store.sqlite3}"
         export XDG_DATA_HOME="${XDG_DATA_HOME:-$TT_TMP/xdg}"
         pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
-        if _tt_pid_is "$pid" swtpm; then
+        if _tt_pid_is "$pid" "$(_tt_pat_swtpm)"; then
             TT_SWTPM_PID=$pid
             export TT_SWTPM_PID
             if [ "${TPM2TOOLS_TCTI:-}" != tabrmd:bus_type=session ]; then
@@ -299,7 +316,7 @@ swtpm_start() {
         if [ "$rc" -eq 2 ]; then
             _tt_msg "ERROR: swtpm (port $TT_SWTPM_PORT) not ready after ${TT_START_TIMEOUT}s; log:"
             tail -n 5 "$TT_TMP/swtpm.out" "$TT_TMP/swtpm.log" >&2 2>/dev/null || true
-            _tt_kill_wait "$TT_SWTPM_PID" swtpm
+            _tt_kill_wait "$TT_SWTPM_PID" "$(_tt_pat_swtpm)"
             return 1
         fi
         _tt_msg "swtpm exited at start on port $TT_SWTPM_PORT (taken?), retrying: $(tail -n 1 "$TT_TMP/swtpm.out" 2>/dev/null)"
@@ -327,7 +344,7 @@ swtpm_stop() {
     t0=$(_tt_now)
     pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
     [ -n "$pid" ] || pid=${TT_SWTPM_PID:-}
-    if ! _tt_pid_is "$pid" swtpm; then
+    if ! _tt_pid_is "$pid" "$(_tt_pat_swtpm)"; then
         _tt_msg "swtpm_stop: swtpm not running"
         rm -f "$TT_TMP/swtpm.pid"
         return 0
@@ -336,7 +353,7 @@ swtpm_stop() {
         timeout -k 1 5 tpm2_shutdown -T "$(_tt_swtpm_tcti)" -c >/dev/null 2>&1 ||
             _tt_msg "swtpm_stop: TPM2_Shutdown failed (stopping anyway)"
     fi
-    _tt_kill_wait "$pid" swtpm
+    _tt_kill_wait "$pid" "$(_tt_pat_swtpm)"
     rm -f "$TT_TMP/swtpm.pid"
     _tt_msg "swtpm stopped (pid $pid${hard:+, hard}) ($(_tt_elapsed "$t0")s)"
 }
@@ -351,7 +368,7 @@ swtpm_restart() {
         return 1
     fi
     t0=$(_tt_now)
-    if _tt_pid_is "${_TT_ABRMD_PID:-}" tpm2-abrmd; then
+    if _tt_pid_is "${_TT_ABRMD_PID:-}" "$(_tt_pat_abrmd)"; then
         had_abrmd=1
         abrmd_stop
     fi
@@ -364,7 +381,7 @@ swtpm_restart() {
 }
 
 abrmd_start() {
-    local t0 deadline addr
+    local t0 deadline addr pid
     if [ -z "${TT_TMP:-}" ] || [ -z "${TT_SWTPM_PORT:-}" ]; then
         _tt_msg "ERROR: abrmd_start: call swtpm_start first"
         return 1
@@ -373,8 +390,18 @@ abrmd_start() {
         _tt_msg "ERROR: abrmd_start: tpm2-abrmd or dbus-daemon not on PATH"
         return 1
     fi
-    if _tt_pid_is "${_TT_ABRMD_PID:-}" tpm2-abrmd; then
+    if _tt_pid_is "${_TT_ABRMD_PID:-}" "$(_tt_pat_abrmd)"; then
         _tt_msg "tpm2-abrmd already running (pid $_TT_ABRMD_PID)"
+        return 0
+    fi
+    pid=$(_tt_read_pid "$TT_TMP/abrmd.pid")
+    if _tt_pid_is "$pid" "$(_tt_pat_abrmd)" && [ -s "$TT_TMP/dbus.addr" ]; then
+        # Started by another shell (e.g. the parent): use it, do not own it.
+        DBUS_SESSION_BUS_ADDRESS=$(head -n1 "$TT_TMP/dbus.addr")
+        export DBUS_SESSION_BUS_ADDRESS
+        export TPMTRUST_TCTI=tabrmd:bus_type=session
+        export TPM2TOOLS_TCTI=tabrmd:bus_type=session
+        _tt_msg "using tpm2-abrmd started elsewhere (pid $pid)"
         return 0
     fi
     t0=$(_tt_now)
@@ -385,6 +412,7 @@ abrmd_start() {
     dbus-daemon --session --nofork --address="unix:path=$TT_TMP/dbus.sock" \
         --print-address </dev/null >"$TT_TMP/dbus.addr" 2>>"$TT_TMP/dbus.log" &
     _TT_DBUS_PID=$!
+    _tt_disown "$_TT_DBUS_PID"
     echo "$_TT_DBUS_PID" >"$TT_TMP/dbus.pid"
     deadline=$((SECONDS + TT_START_TIMEOUT))
     until [ -s "$TT_TMP/dbus.addr" ]; do
@@ -404,6 +432,7 @@ abrmd_start() {
     tpm2-abrmd --session --allow-root --tcti="$(_tt_swtpm_tcti)" \
         </dev/null >>"$TT_TMP/abrmd.log" 2>&1 &
     _TT_ABRMD_PID=$!
+    _tt_disown "$_TT_ABRMD_PID"
     echo "$_TT_ABRMD_PID" >"$TT_TMP/abrmd.pid"
     deadline=$((SECONDS + TT_START_TIMEOUT))
     until _tt_probe tabrmd:bus_type=session 3; do
@@ -424,9 +453,9 @@ abrmd_stop() {
     local pid
     [ -n "${TT_TMP:-}" ] || return 0
     pid=${_TT_ABRMD_PID:-$(_tt_read_pid "$TT_TMP/abrmd.pid")}
-    _tt_kill_wait "$pid" tpm2-abrmd
+    _tt_kill_wait "$pid" "$(_tt_pat_abrmd)"
     pid=${_TT_DBUS_PID:-$(_tt_read_pid "$TT_TMP/dbus.pid")}
-    _tt_kill_wait "$pid" dbus-daemon
+    _tt_kill_wait "$pid" "$(_tt_pat_dbus)"
     rm -f "$TT_TMP/abrmd.pid" "$TT_TMP/dbus.pid" "$TT_TMP/dbus.sock" "$TT_TMP/dbus.addr"
     unset _TT_ABRMD_PID _TT_DBUS_PID DBUS_SESSION_BUS_ADDRESS
     [ -n "${TT_SWTPM_PORT:-}" ] && _tt_export_swtpm_tcti
@@ -456,11 +485,11 @@ tt_cleanup() {
     fi
     if [ "${_TT_OWNER_PID:-}" = "$$" ]; then
         # Everything recorded in TT_TMP, whoever started it.
-        _tt_kill_wait "$(_tt_read_pid "$TT_TMP/abrmd.pid")" tpm2-abrmd
-        _tt_kill_wait "$(_tt_read_pid "$TT_TMP/dbus.pid")" dbus-daemon
+        _tt_kill_wait "$(_tt_read_pid "$TT_TMP/abrmd.pid")" "$(_tt_pat_abrmd)"
+        _tt_kill_wait "$(_tt_read_pid "$TT_TMP/dbus.pid")" "$(_tt_pat_dbus)"
         pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
-        _tt_kill_wait "$pid" swtpm
-        [ "${TT_SWTPM_PID:-}" != "$pid" ] && _tt_kill_wait "${TT_SWTPM_PID:-}" "$TT_TMP"
+        _tt_kill_wait "$pid" "$(_tt_pat_swtpm)"
+        [ "${TT_SWTPM_PID:-}" != "$pid" ] && _tt_kill_wait "${TT_SWTPM_PID:-}" "$(_tt_pat_swtpm)"
         rm -f "$TT_TMP/swtpm.pid" "$TT_TMP/abrmd.pid" "$TT_TMP/dbus.pid"
         if [ "${TT_KEEP:-0}" = 1 ]; then
             _tt_msg "TT_KEEP=1: keeping $TT_TMP"

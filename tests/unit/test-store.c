@@ -92,11 +92,11 @@ test_file_newer_schema (void)
             ok (1, "# SKIP sqlite3 CLI not found");
     }
     unlink (path);
-    strcat (path, "-wal");
-    unlink (path);
-    path[strlen (path) - 4] = '\0';
-    strcat (path, "-shm");
-    unlink (path);
+    for (const char *const *sfx = (const char *const[]) { "-wal", "-shm", NULL }; *sfx; sfx++) {
+        char side[64];
+        snprintf (side, sizeof side, "%s%s", path, *sfx);
+        unlink (side);
+    }
 }
 
 int
