@@ -73,6 +73,7 @@ struct tt_session {
     sign_op *sign, *verify;
     crypto_digest *digest;
     CK_MECHANISM_TYPE digest_mech;
+    bool digest_multi; /* C_DigestUpdate was called */
 };
 
 /* module.c */

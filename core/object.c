@@ -401,6 +401,24 @@ object_logout_inlock (tt_token *tok)
     }
 }
 
+/* Gives obj its own copies of a TPM key's blobs and wrapped auth (any may be empty). */
+static CK_RV
+object_set_blobs (tt_object *obj, const uint8_t *pub, size_t pub_len, const uint8_t *priv,
+                  size_t priv_len, const uint8_t *wa, size_t wa_len)
+{
+    if ((pub_len && (obj->tpm_pub.data = malloc (pub_len)) == NULL)
+        || (priv_len && (obj->tpm_priv.data = malloc (priv_len)) == NULL)
+        || (wa_len && (obj->wrapped_auth = malloc (wa_len)) == NULL))
+        return CKR_HOST_MEMORY;
+    if (pub_len)
+        memcpy (obj->tpm_pub.data, pub, obj->tpm_pub.len = pub_len);
+    if (priv_len)
+        memcpy (obj->tpm_priv.data, priv, obj->tpm_priv.len = priv_len);
+    if (wa_len)
+        memcpy (obj->wrapped_auth, wa, obj->wrapped_auth_len = wa_len);
+    return CKR_OK;
+}
+
 static CK_RV
 object_from_store (const store_object *so, tt_object **out)
 {
@@ -420,19 +438,12 @@ object_from_store (const store_object *so, tt_object **out)
         return CKR_HOST_MEMORY;
     }
     obj->store_id = so->id;
-    if ((so->tpm_pub.len && (obj->tpm_pub.data = malloc (so->tpm_pub.len)) == NULL)
-        || (so->tpm_priv.len && (obj->tpm_priv.data = malloc (so->tpm_priv.len)) == NULL)
-        || (so->wrapped_auth.len && (obj->wrapped_auth = malloc (so->wrapped_auth.len)) == NULL)) {
+    if (object_set_blobs (obj, so->tpm_pub.data, so->tpm_pub.len, so->tpm_priv.data,
+                          so->tpm_priv.len, so->wrapped_auth.data, so->wrapped_auth.len)
+        != CKR_OK) {
         object_free (obj);
         return CKR_HOST_MEMORY;
     }
-    if (so->tpm_pub.len)
-        memcpy (obj->tpm_pub.data, so->tpm_pub.data, obj->tpm_pub.len = so->tpm_pub.len);
-    if (so->tpm_priv.len)
-        memcpy (obj->tpm_priv.data, so->tpm_priv.data, obj->tpm_priv.len = so->tpm_priv.len);
-    if (so->wrapped_auth.len)
-        memcpy (obj->wrapped_auth, so->wrapped_auth.data,
-                obj->wrapped_auth_len = so->wrapped_auth.len);
     *out = obj;
     return CKR_OK;
 }
@@ -792,20 +803,12 @@ object_copy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, const C
         return rv;
     }
     /* The copy shares the TPM key (same blobs): nothing new is loaded or created. */
-    if ((obj->tpm_pub.len && (copy->tpm_pub.data = malloc (obj->tpm_pub.len)) == NULL)
-        || (obj->tpm_priv.len && (copy->tpm_priv.data = malloc (obj->tpm_priv.len)) == NULL)
-        || (obj->wrapped_auth_len
-            && (copy->wrapped_auth = malloc (obj->wrapped_auth_len)) == NULL)) {
+    if (object_set_blobs (copy, obj->tpm_pub.data, obj->tpm_pub.len, obj->tpm_priv.data,
+                          obj->tpm_priv.len, obj->wrapped_auth, obj->wrapped_auth_len)
+        != CKR_OK) {
         object_free (copy);
         return CKR_HOST_MEMORY;
     }
-    if (obj->tpm_pub.len)
-        memcpy (copy->tpm_pub.data, obj->tpm_pub.data, copy->tpm_pub.len = obj->tpm_pub.len);
-    if (obj->tpm_priv.len)
-        memcpy (copy->tpm_priv.data, obj->tpm_priv.data, copy->tpm_priv.len = obj->tpm_priv.len);
-    if (obj->wrapped_auth_len)
-        memcpy (copy->wrapped_auth, obj->wrapped_auth,
-                copy->wrapped_auth_len = obj->wrapped_auth_len);
     rv = object_add_inlock (tok, sess, &copy, 1);
     if (rv != CKR_OK) {
         object_free (copy);

@@ -46,13 +46,26 @@ session_ops_free (tt_session *sess)
     sess->digest = NULL;
 }
 
+static void
+digest_end (tt_session *sess)
+{
+    crypto_digest_free (sess->digest);
+    sess->digest = NULL;
+    sess->digest_multi = false;
+}
+
 CK_RV
 op_digest_init (tt_session *sess, const CK_MECHANISM *mech)
 {
-    const mech_info *m = mech_lookup (mech->mechanism);
+    const mech_info *m;
 
+    if (mech == NULL) { /* PKCS#11 3.0: cancels the active operation */
+        digest_end (sess);
+        return CKR_OK;
+    }
     if (sess->digest != NULL)
         return CKR_OPERATION_ACTIVE;
+    m = mech_lookup (mech->mechanism);
     if (m == NULL || m->kind != MECH_DIGEST)
         return CKR_MECHANISM_INVALID;
     if (mech->pParameter != NULL || mech->ulParameterLen != 0)
@@ -61,19 +74,13 @@ op_digest_init (tt_session *sess, const CK_MECHANISM *mech)
     return crypto_digest_new (m->type, &sess->digest);
 }
 
-static void
-digest_end (tt_session *sess)
-{
-    crypto_digest_free (sess->digest);
-    sess->digest = NULL;
-}
-
 CK_RV
 op_digest_update (tt_session *sess, const CK_BYTE *data, CK_ULONG len)
 {
     CK_RV rv;
     if (sess->digest == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
+    sess->digest_multi = true;
     rv = crypto_digest_update (sess->digest, data, len);
     if (rv != CKR_OK)
         digest_end (sess);
@@ -121,6 +128,10 @@ op_digest (tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *out, CK
 
     if (sess->digest == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
+    if (sess->digest_multi) { /* C_Digest cannot finish a multi-part digest */
+        digest_end (sess);
+        return CKR_OPERATION_ACTIVE;
+    }
     if (out == NULL || *out_len < crypto_digest_size (sess->digest_mech))
         return op_digest_final (sess, out, out_len); /* only reports the length */
     rv = op_digest_update (sess, data, len);
@@ -129,11 +140,19 @@ op_digest (tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *out, CK
     return rv;
 }
 
+static void
+sign_end (tt_session *sess, bool verify)
+{
+    sign_op **slot = verify ? &sess->verify : &sess->sign;
+    op_sign_free (*slot);
+    *slot = NULL;
+}
+
 CK_RV
 op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
               bool verify)
 {
-    const mech_info *m = mech_lookup (mech->mechanism);
+    const mech_info *m;
     sign_op **slot = verify ? &sess->verify : &sess->sign;
     const CK_ATTRIBUTE *params, *point;
     CK_ULONG cls = 0, type = 0;
@@ -141,8 +160,13 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     sign_op *op;
     CK_RV rv;
 
+    if (mech == NULL) { /* PKCS#11 3.0: cancels the active operation */
+        sign_end (sess, verify);
+        return CKR_OK;
+    }
     if (*slot != NULL)
         return CKR_OPERATION_ACTIVE;
+    m = mech_lookup (mech->mechanism);
     rv = object_lookup (tok, sess, key, CKR_KEY_HANDLE_INVALID, &obj);
     if (rv != CKR_OK)
         return rv;
@@ -208,13 +232,6 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     return CKR_OK;
 }
 
-static void
-sign_end (tt_session *sess, bool verify)
-{
-    sign_op **slot = verify ? &sess->verify : &sess->sign;
-    op_sign_free (*slot);
-    *slot = NULL;
-}
 
 static CK_RV
 op_feed (sign_op *op, const CK_BYTE *data, CK_ULONG len)

@@ -505,6 +505,45 @@ tpm_random (tpm *t, uint8_t *buf, size_t len)
     return rv;
 }
 
+/* Esys_Create under the SRK in the salted session with command parameter
+ * encryption (the sensitive part travels encrypted); marshals the result. */
+static CK_RV
+tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, const TPM2B_PUBLIC *tmpl, const char *what,
+            tpm_blob *pub, tpm_blob *priv, TPM2B_PUBLIC **out_pub)
+{
+    TPM2B_DATA outside = { 0 };
+    TPML_PCR_SELECTION pcrs = { 0 };
+    TPM2B_PRIVATE *out_priv = NULL;
+    TSS2_RC r;
+    CK_RV rv;
+
+    *out_pub = NULL;
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT);
+    if (rv == CKR_OK) {
+        r = Esys_Create (t->esys, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, in, tmpl,
+                         &outside, &pcrs, &out_priv, out_pub, NULL, NULL, NULL);
+        if ((r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_CURVE) {
+            LOG_ERROR ("%s: this TPM does not implement the requested curve", what);
+            rv = CKR_CURVE_NOT_SUPPORTED;
+        } else {
+            rv = tpm_rv (t, r, what);
+        }
+        tpm_session_failed (t, rv);
+    }
+    pthread_mutex_unlock (&t->lock);
+    if (rv == CKR_OK)
+        rv = blob_marshal (*out_pub, out_priv, pub, priv);
+    Esys_Free (out_priv);
+    if (rv != CKR_OK) {
+        Esys_Free (*out_pub);
+        *out_pub = NULL;
+        tpm_blob_clear (pub);
+        tpm_blob_clear (priv);
+    }
+    return rv;
+}
+
 CK_RV
 tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, tpm_blob *pub, tpm_blob *priv)
 {
@@ -518,37 +557,18 @@ tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, tpm_blob *pub
             .parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL,
         },
     };
-    TPM2B_DATA outside = { 0 };
-    TPML_PCR_SELECTION pcrs = { 0 };
     TPM2B_PUBLIC *out_pub = NULL;
-    TPM2B_PRIVATE *out_priv = NULL;
-    TSS2_RC r;
     CK_RV rv;
 
-    if (data->len > sizeof in.sensitive.data.buffer || auth->len > sizeof in.sensitive.userAuth.buffer)
+    if (data->len > sizeof in.sensitive.data.buffer
+        || auth->len > sizeof in.sensitive.userAuth.buffer)
         return CKR_ARGUMENTS_BAD;
     in.sensitive.data.size = (UINT16) data->len;
     memcpy (in.sensitive.data.buffer, data->data, data->len);
     auth_from_secbuf (auth, &in.sensitive.userAuth);
-
-    pthread_mutex_lock (&t->lock);
-    rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT);
-    if (rv == CKR_OK) {
-        r = Esys_Create (t->esys, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &in, &tmpl,
-                         &outside, &pcrs, &out_priv, &out_pub, NULL, NULL, NULL);
-        rv = tpm_rv (t, r, "sealing a secret");
-        tpm_session_failed (t, rv);
-    }
-    pthread_mutex_unlock (&t->lock);
+    rv = tpm_create (t, &in, &tmpl, "sealing a secret", pub, priv, &out_pub);
     sodium_memzero (&in, sizeof in);
-    if (rv == CKR_OK)
-        rv = blob_marshal (out_pub, out_priv, pub, priv);
     Esys_Free (out_pub);
-    Esys_Free (out_priv);
-    if (rv != CKR_OK) {
-        tpm_blob_clear (pub);
-        tpm_blob_clear (priv);
-    }
     return rv;
 }
 
@@ -637,36 +657,15 @@ tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, tpm_blob *pub, tpm_b
             },
         },
     };
-    TPM2B_DATA outside = { 0 };
-    TPML_PCR_SELECTION pcrs = { 0 };
     TPM2B_PUBLIC *out_pub = NULL;
-    TPM2B_PRIVATE *out_priv = NULL;
-    TSS2_RC r;
     CK_RV rv = auth_from_secbuf (auth, &in.sensitive.userAuth);
 
-    if (rv != CKR_OK)
-        return rv;
-    pthread_mutex_lock (&t->lock);
-    rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT);
-    if (rv == CKR_OK) {
-        r = Esys_Create (t->esys, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &in, &tmpl,
-                         &outside, &pcrs, &out_priv, &out_pub, NULL, NULL, NULL);
-        if ((r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_CURVE) {
-            LOG_ERROR ("this TPM does not implement the requested curve");
-            rv = CKR_CURVE_NOT_SUPPORTED;
-        } else {
-            rv = tpm_rv (t, r, "creating an ECC key");
-        }
-        tpm_session_failed (t, rv);
-    }
-    pthread_mutex_unlock (&t->lock);
+    if (rv == CKR_OK)
+        rv = tpm_create (t, &in, &tmpl, "creating an ECC key", pub, priv, &out_pub);
     sodium_memzero (&in, sizeof in);
     if (rv == CKR_OK)
         rv = point_from_public (out_pub, point, point_len);
-    if (rv == CKR_OK)
-        rv = blob_marshal (out_pub, out_priv, pub, priv);
     Esys_Free (out_pub);
-    Esys_Free (out_priv);
     if (rv != CKR_OK) {
         tpm_blob_clear (pub);
         tpm_blob_clear (priv);

@@ -435,11 +435,7 @@ static CK_RV
 p11_C_DigestInit (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech)
 {
     SESSION_ENTER (h);
-    if (mech == NULL)
-        rv = CKR_ARGUMENTS_BAD;
-    else
-        rv = op_digest_init (sess, mech);
-    SESSION_CALL (rv);
+    SESSION_CALL (op_digest_init (sess, mech));
 }
 
 static CK_RV
@@ -488,11 +484,7 @@ static CK_RV
 p11_C_SignInit (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
     SESSION_ENTER (h);
-    if (mech == NULL)
-        rv = CKR_ARGUMENTS_BAD;
-    else
-        rv = op_sign_init (tok, sess, mech, key, false);
-    SESSION_CALL (rv);
+    SESSION_CALL (op_sign_init (tok, sess, mech, key, false));
 }
 
 static CK_RV
@@ -533,11 +525,7 @@ static CK_RV
 p11_C_VerifyInit (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
     SESSION_ENTER (h);
-    if (mech == NULL)
-        rv = CKR_ARGUMENTS_BAD;
-    else
-        rv = op_sign_init (tok, sess, mech, key, true);
-    SESSION_CALL (rv);
+    SESSION_CALL (op_sign_init (tok, sess, mech, key, true));
 }
 
 static CK_RV
