@@ -3,7 +3,8 @@
 # No TPM resources outlive a process: 1000 signs in one process (more than the
 # TPM's 3 transient object slots many times over), then, once it has called
 # C_Finalize and exited, the TPM must hold no transient object and no loaded
-# or saved session. Checked through the swtpm TCTI directly (tpm2-abrmd would
+# or saved session. The same after a process that exits without C_Finalize,
+# and after a pkcs11-tool signature. Checked through the swtpm TCTI directly (tpm2-abrmd would
 # hide a leak by flushing per connection).
 # Run as: tests/with-swtpm.sh tests/integration/transient.sh
 set -euo pipefail
@@ -63,6 +64,13 @@ echo "$out"
 [ "$rc" -eq 0 ] || die "p11-threads sign 1000 exited $rc"
 grep -q ': 1000 signed, 11 verified with OpenSSL, 0 failure' <<<"$out" || die "unexpected summary: $out"
 check_clean "after 1000 signs and C_Finalize"
+
+# A process that exits with sessions open and without C_Finalize.
+rc=0
+out=$(TT_NO_FINALIZE=1 timeout -k 5 60 "$THREADS" threads 2 10) || rc=$?
+echo "$out"
+[ "$rc" -eq 0 ] || die "p11-threads threads 2 10 (TT_NO_FINALIZE=1) exited $rc"
+check_clean "after a process exited without C_Finalize"
 
 # A process that logs in and signs once, the way pkcs11-tool does.
 head -c 32 /dev/urandom >"$TT_TMP/digest"

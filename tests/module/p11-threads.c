@@ -11,7 +11,9 @@
  *
  * MODULE defaults to $TT_MODULE. The token is found by label ($TT_TOKEN,
  * default "test"), the user PIN is $TT_PIN (default 1234) and the key pair is
- * the one whose CKA_ID is $TT_KEY_ID (hex, default 01).
+ * the one whose CKA_ID is $TT_KEY_ID (hex, default 01). With TT_NO_FINALIZE=1
+ * the process exits with its sessions open and without C_Finalize (as many
+ * tools do on errors), to check that the module still cleans up the TPM.
  *
  * Signatures are verified independently of the module: the public key is
  * rebuilt from CKA_EC_PARAMS + CKA_EC_POINT (and, when the module provides
@@ -491,7 +493,8 @@ usage (void)
 {
     fprintf (stderr, "usage: p11-threads [MODULE] threads N M\n"
                      "       p11-threads [MODULE] sign M\n"
-                     "env: TT_MODULE, TT_TOKEN (test), TT_PIN (1234), TT_KEY_ID (01)\n");
+                     "env: TT_MODULE, TT_TOKEN (test), TT_PIN (1234), TT_KEY_ID (01),\n"
+                     "     TT_NO_FINALIZE (0)\n");
 }
 
 int
@@ -609,6 +612,10 @@ main (int argc, char **argv)
             dt > 0 ? (double) signs_ok / dt : 0.0);
 
 done:
+    if (initialized && strcmp (env_or ("TT_NO_FINALIZE", "0"), "1") == 0) {
+        fprintf (stderr, "p11-threads: TT_NO_FINALIZE=1: exiting without C_Finalize\n");
+        return failures == 0 ? 0 : 1;
+    }
     if (login_sess != CK_INVALID_HANDLE) {
         rv = p11->C_CloseSession (login_sess);
         if (rv != CKR_OK) {
