@@ -156,6 +156,7 @@ store_open (const char *path, store **out)
     int rc;
     CK_RV rv;
     bool memory = strcmp (path, ":memory:") == 0;
+    bool uri = strncmp (path, "file:", 5) == 0; /* e.g. file:/path?mode=ro */
 
     *out = NULL;
     st = calloc (1, sizeof *st);
@@ -163,13 +164,14 @@ store_open (const char *path, store **out)
         free (st);
         return CKR_HOST_MEMORY;
     }
-    if (!memory && access (path, F_OK) != 0)
+    if (!memory && !uri && access (path, F_OK) != 0)
         store_create_file (path);
-    rc = sqlite3_open_v2 (path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    rc = sqlite3_open_v2 (path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+                          NULL);
     if (rc != SQLITE_OK && !memory) {
         sqlite3_close (st->db);
         st->db = NULL;
-        rc = sqlite3_open_v2 (path, &st->db, SQLITE_OPEN_READONLY, NULL);
+        rc = sqlite3_open_v2 (path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
     }
     if (rc != SQLITE_OK) {
         LOG_ERROR ("cannot open the store %s: %s (set TPMTRUST_STORE or store= in the config "

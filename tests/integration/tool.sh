@@ -41,6 +41,21 @@ if TPMTRUST_PIN=0000 $T object list --label alpha --login >/dev/null 2>&1; then
     fail "wrong PIN accepted"; else pass "wrong PIN refused"; fi
 tpm2_dictionarylockout -c
 
+# A read-only store (forced with a sqlite URI, since root ignores file modes):
+# signing works, changes get CKR_TOKEN_WRITE_PROTECTED, the store is untouched.
+sum=$(sha256sum "$TPMTRUST_STORE" | cut -d' ' -f1)
+openssl rand 32 >"$TT_TMP/digest"
+id=$(grep -o 'id=[^;]*' <<<"$uri" | head -1 | sed 's/id=//; s/%//g')
+TPMTRUST_STORE="file:$TPMTRUST_STORE?mode=ro" pkcs11-tool --module "$TT_MODULE" --token-label alpha \
+    --login --pin 1234 --sign -m ECDSA --id "$id" -i "$TT_TMP/digest" -o "$TT_TMP/sig" >/dev/null 2>&1 \
+    && pass "signing from a read-only store" || fail "signing from a read-only store"
+out=$(TPMTRUST_STORE="file:$TPMTRUST_STORE?mode=ro" pkcs11-tool --module "$TT_MODULE" --token-label alpha \
+    --login --pin 1234 --keypairgen --key-type EC:prime256v1 --id 77 2>&1) && fail "keygen in a read-only store" \
+    || { grep -q CKR_TOKEN_WRITE_PROTECTED <<<"$out" && pass "keygen in a read-only store: CKR_TOKEN_WRITE_PROTECTED" \
+        || fail "read-only keygen: $out"; }
+[ "$(sha256sum "$TPMTRUST_STORE" | cut -d' ' -f1)" = "$sum" ] && pass "read-only store untouched" \
+    || fail "read-only store changed"
+
 $T token delete --label beta >/dev/null && pass "token delete" || fail "token delete"
 $T token list | grep -q "'beta'" && fail "deleted token still listed" || pass "deleted token gone"
 $T token delete --label nosuch >/dev/null 2>&1 && fail "deleting a missing token succeeded" \
