@@ -7,20 +7,8 @@
 # Run as: tests/with-swtpm.sh tests/integration/abrmd-processes.sh
 set -euo pipefail
 
-msg() { echo "abrmd-processes.sh: $*" >&2; }
-die() { msg "FAIL: $*"; exit 1; }
-skip() { if [ "${CI:-}" = true ]; then msg "ERROR: $* (CI=true)"; exit 99; fi; msg "SKIP: $*"; exit 77; }
-
-[ -n "${TT_SWTPM_ENV:-}" ] || die "run me under tests/with-swtpm.sh"
-# shellcheck source=tests/swtpm-env.sh
-. "$TT_SWTPM_ENV"
-swtpm_start # attaches to the wrapper's swtpm
+. "$(dirname "$0")/common.sh"
 tt_require_abrmd
-: "${TT_MODULE:?}" "${TT_TOOL:?}"
-TT_BUILDDIR=${TT_BUILDDIR:-.}
-THREADS=$TT_BUILDDIR/tests/module/p11-threads
-[ -x "$THREADS" ] || die "$THREADS not built (make check builds it)"
-command -v pkcs11-tool >/dev/null 2>&1 || skip "pkcs11-tool (OpenSC) not on PATH"
 
 export TT_TOKEN=test TT_PIN=1234
 P11=(pkcs11-tool --module "$TT_MODULE" --token-label "$TT_TOKEN" --login --pin "$TT_PIN")
