@@ -86,6 +86,9 @@ CK_RV op_digest (tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *o
 CK_RV op_digest_update (tt_session *sess, const CK_BYTE *data, CK_ULONG len);
 CK_RV op_digest_final (tt_session *sess, CK_BYTE *out, CK_ULONG *out_len);
 CK_RV op_digest_key (tt_session *sess);
+/* C_GetOperationState: CKR_OPERATION_NOT_INITIALIZED with nothing active, else
+ * CKR_STATE_UNSAVEABLE (TPM operations cannot be saved). */
+CK_RV op_state_unsaveable (tt_session *sess);
 /* verify: false for C_Sign*, true for C_Verify* */
 CK_RV op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
                     CK_OBJECT_HANDLE key, bool verify);

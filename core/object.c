@@ -542,8 +542,21 @@ object_access (tt_token *tok, tt_session *sess, const attr_list *attrs, bool wri
 {
     if (attr_list_bool_or (attrs, CKA_PRIVATE, true) && tok->login != CKU_USER)
         return CKR_USER_NOT_LOGGED_IN;
-    if (write && attr_list_bool_or (attrs, CKA_TOKEN, false) && !(sess->flags & CKF_RW_SESSION))
-        return CKR_SESSION_READ_ONLY;
+    if (write && attr_list_bool_or (attrs, CKA_TOKEN, false)) {
+        store *st;
+        CK_RV rv;
+        if (!(sess->flags & CKF_RW_SESSION))
+            return CKR_SESSION_READ_ONLY;
+        /* Before any TPM work: a read-only store cannot keep the object. */
+        rv = core_store (&st);
+        if (rv != CKR_OK)
+            return rv;
+        if (store_readonly (st)) {
+            LOG_ERROR ("the store %s is read-only: token objects cannot be created",
+                       store_path (st));
+            return CKR_TOKEN_WRITE_PROTECTED;
+        }
+    }
     return CKR_OK;
 }
 

@@ -394,6 +394,14 @@ op_verify (tt_session *sess, const CK_BYTE *data, CK_ULONG len, const CK_BYTE *s
 }
 
 CK_RV
+op_state_unsaveable (tt_session *sess)
+{
+    if (sess->find == NULL && sess->sign == NULL && sess->verify == NULL && sess->digest == NULL)
+        return CKR_OPERATION_NOT_INITIALIZED;
+    return CKR_STATE_UNSAVEABLE;
+}
+
+CK_RV
 op_random (CK_BYTE *out, CK_ULONG len)
 {
     return tpm_random (core_tpm (), out, len);

@@ -84,21 +84,34 @@ p11_C_Finalize (CK_VOID_PTR reserved)
     return TRACE (core_finalize ());
 }
 
+/* C_GetInfo reports the Cryptoki version of the table it was called through. */
 static CK_RV
-p11_C_GetInfo (CK_INFO_PTR info)
+get_info (CK_INFO_PTR info, CK_BYTE major, CK_BYTE minor)
 {
     CK_RV rv = core_check ();
     if (rv != CKR_OK)
         return TRACE (rv);
     return_val_if_fail (info != NULL, CKR_ARGUMENTS_BAD);
     memset (info, 0, sizeof *info);
-    info->cryptokiVersion.major = 3;
-    info->cryptokiVersion.minor = 0;
+    info->cryptokiVersion.major = major;
+    info->cryptokiVersion.minor = minor;
     pad (info->manufacturerID, sizeof info->manufacturerID, "tpmtrust");
     pad (info->libraryDescription, sizeof info->libraryDescription, "tpmtrust TPM 2.0 PKCS#11");
     info->libraryVersion.major = PACKAGE_VERSION_MAJOR;
     info->libraryVersion.minor = PACKAGE_VERSION_MINOR;
     return CKR_OK;
+}
+
+static CK_RV
+p11_C_GetInfo (CK_INFO_PTR info)
+{
+    return get_info (info, 3, 0);
+}
+
+static CK_RV
+p11_C_GetInfo_2_40 (CK_INFO_PTR info)
+{
+    return get_info (info, 2, 40);
 }
 
 static CK_RV
@@ -192,44 +205,51 @@ p11_C_InitToken (CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len, CK_UTF8
     return TRACE (rv);
 }
 
-/* Session entry points share this shape: check init, find the session and lock
- * its token, one core call, unlock. */
-#define SESSION_ENTER(h)                                                                         \
-    tt_token *tok;                                                                               \
-    tt_session *sess;                                                                            \
-    CK_RV rv = core_check ();                                                                    \
-    if (rv == CKR_OK)                                                                            \
-        rv = core_session_enter ((h), &tok, &sess);                                             \
-    if (rv != CKR_OK)                                                                            \
-        return TRACE (rv)
-
-#define SESSION_CALL(call)                                                                       \
-    rv = (call);                                                                                 \
-    core_leave (tok);                                                                            \
-    return TRACE (rv)
+/* Session entry points: check init, find the session and lock its token,
+ * one core call, core_leave (tok). */
+static CK_RV
+session_enter (CK_SESSION_HANDLE h, tt_token **tok, tt_session **sess)
+{
+    CK_RV rv = core_check ();
+    if (rv == CKR_OK)
+        rv = core_session_enter (h, tok, sess);
+    return rv;
+}
 
 static CK_RV
 p11_C_InitPIN (CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) sess;
     if (pin == NULL && pin_len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = token_init_pin_inlock (tok, sess, pin, pin_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_SetPIN (CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old, CK_ULONG old_len, CK_UTF8CHAR_PTR pin,
               CK_ULONG pin_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if ((old == NULL && old_len > 0) || (pin == NULL && pin_len > 0))
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = token_set_pin_inlock (tok, sess, old, old_len, pin, pin_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
@@ -254,8 +274,15 @@ p11_C_OpenSession (CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY n
 static CK_RV
 p11_C_CloseSession (CK_SESSION_HANDLE h)
 {
-    SESSION_ENTER (h);
-    SESSION_CALL (core_session_close_inlock (tok, sess));
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    rv = core_session_close_inlock (tok, sess);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
@@ -276,46 +303,71 @@ p11_C_CloseAllSessions (CK_SLOT_ID slot)
 static CK_RV
 p11_C_GetSessionInfo (CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (info == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = core_session_info_inlock (tok, sess, info);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_GetOperationState (CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG_PTR len)
 {
-    SESSION_ENTER (h);
-    (void) sess;
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) state;
     (void) len;
-    SESSION_CALL (CKR_STATE_UNSAVEABLE);
+    rv = op_state_unsaveable (sess);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_SetOperationState (CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG len,
                          CK_OBJECT_HANDLE enc_key, CK_OBJECT_HANDLE auth_key)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) sess;
     (void) state;
     (void) len;
     (void) enc_key;
     (void) auth_key;
-    SESSION_CALL (CKR_SAVED_STATE_INVALID);
+    rv = CKR_SAVED_STATE_INVALID;
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_Login (CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (pin == NULL && pin_len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = token_login_inlock (tok, sess, user, pin, pin_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
@@ -330,236 +382,381 @@ p11_C_LoginUser (CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
 static CK_RV
 p11_C_Logout (CK_SESSION_HANDLE h)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) sess;
-    SESSION_CALL (token_logout_checked_inlock (tok));
+    rv = token_logout_checked_inlock (tok);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_CreateObject (CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
                     CK_OBJECT_HANDLE_PTR out)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if ((tmpl == NULL && count > 0) || out == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = object_create_inlock (tok, sess, tmpl, count, out);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_CopyObject (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
                   CK_ULONG count, CK_OBJECT_HANDLE_PTR out)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if ((tmpl == NULL && count > 0) || out == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = object_copy_inlock (tok, sess, obj, tmpl, count, out);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_DestroyObject (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 {
-    SESSION_ENTER (h);
-    SESSION_CALL (object_destroy_inlock (tok, sess, obj));
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    rv = object_destroy_inlock (tok, sess, obj);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_GetObjectSize (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ULONG_PTR size)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (size == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = object_size_inlock (tok, sess, obj, size);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_GetAttributeValue (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
                          CK_ULONG count)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (tmpl == NULL && count > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = object_get_attrs_inlock (tok, sess, obj, tmpl, count);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_SetAttributeValue (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
                          CK_ULONG count)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (tmpl == NULL && count > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = object_set_attrs_inlock (tok, sess, obj, tmpl, count);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_FindObjectsInit (CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (tmpl == NULL && count > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = object_find_init_inlock (tok, sess, tmpl, count);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_FindObjects (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
                    CK_ULONG_PTR count)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if ((out == NULL && max > 0) || count == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = object_find_inlock (tok, sess, out, max, count);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_FindObjectsFinal (CK_SESSION_HANDLE h)
 {
-    SESSION_ENTER (h);
-    SESSION_CALL (object_find_final_inlock (tok, sess));
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    rv = object_find_final_inlock (tok, sess);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_DigestInit (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech)
 {
-    SESSION_ENTER (h);
-    SESSION_CALL (op_digest_init (sess, mech));
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    rv = op_digest_init (sess, mech);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_Digest (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out,
               CK_ULONG_PTR out_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if ((data == NULL && len > 0) || out_len == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_digest (sess, data, len, out, out_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_DigestUpdate (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (data == NULL && len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_digest_update (sess, data, len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_DigestKey (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) key;
-    SESSION_CALL (op_digest_key (sess));
+    rv = op_digest_key (sess);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_DigestFinal (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (out_len == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_digest_final (sess, out, out_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_SignInit (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
-    SESSION_ENTER (h);
-    SESSION_CALL (op_sign_init (tok, sess, mech, key, false));
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    rv = op_sign_init (tok, sess, mech, key, false);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_Sign (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
             CK_ULONG_PTR sig_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if ((data == NULL && len > 0) || sig_len == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_sign (tok, sess, data, len, sig, sig_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_SignUpdate (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (data == NULL && len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_sign_update (sess, false, data, len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_SignFinal (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (sig_len == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_sign_final (tok, sess, sig, sig_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_VerifyInit (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
-    SESSION_ENTER (h);
-    SESSION_CALL (op_sign_init (tok, sess, mech, key, true));
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    rv = op_sign_init (tok, sess, mech, key, true);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_Verify (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
               CK_ULONG sig_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if ((data == NULL && len > 0) || (sig == NULL && sig_len > 0))
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_verify (sess, data, len, sig, sig_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_VerifyUpdate (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (data == NULL && len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_sign_update (sess, true, data, len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_VerifyFinal (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (sig == NULL && sig_len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = op_verify_final (sess, sig, sig_len);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
@@ -567,47 +764,81 @@ p11_C_GenerateKeyPair (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_
                        CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG priv_count,
                        CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     if (mech == NULL || (pub_tmpl == NULL && pub_count > 0)
         || (priv_tmpl == NULL && priv_count > 0) || pub == NULL || priv == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = object_generate_pair_inlock (tok, sess, mech, pub_tmpl, pub_count, priv_tmpl,
                                           priv_count, pub, priv);
-    SESSION_CALL (rv);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_SeedRandom (CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) sess;
     (void) len;
-    SESSION_CALL (seed == NULL && len > 0 ? CKR_ARGUMENTS_BAD : CKR_RANDOM_SEED_NOT_SUPPORTED);
+    rv = seed == NULL && len > 0 ? CKR_ARGUMENTS_BAD : CKR_RANDOM_SEED_NOT_SUPPORTED;
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_GenerateRandom (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) sess;
-    SESSION_CALL (out == NULL && len > 0 ? CKR_ARGUMENTS_BAD : op_random (out, len));
+    rv = out == NULL && len > 0 ? CKR_ARGUMENTS_BAD : op_random (out, len);
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_GetFunctionStatus (CK_SESSION_HANDLE h)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) sess;
-    SESSION_CALL (CKR_FUNCTION_NOT_PARALLEL);
+    rv = CKR_FUNCTION_NOT_PARALLEL;
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
 p11_C_CancelFunction (CK_SESSION_HANDLE h)
 {
-    SESSION_ENTER (h);
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
     (void) sess;
-    SESSION_CALL (CKR_FUNCTION_NOT_PARALLEL);
+    rv = CKR_FUNCTION_NOT_PARALLEL;
+    core_leave (tok);
+    return TRACE (rv);
 }
 
 static CK_RV
@@ -694,8 +925,8 @@ static CK_RV p11_C_GetInterfaceList (CK_INTERFACE_PTR list, CK_ULONG_PTR count);
 static CK_RV p11_C_GetInterface (CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
                                  CK_INTERFACE_PTR_PTR out, CK_FLAGS flags);
 
-#define COMMON_FUNCTIONS                                                                         \
-    p11_C_Initialize, p11_C_Finalize, p11_C_GetInfo, p11_C_GetFunctionList, p11_C_GetSlotList,   \
+#define COMMON_FUNCTIONS(get_info_fn)                                                            \
+    p11_C_Initialize, p11_C_Finalize, get_info_fn, p11_C_GetFunctionList, p11_C_GetSlotList,   \
         p11_C_GetSlotInfo, p11_C_GetTokenInfo, p11_C_GetMechanismList, p11_C_GetMechanismInfo,   \
         p11_C_InitToken, p11_C_InitPIN, p11_C_SetPIN, p11_C_OpenSession, p11_C_CloseSession,     \
         p11_C_CloseAllSessions, p11_C_GetSessionInfo, p11_C_GetOperationState,                   \
@@ -713,11 +944,11 @@ static CK_RV p11_C_GetInterface (CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
         p11_C_UnwrapKey, p11_C_DeriveKey, p11_C_SeedRandom, p11_C_GenerateRandom,                \
         p11_C_GetFunctionStatus, p11_C_CancelFunction, p11_C_WaitForSlotEvent
 
-static CK_FUNCTION_LIST functions_2_40 = { { 2, 40 }, COMMON_FUNCTIONS };
+static CK_FUNCTION_LIST functions_2_40 = { { 2, 40 }, COMMON_FUNCTIONS (p11_C_GetInfo_2_40) };
 
 static CK_FUNCTION_LIST_3_0 functions_3_0 = {
     { 3, 0 },
-    COMMON_FUNCTIONS,
+    COMMON_FUNCTIONS (p11_C_GetInfo),
     p11_C_GetInterfaceList,
     p11_C_GetInterface,
     p11_C_LoginUser,

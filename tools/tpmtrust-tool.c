@@ -72,6 +72,7 @@ read_pin (const char *env, const char *prompt)
     struct termios old, quiet;
     char buf[256];
     const char *v = getenv (env);
+    char *copy;
     bool tty = isatty (STDIN_FILENO);
 
     if (v != NULL)
@@ -89,7 +90,9 @@ read_pin (const char *env, const char *prompt)
         fputc ('\n', stderr);
     }
     buf[strcspn (buf, "\r\n")] = '\0';
-    return strdup (buf);
+    copy = strdup (buf);
+    explicit_bzero (buf, sizeof buf);
+    return copy;
 }
 
 static void

@@ -292,9 +292,10 @@ x509_parts (const CK_BYTE *der, size_t len, const CK_BYTE **serial, size_t *seri
 
 /* ECDSA over the given input as is (openssl truncates it like the module does),
  * with the public key given as a DER SubjectPublicKeyInfo; sig is raw r || s. */
+/* Writes pub.der, the signed input (as name) and sig.der for openssl. */
 static bool
-openssl_verify_spki_raw (const CK_BYTE *spki, size_t spki_len, const CK_BYTE *in, size_t in_len,
-                         const CK_BYTE *sig, size_t sig_len)
+write_verify_files (const CK_BYTE *spki, size_t spki_len, const char *name, const CK_BYTE *in,
+                    size_t in_len, const CK_BYTE *sig, size_t sig_len)
 {
     CK_BYTE der[160];
     size_t n;
@@ -302,12 +303,19 @@ openssl_verify_spki_raw (const CK_BYTE *spki, size_t spki_len, const CK_BYTE *in
     if (sig_len == 0 || sig_len > 2 * 66)
         return false;
     n = ecdsa_sig_der (sig, sig_len, der);
-    if (write_file ("pub.der", spki, spki_len) != 0 || write_file ("in.bin", in, in_len) != 0
-        || write_file ("sig.der", der, n) != 0)
-        return false;
-    return sh ("openssl pkeyutl -verify -pubin -keyform DER -inkey pub.der -in in.bin "
-               "-sigfile sig.der")
-           == 0;
+    return write_file ("pub.der", spki, spki_len) == 0 && write_file (name, in, in_len) == 0
+           && write_file ("sig.der", der, n) == 0;
+}
+
+/* Raw ECDSA over in (truncated or padded by openssl as by us). */
+static bool
+openssl_verify_spki_raw (const CK_BYTE *spki, size_t spki_len, const CK_BYTE *in, size_t in_len,
+                         const CK_BYTE *sig, size_t sig_len)
+{
+    return write_verify_files (spki, spki_len, "in.bin", in, in_len, sig, sig_len)
+           && sh ("openssl pkeyutl -verify -pubin -keyform DER -inkey pub.der -in in.bin "
+                  "-sigfile sig.der")
+                  == 0;
 }
 
 /* ECDSA with digest md (sha256, sha384...) over a message. */
@@ -315,16 +323,9 @@ static bool
 openssl_verify_spki_md (const CK_BYTE *spki, size_t spki_len, const char *md, const CK_BYTE *msg,
                         size_t msg_len, const CK_BYTE *sig, size_t sig_len)
 {
-    CK_BYTE der[160];
-    size_t n;
-
-    if (sig_len == 0 || sig_len > 2 * 66)
-        return false;
-    n = ecdsa_sig_der (sig, sig_len, der);
-    if (write_file ("pub.der", spki, spki_len) != 0 || write_file ("msg.bin", msg, msg_len) != 0
-        || write_file ("sig.der", der, n) != 0)
-        return false;
-    return sh ("openssl dgst -%s -keyform DER -verify pub.der -signature sig.der msg.bin", md) == 0;
+    return write_verify_files (spki, spki_len, "msg.bin", msg, msg_len, sig, sig_len)
+           && sh ("openssl dgst -%s -keyform DER -verify pub.der -signature sig.der msg.bin", md)
+                  == 0;
 }
 
 /* The same with the run's token key pair. */
@@ -490,11 +491,11 @@ test_initialize (run_ctx *c)
            "C_Initialize, CKF_OS_LOCKING_OK, again");
 
     REQUIRE_RV (F->C_GetInfo (&info), CKR_OK, "C_GetInfo");
-    /* Through the 2.40 table, 2.40 would be right too. */
-    ok ((info.cryptokiVersion.major == 3 && info.cryptokiVersion.minor == 0)
-            || (F3 == NULL && info.cryptokiVersion.major == 2 && info.cryptokiVersion.minor == 40),
-        "C_GetInfo: cryptokiVersion %u.%u (want 3.0%s)", info.cryptokiVersion.major,
-        info.cryptokiVersion.minor, F3 == NULL ? " or 2.40" : "");
+    /* Each table reports its own version. */
+    ok (F3 != NULL ? info.cryptokiVersion.major == 3 && info.cryptokiVersion.minor == 0
+                   : info.cryptokiVersion.major == 2 && info.cryptokiVersion.minor == 40,
+        "C_GetInfo: cryptokiVersion %u.%u (want %s)", info.cryptokiVersion.major,
+        info.cryptokiVersion.minor, F3 != NULL ? "3.0" : "2.40");
     ok (blank_padded (info.manufacturerID, sizeof info.manufacturerID)
             && memcmp (info.manufacturerID, TPMTRUST_MANUFACTURER,
                        strlen (TPMTRUST_MANUFACTURER))
@@ -1234,6 +1235,8 @@ test_keys (run_ctx *c)
         digest[i] = (CK_BYTE) (i * 7 + 1);
     REQUIRE_RV (F->C_SignInit (c->rw, &m_ecdsa, priv), CKR_OK, "C_SignInit CKM_ECDSA");
     is_rv (F->C_SignInit (c->rw, &m_ecdsa, priv), CKR_OPERATION_ACTIVE, "C_SignInit twice");
+    is_rv (F->C_SignInit (c->rw, NULL, priv), CKR_OK, "C_SignInit (NULL) cancels (3.0)");
+    REQUIRE_RV (F->C_SignInit (c->rw, &m_ecdsa, priv), CKR_OK, "C_SignInit after the cancel");
     slen = 0;
     is_rv (F->C_Sign (c->rw, digest, sizeof digest, NULL, &slen), CKR_OK,
            "C_Sign length query");
@@ -1602,6 +1605,26 @@ test_digest_random (run_ctx *c)
     len = sizeof out;
     is_rv (F->C_Digest (c->ro, (CK_BYTE_PTR) "abc", 3, out, &len), CKR_OK, "C_Digest \"abc\"");
     ok (len == 32 && memcmp (out, sha256_abc, 32) == 0, "SHA-256 (\"abc\") is the known vector");
+    {
+        CK_BYTE state[64];
+        CK_ULONG slen = sizeof state;
+        is_rv (F->C_GetOperationState (c->ro, state, &slen), CKR_OPERATION_NOT_INITIALIZED,
+               "C_GetOperationState with nothing active");
+        REQUIRE_RV (F->C_DigestInit (c->ro, &m), CKR_OK, "C_DigestInit again");
+        is_rv (F->C_GetOperationState (c->ro, state, &slen), CKR_STATE_UNSAVEABLE,
+               "C_GetOperationState during a digest");
+        is_rv (F->C_DigestInit (c->ro, NULL), CKR_OK, "C_DigestInit (NULL) cancels (3.0)");
+        len = sizeof out;
+        is_rv (F->C_DigestFinal (c->ro, out, &len), CKR_OPERATION_NOT_INITIALIZED,
+               "nothing active after the cancel");
+        REQUIRE_RV (F->C_DigestInit (c->ro, &m), CKR_OK, "C_DigestInit for multi-part");
+        is_rv (F->C_DigestUpdate (c->ro, (CK_BYTE_PTR) "a", 1), CKR_OK, "C_DigestUpdate");
+        len = sizeof out;
+        is_rv (F->C_Digest (c->ro, (CK_BYTE_PTR) "bc", 2, out, &len), CKR_OPERATION_ACTIVE,
+               "C_Digest cannot finish a multi-part digest");
+        is_rv (F->C_DigestFinal (c->ro, out, &len), CKR_OPERATION_NOT_INITIALIZED,
+               "and that ended it");
+    }
     is_rv (F->C_Digest (c->ro, (CK_BYTE_PTR) "abc", 3, out, &len), CKR_OPERATION_NOT_INITIALIZED,
            "C_Digest again: the operation ended");
     REQUIRE_RV (F->C_DigestInit (c->ro, &m), CKR_OK, "C_DigestInit for multi-part");
