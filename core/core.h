@@ -79,6 +79,10 @@ CK_RV object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MEC
                                    const CK_ATTRIBUTE *priv_tmpl, CK_ULONG priv_count,
                                    CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);
 
+/* secret.c: C_GenerateKey (CKM_GENERIC_SECRET_KEY_GEN) */
+CK_RV secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
+                              const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out);
+
 /* ops.c */
 CK_RV op_digest_init (tt_session *sess, const CK_MECHANISM *mech);
 CK_RV op_digest (tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *out,
@@ -94,11 +98,12 @@ CK_RV op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
                     CK_OBJECT_HANDLE key, bool verify);
 CK_RV op_sign (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *sig,
                CK_ULONG *sig_len);
-CK_RV op_sign_update (tt_session *sess, bool verify, const CK_BYTE *data, CK_ULONG len);
+CK_RV op_sign_update (tt_token *tok, tt_session *sess, bool verify, const CK_BYTE *data,
+                      CK_ULONG len);
 CK_RV op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len);
-CK_RV op_verify (tt_session *sess, const CK_BYTE *data, CK_ULONG len, const CK_BYTE *sig,
-                 CK_ULONG sig_len);
-CK_RV op_verify_final (tt_session *sess, const CK_BYTE *sig, CK_ULONG sig_len);
+CK_RV op_verify (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len,
+                 const CK_BYTE *sig, CK_ULONG sig_len);
+CK_RV op_verify_final (tt_token *tok, tt_session *sess, const CK_BYTE *sig, CK_ULONG sig_len);
 CK_RV op_random (CK_BYTE *out, CK_ULONG len);
 
 #endif

@@ -60,9 +60,12 @@ typedef struct sign_op {
     uint8_t *wrapped_auth;
     size_t wrapped_auth_len;
     crypto_digest *digest;               /* hash-then-sign mechanisms */
-    uint8_t *buf;                        /* CKM_ECDSA: the raw input so far */
+    uint8_t *buf;                        /* CKM_ECDSA: the raw input so far; HMAC: the
+                                            data not yet sent (at most one command's) */
     size_t buf_len;
     bool multi;                          /* an Update was called */
+    size_t mac_len;                      /* HMAC: the output length */
+    tpm_hmac_seq *seq;                   /* HMAC: a TPM sequence, for longer data */
 } sign_op;
 
 struct tt_session {
@@ -97,6 +100,31 @@ CK_RV object_lookup (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK_RV 
 /* Stores a new object or pair atomically (token objects), then links them to tok. */
 CK_RV object_add_inlock (tt_token *tok, tt_session *sess, tt_object **objs, size_t n);
 tt_object *object_new (attr_list *attrs);
+/* Template rules (object.c): see the schema there. Schema flags: */
+#define A_CREATE 0x01     /* may be given in a template */
+#define A_MODIFY 0x02     /* C_SetAttributeValue and C_CopyObject may change it */
+#define A_REQUIRE 0x04    /* C_CreateObject needs it */
+#define A_SENSITIVE 0x08  /* valid for the class, never revealed */
+#define A_TRUE_ONLY 0x10  /* may change only from FALSE to TRUE */
+#define A_FALSE_ONLY 0x20 /* may change only from TRUE to FALSE */
+#define A_COPY 0x40       /* C_CopyObject may change it */
+#define A_NOGEN 0x80      /* computed by key generation, not given */
+#define A_EMPTY 0x100     /* defaults to an empty value */
+
+CK_RV template_check (CK_OBJECT_CLASS cls, const attr_list *tmpl, unsigned allowed,
+                      unsigned forbidden);
+CK_RV template_defaults (CK_OBJECT_CLASS cls, attr_list *list);
+CK_RV template_required (CK_OBJECT_CLASS cls, const attr_list *list);
+/* Session and login rules for holding (write: creating) an object with attrs. */
+CK_RV object_access (tt_token *tok, tt_session *sess, const attr_list *attrs, bool write);
+/* A fresh random authValue for a TPM key. */
+CK_RV object_auth_new (secbuf **out);
+/* Gives obj the TPM key's blobs (taken) and its auth wrapped under the token secret. */
+CK_RV object_take_tpm_key (tt_token *tok, tt_object *obj, tpm_blob *pub, tpm_blob *priv,
+                           const secbuf *auth);
+
+/* secret.c: HMAC keys in the TPM */
+CK_RV secret_import_inlock (tt_token *tok, tt_object *obj);
 
 /* ops.c */
 void session_ops_free (tt_session *sess);

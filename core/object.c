@@ -18,16 +18,6 @@
 
 enum { K_BYTES, K_BOOL, K_ULONG, K_DATE, K_MECHS };
 
-#define A_CREATE 0x01     /* may be given in a template */
-#define A_MODIFY 0x02     /* C_SetAttributeValue and C_CopyObject may change it */
-#define A_REQUIRE 0x04    /* C_CreateObject needs it */
-#define A_SENSITIVE 0x08  /* valid for the class, never revealed */
-#define A_TRUE_ONLY 0x10  /* may change only from FALSE to TRUE */
-#define A_FALSE_ONLY 0x20 /* may change only from TRUE to FALSE */
-#define A_COPY 0x40       /* C_CopyObject may change it */
-#define A_NOGEN 0x80      /* computed by key generation, not given */
-#define A_EMPTY 0x100     /* defaults to an empty value */
-
 #define D_NONE (-1)
 
 typedef struct schema_entry {
@@ -126,12 +116,31 @@ static const schema_entry s_private[] = {
     END,
 };
 
+static const schema_entry s_secret[] = {
+    { CKA_SENSITIVE, K_BOOL, A_CREATE | A_MODIFY | A_TRUE_ONLY, 1 },
+    { CKA_ENCRYPT, K_BOOL, A_CREATE | A_MODIFY, 0 },
+    { CKA_DECRYPT, K_BOOL, A_CREATE | A_MODIFY, 0 },
+    { CKA_SIGN, K_BOOL, A_CREATE | A_MODIFY, 1 },
+    { CKA_VERIFY, K_BOOL, A_CREATE | A_MODIFY, 1 },
+    { CKA_WRAP, K_BOOL, A_CREATE | A_MODIFY, 0 },
+    { CKA_UNWRAP, K_BOOL, A_CREATE | A_MODIFY, 0 },
+    { CKA_EXTRACTABLE, K_BOOL, A_CREATE | A_MODIFY | A_FALSE_ONLY, 0 },
+    { CKA_ALWAYS_SENSITIVE, K_BOOL, 0, D_NONE },
+    { CKA_NEVER_EXTRACTABLE, K_BOOL, 0, D_NONE },
+    { CKA_WRAP_WITH_TRUSTED, K_BOOL, A_CREATE | A_MODIFY | A_TRUE_ONLY, 0 },
+    { CKA_TRUSTED, K_BOOL, A_CREATE, 0 },
+    { CKA_TPMTRUST_TPM_KEY, K_BOOL, 0, D_NONE },
+    { CKA_VALUE, K_BYTES, A_CREATE | A_REQUIRE | A_SENSITIVE | A_NOGEN, D_NONE },
+    { CKA_VALUE_LEN, K_ULONG, A_CREATE, D_NONE },
+    END,
+};
+
 /* Standard attributes we know but that belong to classes or key types we do
  * not hold: in a template they make it inconsistent, not invalid. */
 static const CK_ATTRIBUTE_TYPE other_known[] = {
     CKA_MODULUS, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
     CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT, CKA_PRIME, CKA_SUBPRIME,
-    CKA_BASE, CKA_VALUE_BITS, CKA_VALUE_LEN, CKA_HW_FEATURE_TYPE, CKA_OWNER, CKA_AC_ISSUER,
+    CKA_BASE, CKA_VALUE_BITS, CKA_HW_FEATURE_TYPE, CKA_OWNER, CKA_AC_ISSUER,
     CKA_ATTR_TYPES, CKA_MECHANISM_TYPE, CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE,
 };
 
@@ -142,6 +151,7 @@ schema_for (CK_OBJECT_CLASS cls)
     static const schema_entry *const cert[] = { s_storage, s_cert, NULL };
     static const schema_entry *const pub[] = { s_storage, s_key, s_public, NULL };
     static const schema_entry *const priv[] = { s_storage, s_key, s_private, NULL };
+    static const schema_entry *const secret[] = { s_storage, s_key, s_secret, NULL };
 
     switch (cls) {
     case CKO_DATA:
@@ -152,6 +162,8 @@ schema_for (CK_OBJECT_CLASS cls)
         return pub;
     case CKO_PRIVATE_KEY:
         return priv;
+    case CKO_SECRET_KEY:
+        return secret;
     default:
         return NULL;
     }
@@ -172,7 +184,7 @@ static bool
 known_elsewhere (CK_ATTRIBUTE_TYPE type)
 {
     static const CK_OBJECT_CLASS classes[] = { CKO_DATA, CKO_CERTIFICATE, CKO_PUBLIC_KEY,
-                                               CKO_PRIVATE_KEY };
+                                               CKO_PRIVATE_KEY, CKO_SECRET_KEY };
     for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
         if (schema_find (classes[i], type) != NULL)
             return true;
@@ -213,7 +225,7 @@ check_kind (const schema_entry *e, const CK_ATTRIBUTE *a)
 
 /* Checks each attribute of tmpl against the schema of cls, for an operation that
  * allows attributes with any of the flags in allowed. */
-static CK_RV
+CK_RV
 template_check (CK_OBJECT_CLASS cls, const attr_list *tmpl, unsigned allowed, unsigned forbidden)
 {
     for (size_t i = 0; i < tmpl->n; i++) {
@@ -240,7 +252,7 @@ template_check (CK_OBJECT_CLASS cls, const attr_list *tmpl, unsigned allowed, un
 }
 
 /* Fills in every default the schema of cls names that tmpl left out. */
-static CK_RV
+CK_RV
 template_defaults (CK_OBJECT_CLASS cls, attr_list *list)
 {
     const schema_entry *const *secs = schema_for (cls);
@@ -258,11 +270,12 @@ template_defaults (CK_OBJECT_CLASS cls, attr_list *list)
         }
     }
     if (rv == CKR_OK && attr_list_find (list, CKA_PRIVATE) == NULL)
-        rv = attr_list_set_bool (list, CKA_PRIVATE, cls == CKO_PRIVATE_KEY);
+        rv = attr_list_set_bool (list, CKA_PRIVATE,
+                                 cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY);
     return rv;
 }
 
-static CK_RV
+CK_RV
 template_required (CK_OBJECT_CLASS cls, const attr_list *list)
 {
     const schema_entry *const *secs = schema_for (cls);
@@ -537,7 +550,7 @@ object_store_put (tt_token *tok, tt_object *obj)
 }
 
 /* Session rules for holding obj (given its CKA_TOKEN and CKA_PRIVATE). */
-static CK_RV
+CK_RV
 object_access (tt_token *tok, tt_session *sess, const attr_list *attrs, bool write)
 {
     if (attr_list_bool_or (attrs, CKA_PRIVATE, true) && tok->login != CKU_USER)
@@ -594,6 +607,34 @@ object_add_inlock (tt_token *tok, tt_session *sess, tt_object **objs, size_t n)
     return CKR_OK;
 }
 
+CK_RV
+object_auth_new (secbuf **out)
+{
+    secbuf *auth = secbuf_new (32);
+    CK_RV rv = auth ? tpm_random (core_tpm (), auth->data, auth->len) : CKR_HOST_MEMORY;
+    if (rv != CKR_OK) {
+        secbuf_free (auth);
+        auth = NULL;
+    }
+    *out = auth;
+    return rv;
+}
+
+CK_RV
+object_take_tpm_key (tt_token *tok, tt_object *obj, tpm_blob *pub, tpm_blob *priv,
+                     const secbuf *auth)
+{
+    CK_RV rv = crypto_wrap (tok->secret, pub->data, pub->len, auth, &obj->wrapped_auth,
+                            &obj->wrapped_auth_len);
+    if (rv != CKR_OK)
+        return rv;
+    obj->tpm_pub = *pub;
+    obj->tpm_priv = *priv;
+    memset (pub, 0, sizeof *pub);
+    memset (priv, 0, sizeof *priv);
+    return CKR_OK;
+}
+
 /* Class-specific checks and derived attributes for C_CreateObject. */
 static CK_RV
 create_check_class (CK_OBJECT_CLASS cls, attr_list *attrs)
@@ -604,6 +645,7 @@ create_check_class (CK_OBJECT_CLASS cls, attr_list *attrs)
 
     switch (cls) {
     case CKO_DATA:
+    case CKO_SECRET_KEY: /* checked by secret_import_inlock */
         return CKR_OK;
     case CKO_CERTIFICATE: {
         uint8_t *subject = NULL, *issuer = NULL, *serial = NULL;
@@ -710,7 +752,10 @@ object_create_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
         goto out;
     }
     attrs = NULL;
-    rv = object_add_inlock (tok, sess, &obj, 1);
+    if (cls == CKO_SECRET_KEY)
+        rv = secret_import_inlock (tok, obj); /* the value goes into the TPM, and only there */
+    if (rv == CKR_OK)
+        rv = object_add_inlock (tok, sess, &obj, 1);
     if (rv == CKR_OK) {
         *out = obj->handle;
         obj = NULL;
@@ -750,9 +795,6 @@ apply_changes (tt_token *tok, const tt_object *obj, const CK_ATTRIBUTE *tmpl, CK
         if (next == NULL)
             rv = CKR_HOST_MEMORY;
     }
-    /* A TPM key's auth is wrapped under the token secret: it stays private. */
-    if (rv == CKR_OK && obj->wrapped_auth != NULL && !attr_list_bool_or (next, CKA_PRIVATE, true))
-        rv = CKR_ATTRIBUTE_VALUE_INVALID;
     attr_list_free (changes);
     if (rv != CKR_OK) {
         attr_list_free (next);
@@ -1004,9 +1046,9 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     const CK_ATTRIBUTE *params;
     secbuf *auth = NULL;
     tpm_blob tpub = { 0 }, tpriv = { 0 };
-    uint8_t raw[1 + 2 * 48], der[2 + sizeof raw], *spki = NULL, *wrapped = NULL;
+    uint8_t raw[1 + 2 * 48], der[2 + sizeof raw], *spki = NULL;
     unsigned char id[crypto_generichash_BYTES];
-    size_t raw_len = sizeof raw, der_len = sizeof der, spki_len = 0, wrapped_len = 0, field = 0;
+    size_t raw_len = sizeof raw, der_len = sizeof der, spki_len = 0, field = 0;
     const mech_info *m = mech_lookup (mech->mechanism);
     bool b;
     CK_RV rv;
@@ -1070,17 +1112,10 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     if (rv != CKR_OK)
         goto out;
 
-    auth = secbuf_new (32);
-    if (auth == NULL) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
-    }
-    rv = tpm_random (core_tpm (), auth->data, auth->len);
+    rv = object_auth_new (&auth);
     if (rv == CKR_OK)
         rv = tpm_ec_create (core_tpm (), field == 48 ? TPM_CURVE_P384 : TPM_CURVE_P256, auth,
                             &tpub, &tpriv, raw, &raw_len);
-    if (rv == CKR_OK)
-        rv = crypto_wrap (tok->secret, tpub.data, tpub.len, auth, &wrapped, &wrapped_len);
     if (rv == CKR_OK)
         rv = crypto_ec_point_der (raw, raw_len, der, &der_len);
     if (rv == CKR_OK)
@@ -1129,14 +1164,9 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
         goto out;
     }
     pub = priv = NULL;
-    objs[1]->tpm_pub = tpub;
-    objs[1]->tpm_priv = tpriv;
-    objs[1]->wrapped_auth = wrapped;
-    objs[1]->wrapped_auth_len = wrapped_len;
-    memset (&tpub, 0, sizeof tpub);
-    memset (&tpriv, 0, sizeof tpriv);
-    wrapped = NULL;
-    rv = object_add_inlock (tok, sess, objs, 2);
+    rv = object_take_tpm_key (tok, objs[1], &tpub, &tpriv, auth);
+    if (rv == CKR_OK)
+        rv = object_add_inlock (tok, sess, objs, 2);
     if (rv == CKR_OK) {
         *pub_h = objs[0]->handle;
         *priv_h = objs[1]->handle;
@@ -1150,7 +1180,6 @@ out:
     secbuf_free (auth);
     tpm_blob_clear (&tpub);
     tpm_blob_clear (&tpriv);
-    free (wrapped);
     free (spki);
     return rv;
 }

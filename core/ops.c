@@ -24,9 +24,12 @@ op_sign_free (sign_op *op)
     if (op == NULL)
         return;
     crypto_digest_free (op->digest);
+    tpm_hmac_seq_free (op->seq);
     tpm_blob_clear (&op->pub);
     tpm_blob_clear (&op->priv);
     free (op->wrapped_auth);
+    if (op->buf != NULL && op->mech != NULL && op->mech->kind == MECH_HMAC)
+        sodium_memzero (op->buf, TPM_HMAC_CHUNK);
     free (op->buf);
     free (op);
 }
@@ -148,16 +151,102 @@ sign_end (tt_session *sess, bool verify)
     *slot = NULL;
 }
 
+/* Key and mechanism fit, for sign (verify false) or verify. */
+static CK_RV
+sign_check_key (tt_token *tok, const mech_info *m, const tt_object *obj, bool verify)
+{
+    const CK_ATTRIBUTE *allowed = attr_list_find (obj->attrs, CKA_ALLOWED_MECHANISMS);
+    CK_ULONG cls = 0, type = 0;
+    bool in_tpm = !verify || m->kind == MECH_HMAC; /* ECDSA verifies in software */
+
+    attr_list_ulong (obj->attrs, CKA_CLASS, &cls);
+    attr_list_ulong (obj->attrs, CKA_KEY_TYPE, &type);
+    if (m->kind == MECH_ECDSA) {
+        if (type != CKK_EC || (verify ? cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY
+                                      : cls != CKO_PRIVATE_KEY))
+            return CKR_KEY_TYPE_INCONSISTENT;
+    } else {
+        /* a generic secret serves every HMAC; a typed key only its own hash */
+        const hmac_key_type *kt = cls == CKO_SECRET_KEY ? hmac_key_type_lookup (type) : NULL;
+        if (kt == NULL || (kt->hash != 0 && kt->hash != m->hash))
+            return CKR_KEY_TYPE_INCONSISTENT;
+    }
+    if (!attr_list_bool_or (obj->attrs, verify ? CKA_VERIFY : CKA_SIGN, verify))
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    if (allowed != NULL && allowed->ulValueLen > 0) {
+        bool ok = false;
+        for (size_t i = 0; i < allowed->ulValueLen / sizeof (CK_MECHANISM_TYPE); i++)
+            ok |= ((CK_MECHANISM_TYPE *) allowed->pValue)[i] == m->type;
+        if (!ok)
+            return CKR_MECHANISM_INVALID;
+    }
+    if (in_tpm && (obj->tpm_pub.data == NULL || obj->wrapped_auth == NULL))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    if (in_tpm && !token_user_logged_in (tok))
+        return CKR_USER_NOT_LOGGED_IN;
+    return CKR_OK;
+}
+
+/* The mechanism parameter: none, or for *_HMAC_GENERAL the MAC length. */
+static CK_RV
+sign_param (const mech_info *m, const CK_MECHANISM *mech, size_t *mac_len)
+{
+    size_t full = m->kind == MECH_HMAC ? crypto_digest_size (m->hash) : 0;
+    CK_ULONG len;
+
+    *mac_len = full;
+    if (!m->general)
+        return mech->pParameter == NULL && mech->ulParameterLen == 0
+                   ? CKR_OK
+                   : CKR_MECHANISM_PARAM_INVALID;
+    if (mech->pParameter == NULL || mech->ulParameterLen != sizeof (CK_ULONG))
+        return CKR_MECHANISM_PARAM_INVALID;
+    memcpy (&len, mech->pParameter, sizeof len);
+    if (len == 0 || len > full)
+        return CKR_MECHANISM_PARAM_INVALID;
+    *mac_len = len;
+    return CKR_OK;
+}
+
+static CK_RV
+sign_copy_key (sign_op *op, const tt_object *obj)
+{
+    op->pub.data = malloc (obj->tpm_pub.len);
+    op->priv.data = malloc (obj->tpm_priv.len);
+    op->wrapped_auth = malloc (obj->wrapped_auth_len);
+    if (op->pub.data == NULL || op->priv.data == NULL || op->wrapped_auth == NULL)
+        return CKR_HOST_MEMORY;
+    memcpy (op->pub.data, obj->tpm_pub.data, op->pub.len = obj->tpm_pub.len);
+    memcpy (op->priv.data, obj->tpm_priv.data, op->priv.len = obj->tpm_priv.len);
+    memcpy (op->wrapped_auth, obj->wrapped_auth, op->wrapped_auth_len = obj->wrapped_auth_len);
+    return CKR_OK;
+}
+
+static CK_RV
+sign_ec_key (sign_op *op, const tt_object *obj)
+{
+    const CK_ATTRIBUTE *params = attr_list_find (obj->attrs, CKA_EC_PARAMS);
+    const CK_ATTRIBUTE *point = attr_list_find (obj->attrs, CKA_EC_POINT);
+
+    op->field = params ? crypto_ec_params_size (params->pValue, params->ulValueLen) : 0;
+    op->point_len = sizeof op->point;
+    if (op->field == 0 || point == NULL
+        || crypto_ec_point_raw (point->pValue, point->ulValueLen, op->field, op->point,
+                                &op->point_len)
+               != CKR_OK)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    return op->mech->hash != 0 ? crypto_digest_new (op->mech->hash, &op->digest) : CKR_OK;
+}
+
 CK_RV
 op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
               bool verify)
 {
-    const mech_info *m;
     sign_op **slot = verify ? &sess->verify : &sess->sign;
-    const CK_ATTRIBUTE *params, *point;
-    CK_ULONG cls = 0, type = 0;
+    const mech_info *m;
     tt_object *obj;
     sign_op *op;
+    size_t mac_len = 0;
     CK_RV rv;
 
     if (mech == NULL) { /* PKCS#11 3.0: cancels the active operation */
@@ -166,64 +255,29 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     }
     if (*slot != NULL)
         return CKR_OPERATION_ACTIVE;
-    m = mech_lookup (mech->mechanism);
     rv = object_lookup (tok, sess, key, CKR_KEY_HANDLE_INVALID, &obj);
     if (rv != CKR_OK)
         return rv;
-    if (m == NULL || m->kind != MECH_ECDSA)
+    m = mech_lookup (mech->mechanism);
+    if (m == NULL || (m->kind != MECH_ECDSA && m->kind != MECH_HMAC))
         return CKR_MECHANISM_INVALID;
-    if (mech->pParameter != NULL || mech->ulParameterLen != 0)
-        return CKR_MECHANISM_PARAM_INVALID;
-    attr_list_ulong (obj->attrs, CKA_CLASS, &cls);
-    attr_list_ulong (obj->attrs, CKA_KEY_TYPE, &type);
-    if (type != CKK_EC || (verify ? cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY
-                                  : cls != CKO_PRIVATE_KEY))
-        return CKR_KEY_TYPE_INCONSISTENT;
-    if (!attr_list_bool_or (obj->attrs, verify ? CKA_VERIFY : CKA_SIGN, verify))
-        return CKR_KEY_FUNCTION_NOT_PERMITTED;
-    if (!verify && (obj->tpm_pub.data == NULL || obj->wrapped_auth == NULL))
-        return CKR_KEY_TYPE_INCONSISTENT;
-    if (!verify && !token_user_logged_in (tok))
-        return CKR_USER_NOT_LOGGED_IN;
-    {
-        const CK_ATTRIBUTE *allowed = attr_list_find (obj->attrs, CKA_ALLOWED_MECHANISMS);
-        if (allowed != NULL && allowed->ulValueLen > 0) {
-            bool ok = false;
-            for (size_t i = 0; i < allowed->ulValueLen / sizeof (CK_MECHANISM_TYPE); i++)
-                ok |= ((CK_MECHANISM_TYPE *) allowed->pValue)[i] == m->type;
-            if (!ok)
-                return CKR_MECHANISM_INVALID;
-        }
-    }
+    rv = sign_param (m, mech, &mac_len);
+    if (rv == CKR_OK)
+        rv = sign_check_key (tok, m, obj, verify);
+    if (rv != CKR_OK)
+        return rv;
 
     op = calloc (1, sizeof *op);
     if (op == NULL)
         return CKR_HOST_MEMORY;
     op->mech = m;
-    params = attr_list_find (obj->attrs, CKA_EC_PARAMS);
-    point = attr_list_find (obj->attrs, CKA_EC_POINT);
-    op->field = params ? crypto_ec_params_size (params->pValue, params->ulValueLen) : 0;
-    op->point_len = sizeof op->point;
-    rv = op->field && point ? crypto_ec_point_raw (point->pValue, point->ulValueLen, op->field,
-                                                   op->point, &op->point_len)
-                            : CKR_KEY_TYPE_INCONSISTENT;
-    if (rv != CKR_OK)
-        rv = CKR_KEY_TYPE_INCONSISTENT;
-    if (rv == CKR_OK && m->hash != 0)
-        rv = crypto_digest_new (m->hash, &op->digest);
-    if (rv == CKR_OK && !verify) {
-        op->pub.data = malloc (obj->tpm_pub.len);
-        op->priv.data = malloc (obj->tpm_priv.len);
-        op->wrapped_auth = malloc (obj->wrapped_auth_len);
-        if (op->pub.data == NULL || op->priv.data == NULL || op->wrapped_auth == NULL) {
-            rv = CKR_HOST_MEMORY;
-        } else {
-            memcpy (op->pub.data, obj->tpm_pub.data, op->pub.len = obj->tpm_pub.len);
-            memcpy (op->priv.data, obj->tpm_priv.data, op->priv.len = obj->tpm_priv.len);
-            memcpy (op->wrapped_auth, obj->wrapped_auth,
-                    op->wrapped_auth_len = obj->wrapped_auth_len);
-        }
-    }
+    op->mac_len = mac_len;
+    if (m->kind == MECH_ECDSA)
+        rv = sign_ec_key (op, obj);
+    else if ((op->buf = malloc (TPM_HMAC_CHUNK)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK && (!verify || m->kind == MECH_HMAC))
+        rv = sign_copy_key (op, obj);
     if (rv != CKR_OK) {
         op_sign_free (op);
         return rv;
@@ -232,12 +286,59 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     return CKR_OK;
 }
 
+/* The key's authValue, unwrapped under the token secret. */
+static CK_RV
+sign_auth (tt_token *tok, const sign_op *op, secbuf **auth)
+{
+    if (!token_user_logged_in (tok))
+        return CKR_USER_NOT_LOGGED_IN;
+    return crypto_unwrap (tok->secret, op->pub.data, op->pub.len, op->wrapped_auth,
+                          op->wrapped_auth_len, auth);
+}
+
+/* HMAC input: kept until more than one command's worth has come, then sent
+ * through a TPM sequence, always keeping the last (at most a command's) part
+ * for the final command. */
+static CK_RV
+hmac_feed (tt_token *tok, sign_op *op, const CK_BYTE *data, size_t len)
+{
+    size_t total = op->buf_len + len, keep, send;
+    secbuf *auth = NULL;
+    CK_RV rv = CKR_OK;
+
+    if (total <= TPM_HMAC_CHUNK) {
+        if (len)
+            memcpy (op->buf + op->buf_len, data, len);
+        op->buf_len = total;
+        return CKR_OK;
+    }
+    keep = total % TPM_HMAC_CHUNK ? total % TPM_HMAC_CHUNK : TPM_HMAC_CHUNK;
+    send = total - keep; /* buf first, then the head of data */
+    if (op->seq == NULL) {
+        rv = sign_auth (tok, op, &auth);
+        if (rv == CKR_OK)
+            rv = tpm_hmac_start (core_tpm (), &op->pub, &op->priv, auth, op->mech->tpm_hash,
+                                 &op->seq);
+        secbuf_free (auth);
+    }
+    if (rv == CKR_OK && op->buf_len > 0)
+        rv = tpm_hmac_update (core_tpm (), op->seq, op->buf, op->buf_len);
+    if (rv == CKR_OK)
+        rv = tpm_hmac_update (core_tpm (), op->seq, data, send - op->buf_len);
+    if (rv == CKR_OK) {
+        memcpy (op->buf, data + (send - op->buf_len), keep);
+        op->buf_len = keep;
+    }
+    return rv;
+}
 
 static CK_RV
-op_feed (sign_op *op, const CK_BYTE *data, CK_ULONG len)
+op_feed (tt_token *tok, sign_op *op, const CK_BYTE *data, CK_ULONG len)
 {
     uint8_t *grown;
 
+    if (op->mech->kind == MECH_HMAC)
+        return hmac_feed (tok, op, data, len);
     if (op->digest != NULL)
         return crypto_digest_update (op->digest, data, len);
     if (op->buf_len + len > MAX_RAW_INPUT)
@@ -250,6 +351,26 @@ op_feed (sign_op *op, const CK_BYTE *data, CK_ULONG len)
         memcpy (op->buf + op->buf_len, data, len);
     op->buf_len += len;
     return CKR_OK;
+}
+
+/* The full HMAC of everything fed (mac receives the whole digest). */
+static CK_RV
+hmac_final (tt_token *tok, sign_op *op, uint8_t *mac, size_t *mac_len)
+{
+    secbuf *auth = NULL;
+    CK_RV rv;
+
+    if (op->seq != NULL) {
+        rv = tpm_hmac_finish (core_tpm (), op->seq, op->buf, op->buf_len, mac, mac_len);
+        op->seq = NULL; /* freed by finish */
+        return rv;
+    }
+    rv = sign_auth (tok, op, &auth);
+    if (rv == CKR_OK)
+        rv = tpm_hmac (core_tpm (), &op->pub, &op->priv, auth, op->mech->tpm_hash, op->buf,
+                       op->buf_len, mac, mac_len);
+    secbuf_free (auth);
+    return rv;
 }
 
 /* The value ECDSA signs: the hash (or raw input) truncated to the field's
@@ -277,8 +398,14 @@ op_ecdsa_input (sign_op *op, uint8_t *e)
     return CKR_OK;
 }
 
+static size_t
+sign_out_len (const sign_op *op)
+{
+    return op->mech->kind == MECH_HMAC ? op->mac_len : 2 * op->field;
+}
+
 CK_RV
-op_sign_update (tt_session *sess, bool verify, const CK_BYTE *data, CK_ULONG len)
+op_sign_update (tt_token *tok, tt_session *sess, bool verify, const CK_BYTE *data, CK_ULONG len)
 {
     sign_op *op = verify ? sess->verify : sess->sign;
     CK_RV rv;
@@ -286,9 +413,27 @@ op_sign_update (tt_session *sess, bool verify, const CK_BYTE *data, CK_ULONG len
     if (op == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
     op->multi = true;
-    rv = op_feed (op, data, len);
+    rv = op_feed (tok, op, data, len);
     if (rv != CKR_OK)
         sign_end (sess, verify);
+    return rv;
+}
+
+static CK_RV
+ecdsa_sign (tt_token *tok, sign_op *op, CK_BYTE *sig, CK_ULONG *sig_len)
+{
+    uint8_t e[48];
+    secbuf *auth = NULL;
+    size_t out_len = *sig_len;
+    CK_RV rv = op_ecdsa_input (op, e);
+
+    if (rv == CKR_OK)
+        rv = sign_auth (tok, op, &auth);
+    if (rv == CKR_OK)
+        rv = tpm_ec_sign (core_tpm (), &op->pub, &op->priv, auth, e, op->field, sig, &out_len);
+    if (rv == CKR_OK)
+        *sig_len = out_len;
+    secbuf_free (auth);
     return rv;
 }
 
@@ -296,39 +441,31 @@ CK_RV
 op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len)
 {
     sign_op *op = sess->sign;
-    uint8_t e[48];
-    secbuf *auth = NULL;
-    size_t out_len;
+    uint8_t mac[64];
+    size_t mac_len = 0;
     CK_RV rv;
 
     if (op == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
-    if (sig == NULL) {
-        *sig_len = 2 * op->field;
-        return CKR_OK;
+    if (sig == NULL || *sig_len < sign_out_len (op)) {
+        rv = sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+        *sig_len = sign_out_len (op);
+        return rv;
     }
-    if (*sig_len < 2 * op->field) {
-        *sig_len = 2 * op->field;
-        return CKR_BUFFER_TOO_SMALL;
+    if (op->mech->kind == MECH_ECDSA) {
+        rv = ecdsa_sign (tok, op, sig, sig_len);
+    } else {
+        rv = hmac_final (tok, op, mac, &mac_len);
+        if (rv == CKR_OK) {
+            memcpy (sig, mac, op->mac_len);
+            *sig_len = op->mac_len;
+        }
+        sodium_memzero (mac, sizeof mac); /* it may be a key itself (SigV4's kDate) */
     }
-    if (!token_user_logged_in (tok)) {
-        sign_end (sess, false);
-        return CKR_USER_NOT_LOGGED_IN;
-    }
-    rv = op_ecdsa_input (op, e);
-    if (rv == CKR_OK)
-        rv = crypto_unwrap (tok->secret, op->pub.data, op->pub.len, op->wrapped_auth,
-                            op->wrapped_auth_len, &auth);
-    out_len = *sig_len;
-    if (rv == CKR_OK)
-        rv = tpm_ec_sign (core_tpm (), &op->pub, &op->priv, auth, e, op->field, sig, &out_len);
     if (rv == CKR_PIN_INCORRECT) {
         LOG_ERROR ("the TPM refused this key's auth value: the store row does not match the key");
         rv = CKR_DEVICE_ERROR;
     }
-    if (rv == CKR_OK)
-        *sig_len = out_len;
-    secbuf_free (auth);
     sign_end (sess, false);
     return rv;
 }
@@ -346,9 +483,9 @@ op_sign (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_
         sign_end (sess, false);
         return CKR_OPERATION_ACTIVE;
     }
-    if (sig == NULL || *sig_len < 2 * op->field)
+    if (sig == NULL || *sig_len < sign_out_len (op))
         return op_sign_final (tok, sess, sig, sig_len); /* only reports the length */
-    rv = op_feed (op, data, len);
+    rv = op_feed (tok, op, data, len);
     if (rv != CKR_OK) {
         sign_end (sess, false);
         return rv;
@@ -357,23 +494,34 @@ op_sign (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_
 }
 
 CK_RV
-op_verify_final (tt_session *sess, const CK_BYTE *sig, CK_ULONG sig_len)
+op_verify_final (tt_token *tok, tt_session *sess, const CK_BYTE *sig, CK_ULONG sig_len)
 {
     sign_op *op = sess->verify;
-    uint8_t e[48];
+    uint8_t e[64];
+    size_t mac_len = 0;
     CK_RV rv;
 
     if (op == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
-    rv = op_ecdsa_input (op, e);
-    if (rv == CKR_OK)
-        rv = crypto_ecdsa_verify (op->field, op->point, op->point_len, e, op->field, sig, sig_len);
+    if (op->mech->kind == MECH_ECDSA) {
+        rv = op_ecdsa_input (op, e);
+        if (rv == CKR_OK)
+            rv = crypto_ecdsa_verify (op->field, op->point, op->point_len, e, op->field, sig,
+                                      sig_len);
+    } else if (sig_len != op->mac_len) {
+        rv = CKR_SIGNATURE_LEN_RANGE;
+    } else {
+        rv = hmac_final (tok, op, e, &mac_len);
+        if (rv == CKR_OK && sodium_memcmp (e, sig, op->mac_len) != 0)
+            rv = CKR_SIGNATURE_INVALID;
+        sodium_memzero (e, sizeof e);
+    }
     sign_end (sess, true);
     return rv;
 }
 
 CK_RV
-op_verify (tt_session *sess, const CK_BYTE *data, CK_ULONG len, const CK_BYTE *sig,
+op_verify (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, const CK_BYTE *sig,
            CK_ULONG sig_len)
 {
     sign_op *op = sess->verify;
@@ -385,12 +533,12 @@ op_verify (tt_session *sess, const CK_BYTE *data, CK_ULONG len, const CK_BYTE *s
         sign_end (sess, true);
         return CKR_OPERATION_ACTIVE;
     }
-    rv = op_feed (op, data, len);
+    rv = op_feed (tok, op, data, len);
     if (rv != CKR_OK) {
         sign_end (sess, true);
         return rv;
     }
-    return op_verify_final (sess, sig, sig_len);
+    return op_verify_final (tok, sess, sig, sig_len);
 }
 
 CK_RV

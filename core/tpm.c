@@ -723,6 +723,224 @@ tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *au
     return rv;
 }
 
+CK_RV
+tpm_hmac_create (tpm *t, uint16_t name_hash, uint16_t scheme_hash, const secbuf *key,
+                 const secbuf *auth, tpm_blob *pub, tpm_blob *priv)
+{
+    TPM2B_SENSITIVE_CREATE in = { 0 };
+    TPM2B_PUBLIC tmpl = {
+        .publicArea = {
+            .type = TPM2_ALG_KEYEDHASH,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
+                                | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA
+                                | TPMA_OBJECT_SIGN_ENCRYPT
+                                | (key == NULL ? TPMA_OBJECT_SENSITIVEDATAORIGIN : 0),
+        },
+    };
+    TPMT_KEYEDHASH_SCHEME *scheme = &tmpl.publicArea.parameters.keyedHashDetail.scheme;
+    TPM2B_PUBLIC *out_pub = NULL;
+    CK_RV rv;
+
+    tmpl.publicArea.nameAlg = name_hash ? name_hash : TPM2_ALG_SHA256;
+    if (scheme_hash != 0) {
+        scheme->scheme = TPM2_ALG_HMAC;
+        scheme->details.hmac.hashAlg = scheme_hash;
+    } else {
+        /* A TPM takes a sign-only keyed hash only with a fixed HMAC scheme; a key
+         * for any hash must be sign + decrypt with the NULL scheme. */
+        scheme->scheme = TPM2_ALG_NULL;
+        tmpl.publicArea.objectAttributes |= TPMA_OBJECT_DECRYPT;
+    }
+    if (key != NULL && (key->len == 0 || key->len > TPM_HMAC_MAX_KEY))
+        return CKR_KEY_SIZE_RANGE;
+    if (key != NULL) {
+        in.sensitive.data.size = (UINT16) key->len;
+        memcpy (in.sensitive.data.buffer, key->data, key->len);
+    }
+    rv = auth_from_secbuf (auth, &in.sensitive.userAuth);
+    if (rv == CKR_OK)
+        rv = tpm_create (t, &in, &tmpl, key ? "importing an HMAC key" : "creating an HMAC key",
+                         pub, priv, &out_pub);
+    sodium_memzero (&in, sizeof in);
+    Esys_Free (out_pub);
+    return rv;
+}
+
+static CK_RV
+digest_out (TPM2B_DIGEST *d, uint8_t *out, size_t *out_len)
+{
+    CK_RV rv = d->size <= 64 ? CKR_OK : CKR_FUNCTION_FAILED;
+    if (rv == CKR_OK) {
+        memcpy (out, d->buffer, d->size);
+        *out_len = d->size;
+    }
+    sodium_memzero (d, sizeof *d);
+    Esys_Free (d);
+    return rv;
+}
+
+CK_RV
+tpm_hmac (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth, uint16_t hash,
+          const uint8_t *data, size_t len, uint8_t *out, size_t *out_len)
+{
+    TPM2B_MAX_BUFFER buf = { .size = (UINT16) len };
+    TPM2B_DIGEST *result = NULL;
+    ESYS_TR h = ESYS_TR_NONE;
+    CK_RV rv;
+
+    if (len > TPM_HMAC_CHUNK)
+        return CKR_ARGUMENTS_BAD;
+    if (len)
+        memcpy (buf.buffer, data, len);
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_load_inlock (t, pub, priv, auth, &h);
+    if (rv == CKR_OK)
+        rv = tpm_session_inlock (t, TPMA_SESSION_ENCRYPT);
+    if (rv == CKR_OK) {
+        rv = tpm_rv (t, Esys_HMAC (t->esys, h, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &buf,
+                                   hash, &result),
+                     "computing an HMAC");
+        tpm_session_failed (t, rv);
+    }
+    tpm_unload_inlock (t, &h);
+    pthread_mutex_unlock (&t->lock);
+    if (rv == CKR_OK)
+        rv = digest_out (result, out, out_len);
+    return rv;
+}
+
+struct tpm_hmac_seq {
+    TPMS_CONTEXT *saved; /* the sequence object, context-saved */
+};
+
+void
+tpm_hmac_seq_free (tpm_hmac_seq *seq)
+{
+    if (seq == NULL)
+        return;
+    Esys_Free (seq->saved);
+    free (seq);
+}
+
+/* Saves the loaded sequence h into seq and flushes it. */
+static CK_RV
+seq_save_inlock (tpm *t, tpm_hmac_seq *seq, ESYS_TR *h)
+{
+    CK_RV rv;
+
+    Esys_Free (seq->saved);
+    seq->saved = NULL;
+    rv = tpm_rv (t, Esys_ContextSave (t->esys, *h, &seq->saved), "saving an HMAC sequence");
+    if (t->esys != NULL && *h != ESYS_TR_NONE)
+        Esys_FlushContext (t->esys, *h);
+    *h = ESYS_TR_NONE;
+    return rv;
+}
+
+CK_RV
+tpm_hmac_start (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
+                uint16_t hash, tpm_hmac_seq **out)
+{
+    TPM2B_AUTH seq_auth = { 0 }; /* ours alone: the handle is not shared */
+    tpm_hmac_seq *seq = calloc (1, sizeof *seq);
+    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
+    CK_RV rv = seq ? CKR_OK : CKR_HOST_MEMORY;
+
+    *out = NULL;
+    pthread_mutex_lock (&t->lock);
+    if (rv == CKR_OK)
+        rv = tpm_load_inlock (t, pub, priv, auth, &h);
+    if (rv == CKR_OK)
+        rv = tpm_session_inlock (t, 0);
+    if (rv == CKR_OK) {
+        rv = tpm_rv (t, Esys_HMAC_Start (t->esys, h, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
+                                         &seq_auth, hash, &s),
+                     "starting an HMAC sequence");
+        tpm_session_failed (t, rv);
+    }
+    tpm_unload_inlock (t, &h);
+    if (rv == CKR_OK)
+        rv = seq_save_inlock (t, seq, &s);
+    pthread_mutex_unlock (&t->lock);
+    if (rv != CKR_OK) {
+        tpm_hmac_seq_free (seq);
+        return rv;
+    }
+    *out = seq;
+    return CKR_OK;
+}
+
+static CK_RV
+seq_load_inlock (tpm *t, tpm_hmac_seq *seq, ESYS_TR *h)
+{
+    CK_RV rv = tpm_connect_inlock (t);
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_ContextLoad (t->esys, seq->saved, h), "loading an HMAC sequence");
+    return rv;
+}
+
+CK_RV
+tpm_hmac_update (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len)
+{
+    TPM2B_MAX_BUFFER buf;
+    ESYS_TR h = ESYS_TR_NONE;
+    CK_RV rv;
+
+    pthread_mutex_lock (&t->lock);
+    rv = seq_load_inlock (t, seq, &h);
+    for (size_t off = 0; rv == CKR_OK && off < len; off += buf.size) {
+        buf.size = (UINT16) (len - off > TPM_HMAC_CHUNK ? TPM_HMAC_CHUNK : len - off);
+        memcpy (buf.buffer, data + off, buf.size);
+        rv = tpm_rv (t, Esys_SequenceUpdate (t->esys, h, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                             ESYS_TR_NONE, &buf),
+                     "updating an HMAC sequence");
+    }
+    if (h != ESYS_TR_NONE) {
+        CK_RV save = seq_save_inlock (t, seq, &h);
+        if (rv == CKR_OK)
+            rv = save;
+    }
+    pthread_mutex_unlock (&t->lock);
+    return rv;
+}
+
+CK_RV
+tpm_hmac_finish (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len, uint8_t *out,
+                 size_t *out_len)
+{
+    TPM2B_MAX_BUFFER buf = { .size = (UINT16) len };
+    TPM2B_DIGEST *result = NULL;
+    TPMT_TK_HASHCHECK *ticket = NULL;
+    ESYS_TR h = ESYS_TR_NONE;
+    CK_RV rv = len <= TPM_HMAC_CHUNK ? CKR_OK : CKR_ARGUMENTS_BAD;
+
+    if (len && rv == CKR_OK)
+        memcpy (buf.buffer, data, len);
+    pthread_mutex_lock (&t->lock);
+    if (rv == CKR_OK)
+        rv = seq_load_inlock (t, seq, &h);
+    if (rv == CKR_OK)
+        rv = tpm_session_inlock (t, TPMA_SESSION_ENCRYPT);
+    if (rv == CKR_OK) {
+        rv = tpm_rv (t, Esys_SequenceComplete (t->esys, h, t->session, ESYS_TR_NONE,
+                                               ESYS_TR_NONE, &buf, ESYS_TR_RH_NULL, &result,
+                                               &ticket),
+                     "completing an HMAC sequence");
+        tpm_session_failed (t, rv);
+        if (rv == CKR_OK)
+            h = ESYS_TR_NONE; /* SequenceComplete flushes the sequence */
+    }
+    if (h != ESYS_TR_NONE && t->esys != NULL)
+        Esys_FlushContext (t->esys, h);
+    pthread_mutex_unlock (&t->lock);
+    Esys_Free (ticket);
+    tpm_hmac_seq_free (seq);
+    if (rv == CKR_OK)
+        rv = digest_out (result, out, out_len);
+    return rv;
+}
+
 static CK_RV
 get_properties_inlock (tpm *t, TPM2_PT first, UINT32 count, TPMS_CAPABILITY_DATA **cap)
 {

@@ -79,6 +79,31 @@ CK_RV tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size
 CK_RV tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
                    const uint8_t *digest, size_t digest_len, uint8_t *sig, size_t *sig_len);
 
+/* HMAC keys: keyed-hash objects under the SRK. hash: a TPM_ALG id (0x04 SHA-1,
+ * 0x0B SHA-256, 0x0C SHA-384, 0x0D SHA-512). */
+#define TPM_HMAC_MAX_KEY 128  /* what TPMs hold in a keyed-hash object (MAX_SYM_DATA) */
+#define TPM_HMAC_CHUNK 1024   /* data per TPM2_HMAC / SequenceUpdate (MAX_DIGEST_BUFFER) */
+
+/* Creates an HMAC key: with key bytes given (an import: they travel only in a
+ * parameter-encrypted command), else generated inside the TPM (its size is the
+ * digest size of name_hash). scheme_hash: the one hash the key may use, 0 for any. */
+CK_RV tpm_hmac_create (tpm *t, uint16_t name_hash, uint16_t scheme_hash, const secbuf *key,
+                       const secbuf *auth, tpm_blob *pub, tpm_blob *priv);
+/* One TPM2_HMAC over at most TPM_HMAC_CHUNK bytes; the result comes back
+ * response-encrypted. out must hold 64 bytes. */
+CK_RV tpm_hmac (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
+                uint16_t hash, const uint8_t *data, size_t len, uint8_t *out, size_t *out_len);
+/* An HMAC sequence for longer data. Between calls the sequence is context-saved
+ * and flushed, so it holds no transient slot. */
+typedef struct tpm_hmac_seq tpm_hmac_seq;
+CK_RV tpm_hmac_start (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
+                      uint16_t hash, tpm_hmac_seq **seq);
+CK_RV tpm_hmac_update (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len);
+/* Adds the last data (at most TPM_HMAC_CHUNK bytes), returns the HMAC, frees seq. */
+CK_RV tpm_hmac_finish (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len, uint8_t *out,
+                       size_t *out_len);
+void tpm_hmac_seq_free (tpm_hmac_seq *seq); /* NULL-safe; nothing is loaded */
+
 /* Number of transient objects currently loaded in the TPM (all clients). */
 CK_RV tpm_transient_count (tpm *t, uint32_t *count);
 

@@ -671,7 +671,7 @@ p11_C_SignUpdate (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
     if (data == NULL && len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
-        rv = op_sign_update (sess, false, data, len);
+        rv = op_sign_update (tok, sess, false, data, len);
     core_leave (tok);
     return TRACE (rv);
 }
@@ -720,7 +720,7 @@ p11_C_Verify (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR s
     if ((data == NULL && len > 0) || (sig == NULL && sig_len > 0))
         rv = CKR_ARGUMENTS_BAD;
     else
-        rv = op_verify (sess, data, len, sig, sig_len);
+        rv = op_verify (tok, sess, data, len, sig, sig_len);
     core_leave (tok);
     return TRACE (rv);
 }
@@ -737,7 +737,7 @@ p11_C_VerifyUpdate (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
     if (data == NULL && len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
-        rv = op_sign_update (sess, true, data, len);
+        rv = op_sign_update (tok, sess, true, data, len);
     core_leave (tok);
     return TRACE (rv);
 }
@@ -754,7 +754,25 @@ p11_C_VerifyFinal (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
     if (sig == NULL && sig_len > 0)
         rv = CKR_ARGUMENTS_BAD;
     else
-        rv = op_verify_final (sess, sig, sig_len);
+        rv = op_verify_final (tok, sess, sig, sig_len);
+    core_leave (tok);
+    return TRACE (rv);
+}
+
+static CK_RV
+p11_C_GenerateKey (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl,
+                   CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+{
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    if (mech == NULL || (tmpl == NULL && count > 0) || key == NULL)
+        rv = CKR_ARGUMENTS_BAD;
+    else
+        rv = secret_generate_inlock (tok, sess, mech, tmpl, count, key);
     core_leave (tok);
     return TRACE (rv);
 }
@@ -893,8 +911,6 @@ UNSUPPORTED (C_SignEncryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG 
                                    CK_ULONG_PTR d))
 UNSUPPORTED (C_DecryptVerifyUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR a, CK_ULONG b,
                                      CK_BYTE_PTR c, CK_ULONG_PTR d))
-UNSUPPORTED (C_GenerateKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t,
-                             CK_ULONG n, CK_OBJECT_HANDLE_PTR k))
 UNSUPPORTED (C_WrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a,
                          CK_OBJECT_HANDLE b, CK_BYTE_PTR c, CK_ULONG_PTR d))
 UNSUPPORTED (C_UnwrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a,
