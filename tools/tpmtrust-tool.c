@@ -19,8 +19,15 @@
 #include "core/core.h"
 #include "core/tpm.h"
 #include "store/store.h"
+#include "tools/sigv4.h"
 
 static CK_FUNCTION_LIST *p11;
+
+typedef struct tool_opts {
+    const char *label, *token, *file, *request;
+    const char *access_key, *region, *service;
+    bool login, aws;
+} tool_opts;
 
 static int
 usage_main (FILE *f)
@@ -33,8 +40,19 @@ usage_main (FILE *f)
                 "  token init --label L       create a token (PINs from TPMTRUST_SO_PIN and\n"
                 "                             TPMTRUST_PIN, else asked on the terminal)\n"
                 "  token delete --label L     delete a token and all its objects\n"
-                "  object list [--label L] [--login]\n"
+                "  object list [--token T] [--login]\n"
                 "                             list objects with their PKCS#11 URIs\n"
+                "  hmac import --label L [--token T] [--file F]\n"
+                "                             import an HMAC secret (from F or standard input,\n"
+                "                             never the command line) into the TPM\n"
+                "  hmac import --aws [--label L] [--token T] [--file F]\n"
+                "                             import an AWS secret access key as \"AWS4\"+secret\n"
+                "                             (label aws-sigv4 by default)\n"
+                "  sigv4 --access-key K --region R --service S [--request F] [--label L]\n"
+                "                             sign the HTTP request in F (or standard input;\n"
+                "                             it carries Host and X-Amz-Date) with AWS SigV4:\n"
+                "                             kDate in the TPM, the rest in software; prints\n"
+                "                             the Authorization header\n"
                 "\n"
                 "Environment: TPMTRUST_TCTI (TPM), TPMTRUST_STORE (store file),\n"
                 "TPMTRUST_CONF (config file), TPMTRUST_LOG_LEVEL.\n"
@@ -65,30 +83,39 @@ fail (const char *what, CK_RV rv)
     return 1;
 }
 
-/* A PIN from the environment variable, else from the terminal. */
+/* A PIN from the environment variable, else from the terminal (/dev/tty,
+ * so that standard input stays free for secrets), else from standard input. */
 static char *
 read_pin (const char *env, const char *prompt)
 {
     struct termios old, quiet;
     char buf[256];
     const char *v = getenv (env);
+    FILE *in = fopen ("/dev/tty", "re");
+    bool echo_off = false;
     char *copy;
-    bool tty = isatty (STDIN_FILENO);
 
-    if (v != NULL)
+    if (v != NULL) {
+        if (in != NULL)
+            fclose (in);
         return strdup (v);
+    }
+    if (in == NULL)
+        in = stdin;
     fprintf (stderr, "%s: ", prompt);
-    if (tty && tcgetattr (STDIN_FILENO, &old) == 0) {
+    if (isatty (fileno (in)) && tcgetattr (fileno (in), &old) == 0) {
         quiet = old;
         quiet.c_lflag &= ~(tcflag_t) ECHO;
-        tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+        echo_off = tcsetattr (fileno (in), TCSANOW, &quiet) == 0;
     }
-    if (fgets (buf, sizeof buf, stdin) == NULL)
+    if (fgets (buf, sizeof buf, in) == NULL)
         buf[0] = '\0';
-    if (tty) {
-        tcsetattr (STDIN_FILENO, TCSANOW, &old);
+    if (echo_off) {
+        tcsetattr (fileno (in), TCSANOW, &old);
         fputc ('\n', stderr);
     }
+    if (in != stdin)
+        fclose (in);
     buf[strcspn (buf, "\r\n")] = '\0';
     copy = strdup (buf);
     explicit_bzero (buf, sizeof buf);
@@ -102,6 +129,60 @@ wipe_free (char *s)
         explicit_bzero (s, strlen (s));
         free (s);
     }
+}
+
+static void
+secure_free (unsigned char *p, size_t len)
+{
+    if (p != NULL) {
+        explicit_bzero (p, len);
+        free (p);
+    }
+}
+
+/* A secret from a file or standard input (never argv). Trailing newlines are
+ * dropped; with aws, "AWS4" is put in front (the SigV4 signing-key chain). */
+static int
+read_secret (const char *path, bool aws, unsigned char **out, size_t *out_len)
+{
+    FILE *f = path && strcmp (path, "-") != 0 ? fopen (path, "re") : stdin;
+    size_t cap = 4096, len = aws ? 4 : 0;
+    unsigned char *buf;
+    size_t n;
+
+    if (f == NULL) {
+        fprintf (stderr, "tpmtrust-tool: %s: %s\n", path, strerror (errno));
+        return -1;
+    }
+    if (f == stdin && isatty (STDIN_FILENO))
+        fprintf (stderr, "Secret (end with Ctrl-D): ");
+    buf = malloc (cap);
+    if (buf == NULL)
+        return -1;
+    if (aws)
+        memcpy (buf, "AWS4", 4);
+    while ((n = fread (buf + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            fprintf (stderr, "tpmtrust-tool: the secret is longer than %zu bytes\n", cap);
+            secure_free (buf, cap);
+            if (f != stdin)
+                fclose (f);
+            return -1;
+        }
+    }
+    if (f != stdin)
+        fclose (f);
+    while (len > (aws ? 4u : 0u) && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    if (len == (aws ? 4u : 0u)) {
+        fprintf (stderr, "tpmtrust-tool: the secret is empty\n");
+        secure_free (buf, cap);
+        return -1;
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
 }
 
 static void
@@ -396,17 +477,208 @@ cmd_doctor (void)
     return bad ? 1 : 0;
 }
 
+static int
+cmd_hmac_import (const tool_opts *o)
+{
+    CK_TOKEN_INFO ti;
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    CK_OBJECT_HANDLE h;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = o->aws ? CKK_SHA256_HMAC : CKK_GENERIC_SECRET;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    const char *label = o->label ? o->label : o->aws ? "aws-sigv4" : NULL;
+    unsigned char *value = NULL;
+    size_t len = 0;
+    char *pin = NULL;
+    int ret = 1;
+    CK_RV rv;
+
+    if (label == NULL) {
+        fprintf (stderr, "tpmtrust-tool: hmac import needs --label (or --aws)\n");
+        return 2;
+    }
+    rv = find_slot (o->token, &slot, &ti);
+    if (rv != CKR_OK) {
+        fprintf (stderr, "tpmtrust-tool: no token%s%s\n", o->token ? " labelled " : "",
+                 o->token ? o->token : "");
+        return 1;
+    }
+    if (read_secret (o->file, o->aws, &value, &len) != 0)
+        return 1;
+    {
+        CK_ATTRIBUTE t[] = {
+            { CKA_CLASS, &cls, sizeof cls },
+            { CKA_KEY_TYPE, &kt, sizeof kt },
+            { CKA_TOKEN, &yes, sizeof yes },
+            { CKA_PRIVATE, &yes, sizeof yes },
+            { CKA_SENSITIVE, &yes, sizeof yes },
+            { CKA_EXTRACTABLE, &no, sizeof no },
+            { CKA_SIGN, &yes, sizeof yes },
+            { CKA_VERIFY, &yes, sizeof yes },
+            { CKA_LABEL, (void *) label, strlen (label) },
+            { CKA_ID, (void *) label, strlen (label) }, /* pkcs11-tool selects by --id */
+            { CKA_VALUE, value, len },
+        };
+        pin = read_pin ("TPMTRUST_PIN", "User PIN");
+        rv = p11->C_OpenSession (slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+        if (rv == CKR_OK)
+            rv = p11->C_Login (s, CKU_USER, (CK_UTF8CHAR *) pin, strlen (pin));
+        if (rv == CKR_OK)
+            rv = p11->C_CreateObject (s, t, sizeof t / sizeof t[0], &h);
+    }
+    secure_free (value, len);
+    wipe_free (pin);
+    if (rv != CKR_OK) {
+        fail ("importing the key", rv);
+    } else {
+        printf ("imported %s key '%s' (CKA_ID = the label, %zu bytes) into the TPM%s\n",
+                o->aws ? "AWS SigV4 (\"AWS4\" + secret, HMAC-SHA256)" : "HMAC", label, len,
+                o->aws ? ": sign with 'tpmtrust-tool sigv4'" : "");
+        ret = 0;
+    }
+    if (s != CK_INVALID_HANDLE)
+        p11->C_CloseSession (s);
+    return ret;
+}
+
+/* kDate = HMAC-SHA256 ("AWS4" + secret, date) computed in the TPM through the module. */
+typedef struct tpm_kdate {
+    CK_SESSION_HANDLE session;
+    CK_OBJECT_HANDLE key;
+    CK_RV rv;
+} tpm_kdate;
+
+static int
+tpm_kdate_fn (void *ctx, const char *date8, unsigned char kdate[32])
+{
+    tpm_kdate *k = ctx;
+    CK_MECHANISM m = { CKM_SHA256_HMAC, NULL, 0 };
+    CK_ULONG len = 32;
+
+    k->rv = p11->C_SignInit (k->session, &m, k->key);
+    if (k->rv == CKR_OK)
+        k->rv = p11->C_Sign (k->session, (CK_BYTE *) date8, strlen (date8), kdate, &len);
+    return k->rv == CKR_OK && len == 32 ? 0 : -1;
+}
+
+static char *
+read_all (const char *path, size_t *len)
+{
+    FILE *f = path && strcmp (path, "-") != 0 ? fopen (path, "re") : stdin;
+    size_t cap = 65536, n = 0, got;
+    char *buf;
+
+    if (f == NULL) {
+        fprintf (stderr, "tpmtrust-tool: %s: %s\n", path, strerror (errno));
+        return NULL;
+    }
+    buf = malloc (cap + 1);
+    while (buf != NULL && (got = fread (buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap) {
+            char *grown = realloc (buf, 2 * cap + 1);
+            if (grown == NULL)
+                free (buf);
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    if (f != stdin)
+        fclose (f);
+    if (buf != NULL) {
+        buf[n] = '\0';
+        *len = n;
+    }
+    return buf;
+}
+
+static int
+cmd_sigv4 (const tool_opts *o)
+{
+    const char *label = o->label ? o->label : "aws-sigv4";
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE find[] = {
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_LABEL, (void *) label, strlen (label) },
+    };
+    tpm_kdate k = { .session = CK_INVALID_HANDLE };
+    CK_TOKEN_INFO ti;
+    CK_SLOT_ID slot;
+    CK_ULONG n = 0;
+    sigv4_http http;
+    char sig[65], authz[1024], err[256], *pin, *text;
+    size_t len = 0;
+    int ret = 1;
+    CK_RV rv;
+
+    if (o->access_key == NULL || o->region == NULL || o->service == NULL) {
+        fprintf (stderr, "tpmtrust-tool: sigv4 needs --access-key, --region and --service\n");
+        return 2;
+    }
+    text = read_all (o->request, &len);
+    if (text == NULL || sigv4_http_parse (text, len, &http) != 0) {
+        fprintf (stderr, "tpmtrust-tool: the request is not an HTTP request (a request line, "
+                         "header lines, a blank line, the body)\n");
+        return 1;
+    }
+    http.req.access_key = o->access_key;
+    http.req.region = o->region;
+    http.req.service = o->service;
+    rv = find_slot (o->token, &slot, &ti);
+    if (rv == CKR_OK)
+        rv = p11->C_OpenSession (slot, CKF_SERIAL_SESSION, NULL, NULL, &k.session);
+    if (rv == CKR_OK) {
+        pin = read_pin ("TPMTRUST_PIN", "User PIN");
+        rv = p11->C_Login (k.session, CKU_USER, (CK_UTF8CHAR *) pin, strlen (pin));
+        wipe_free (pin);
+    }
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjectsInit (k.session, find, 2);
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjects (k.session, &k.key, 1, &n);
+    if (rv == CKR_OK)
+        p11->C_FindObjectsFinal (k.session);
+    if (rv != CKR_OK) {
+        fail ("finding the key", rv);
+    } else if (n == 0) {
+        fprintf (stderr, "tpmtrust-tool: no secret key labelled '%s' (import one with "
+                         "'tpmtrust-tool hmac import --aws')\n",
+                 label);
+    } else if (sigv4_sign (&http.req, tpm_kdate_fn, &k, sig, authz, sizeof authz, err,
+                           sizeof err)
+               != 0) {
+        if (k.rv != CKR_OK)
+            fail ("computing kDate in the TPM", k.rv);
+        else
+            fprintf (stderr, "tpmtrust-tool: signing: %s\n", err);
+    } else {
+        printf ("Authorization: %s\n", authz);
+        ret = 0;
+    }
+    if (k.session != CK_INVALID_HANDLE)
+        p11->C_CloseSession (k.session);
+    sigv4_http_free (&http);
+    return ret;
+}
+
 int
 main (int argc, char **argv)
 {
     static const struct option opts[] = {
         { "label", required_argument, NULL, 'l' },
+        { "token", required_argument, NULL, 't' },
         { "login", no_argument, NULL, 'L' },
+        { "file", required_argument, NULL, 'f' },
+        { "aws", no_argument, NULL, 'A' },
+        { "request", required_argument, NULL, 'r' },
+        { "access-key", required_argument, NULL, 'k' },
+        { "region", required_argument, NULL, 'R' },
+        { "service", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *label = NULL;
-    bool login = false;
+    tool_opts o = { 0 };
     int c, ret;
     const char *cmd, *sub;
     CK_RV rv;
@@ -418,19 +690,46 @@ main (int argc, char **argv)
         return usage_main (stdout);
     sub = argc > 2 && argv[2][0] != '-' ? argv[2] : "";
     optind = sub[0] ? 3 : 2;
-    while ((c = getopt_long (argc, argv, "l:Lh", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
-            label = optarg;
+            o.label = optarg;
+            break;
+        case 't':
+            o.token = optarg;
             break;
         case 'L':
-            login = true;
+            o.login = true;
+            break;
+        case 'f':
+            o.file = optarg;
+            break;
+        case 'A':
+            o.aws = true;
+            break;
+        case 'r':
+            o.request = optarg;
+            break;
+        case 'k':
+            o.access_key = optarg;
+            break;
+        case 'R':
+            o.region = optarg;
+            break;
+        case 'S':
+            o.service = optarg;
             break;
         case 'h':
             return usage_main (stdout);
         default:
             return usage_main (stderr);
         }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "tpmtrust-tool: unexpected argument '%s' (secrets are never taken "
+                         "from the command line: use --file or standard input)\n",
+                 argv[optind]);
+        return 2;
     }
     rv = C_GetFunctionList (&p11);
     if (rv == CKR_OK)
@@ -442,12 +741,16 @@ main (int argc, char **argv)
         ret = cmd_doctor ();
     else if (strcmp (cmd, "token") == 0 && strcmp (sub, "list") == 0)
         ret = cmd_token_list ();
-    else if (strcmp (cmd, "token") == 0 && strcmp (sub, "init") == 0 && label)
-        ret = cmd_token_init (label);
-    else if (strcmp (cmd, "token") == 0 && strcmp (sub, "delete") == 0 && label)
-        ret = cmd_token_delete (label);
+    else if (strcmp (cmd, "token") == 0 && strcmp (sub, "init") == 0 && o.label)
+        ret = cmd_token_init (o.label);
+    else if (strcmp (cmd, "token") == 0 && strcmp (sub, "delete") == 0 && o.label)
+        ret = cmd_token_delete (o.label);
     else if (strcmp (cmd, "object") == 0 && strcmp (sub, "list") == 0)
-        ret = cmd_object_list (label, login);
+        ret = cmd_object_list (o.token ? o.token : o.label, o.login);
+    else if (strcmp (cmd, "hmac") == 0 && strcmp (sub, "import") == 0)
+        ret = cmd_hmac_import (&o);
+    else if (strcmp (cmd, "sigv4") == 0)
+        ret = cmd_sigv4 (&o);
     else
         ret = usage_main (stderr);
     p11->C_Finalize (NULL);
