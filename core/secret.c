@@ -84,6 +84,11 @@ secret_to_tpm (tt_token *tok, tt_object *obj, const hmac_key_type *kt, uint16_t 
 
     if (tok->secret == NULL)
         return CKR_USER_NOT_LOGGED_IN;
+    /* A TPM takes a given keyed-hash key only up to the block of the object's
+     * limiting hash (the name hash, for a key without a fixed scheme): give a
+     * long generic key SHA-512's 128-byte block. The TPM hashes it per HMAC. */
+    if (kt->tpm_hash == 0 && name_hash == 0 && value != NULL && value->len > 64)
+        name_hash = 0x000D;
     rv = object_auth_new (&auth);
     if (rv == CKR_OK)
         rv = tpm_hmac_create (core_tpm (), name_hash, kt->tpm_hash, value, auth, &pub, &priv);
@@ -93,6 +98,33 @@ secret_to_tpm (tt_token *tok, tt_object *obj, const hmac_key_type *kt, uint16_t 
     tpm_blob_clear (&priv);
     secbuf_free (auth);
     return rv;
+}
+
+/* HMAC hashes a key longer than the block first (RFC 2104): so can we, and
+ * then it fits the TPM. Only a typed key knows its hash. */
+static CK_RV
+secret_prehash (const hmac_key_type *kt, secbuf **value)
+{
+    secbuf *h;
+    crypto_digest *d = NULL;
+    CK_RV rv;
+
+    if (kt->hash == 0 || (*value)->len <= kt->block)
+        return CKR_OK;
+    h = secbuf_new (crypto_digest_size (kt->hash));
+    rv = h ? crypto_digest_new (kt->hash, &d) : CKR_HOST_MEMORY;
+    if (rv == CKR_OK)
+        rv = crypto_digest_update (d, (*value)->data, (*value)->len);
+    if (rv == CKR_OK)
+        rv = crypto_digest_final (d, h->data);
+    crypto_digest_free (d);
+    if (rv != CKR_OK) {
+        secbuf_free (h);
+        return rv;
+    }
+    secbuf_free (*value);
+    *value = h;
+    return CKR_OK;
 }
 
 CK_RV
@@ -114,20 +146,7 @@ secret_import_inlock (tt_token *tok, tt_object *obj)
     attr_list_remove (obj->attrs, CKA_VALUE); /* wiped: it lives on only in the TPM */
     if (value == NULL)
         return CKR_HOST_MEMORY;
-    if (kt->hash != 0 && value->len > kt->block) {
-        /* HMAC hashes a key longer than the block first (RFC 2104): so can we,
-         * and then it fits the TPM. Only a typed key knows its hash. */
-        secbuf *h = secbuf_new (crypto_digest_size (kt->hash));
-        crypto_digest *d = NULL;
-        rv = h ? crypto_digest_new (kt->hash, &d) : CKR_HOST_MEMORY;
-        if (rv == CKR_OK)
-            rv = crypto_digest_update (d, value->data, value->len);
-        if (rv == CKR_OK)
-            rv = crypto_digest_final (d, h->data);
-        crypto_digest_free (d);
-        secbuf_free (value);
-        value = h;
-    }
+    rv = secret_prehash (kt, &value);
     if (rv == CKR_OK && (value->len == 0 || value->len > TPM_HMAC_MAX_KEY)) {
         LOG_ERROR ("an HMAC key of %lu bytes: the TPM holds 1 to %d bytes (a typed "
                    "CKK_SHA*_HMAC key of any length works: it is hashed first)",
@@ -200,6 +219,8 @@ secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
     if (name_hash == 0) {
         value = secbuf_new (len);
         rv = value ? tpm_random (core_tpm (), value->data, len) : CKR_HOST_MEMORY;
+        if (rv == CKR_OK)
+            rv = secret_prehash (kt, &value);
     }
     obj = object_new (attrs);
     if (obj == NULL)
