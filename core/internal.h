@@ -65,6 +65,9 @@ typedef struct sign_op {
     size_t buf_len;
     bool multi;                          /* an Update was called */
     size_t mac_len;                      /* HMAC: the output length */
+    tpm_pcrs pcrs;                       /* the key's PCR binding, if any */
+    uint8_t *pcr_values;                 /* ... and the values it is bound to */
+    size_t pcr_values_len;
     tpm_hmac_seq *seq;                   /* HMAC: a TPM sequence, for longer data */
 } sign_op;
 
@@ -122,6 +125,17 @@ CK_RV object_auth_new (secbuf **out);
 /* Gives obj the TPM key's blobs (taken) and its auth wrapped under the token secret. */
 CK_RV object_take_tpm_key (tt_token *tok, tt_object *obj, tpm_blob *pub, tpm_blob *priv,
                            const secbuf *auth);
+
+/* pcr.c: PCR binding. from_template: what a template (or the config default)
+ * asks for (mask 0: nothing). bind: makes the policy for the current values and
+ * records mask, bank and values in attrs. changed: how many bound PCRs differ now
+ * (their names in list), -1 if unknown. report: logs that. */
+CK_RV pcr_from_template (const attr_list *tmpl, tpm_pcrs *out);
+CK_RV pcr_bind (attr_list *attrs, tpm_pcrs pcrs, tpm_policy *pol);
+tpm_pcrs pcr_of_object (const attr_list *attrs);
+int pcr_changed (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len, char *list,
+                 size_t list_len);
+void pcr_report (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len);
 
 /* secret.c: HMAC keys in the TPM */
 CK_RV secret_import_inlock (tt_token *tok, tt_object *obj);

@@ -109,6 +109,9 @@ static const schema_entry s_private[] = {
     { CKA_ALWAYS_AUTHENTICATE, K_BOOL, A_CREATE, 0 },
     { CKA_PUBLIC_KEY_INFO, K_BYTES, A_CREATE | A_NOGEN, D_NONE },
     { CKA_TPMTRUST_TPM_KEY, K_BOOL, 0, D_NONE },
+    { CKA_TPMTRUST_PCR_MASK, K_ULONG, A_CREATE, D_NONE },
+    { CKA_TPMTRUST_PCR_BANK, K_ULONG, A_CREATE, D_NONE },
+    { CKA_TPMTRUST_PCR_VALUES, K_BYTES, 0, D_NONE },
     /* EC */
     { CKA_EC_PARAMS, K_BYTES, A_CREATE | A_REQUIRE, D_NONE },
     { CKA_EC_POINT, K_BYTES, A_NOGEN, D_NONE },
@@ -130,6 +133,9 @@ static const schema_entry s_secret[] = {
     { CKA_WRAP_WITH_TRUSTED, K_BOOL, A_CREATE | A_MODIFY | A_TRUE_ONLY, 0 },
     { CKA_TRUSTED, K_BOOL, A_CREATE, 0 },
     { CKA_TPMTRUST_TPM_KEY, K_BOOL, 0, D_NONE },
+    { CKA_TPMTRUST_PCR_MASK, K_ULONG, A_CREATE, D_NONE },
+    { CKA_TPMTRUST_PCR_BANK, K_ULONG, A_CREATE, D_NONE },
+    { CKA_TPMTRUST_PCR_VALUES, K_BYTES, 0, D_NONE },
     { CKA_VALUE, K_BYTES, A_CREATE | A_REQUIRE | A_SENSITIVE | A_NOGEN, D_NONE },
     { CKA_VALUE_LEN, K_ULONG, A_CREATE, D_NONE },
     END,
@@ -1050,6 +1056,8 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     unsigned char id[crypto_generichash_BYTES];
     size_t raw_len = sizeof raw, der_len = sizeof der, spki_len = 0, field = 0;
     const mech_info *m = mech_lookup (mech->mechanism);
+    tpm_pcrs pcrs = { 0, 0 };
+    tpm_policy pol;
     bool b;
     CK_RV rv;
 
@@ -1112,10 +1120,14 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     if (rv != CKR_OK)
         goto out;
 
-    rv = object_auth_new (&auth);
+    rv = pcr_from_template (priv, &pcrs);
+    if (rv == CKR_OK && pcrs.mask != 0)
+        rv = pcr_bind (priv, pcrs, &pol);
+    if (rv == CKR_OK)
+        rv = object_auth_new (&auth);
     if (rv == CKR_OK)
         rv = tpm_ec_create (core_tpm (), field == 48 ? TPM_CURVE_P384 : TPM_CURVE_P256, auth,
-                            &tpub, &tpriv, raw, &raw_len);
+                            pcrs.mask ? &pol : NULL, &tpub, &tpriv, raw, &raw_len);
     if (rv == CKR_OK)
         rv = crypto_ec_point_der (raw, raw_len, der, &der_len);
     if (rv == CKR_OK)

@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "log.h"
 #include "mech.h"
+#include "pkcs11-tpmtrust.h"
 
 #define MAX_RAW_INPUT (64 * 1024)
 
@@ -31,6 +32,7 @@ op_sign_free (sign_op *op)
     if (op->buf != NULL && op->mech != NULL && op->mech->kind == MECH_HMAC)
         sodium_memzero (op->buf, TPM_HMAC_CHUNK);
     free (op->buf);
+    free (op->pcr_values);
     free (op);
 }
 
@@ -219,6 +221,14 @@ sign_copy_key (sign_op *op, const tt_object *obj)
     memcpy (op->pub.data, obj->tpm_pub.data, op->pub.len = obj->tpm_pub.len);
     memcpy (op->priv.data, obj->tpm_priv.data, op->priv.len = obj->tpm_priv.len);
     memcpy (op->wrapped_auth, obj->wrapped_auth, op->wrapped_auth_len = obj->wrapped_auth_len);
+    op->pcrs = pcr_of_object (obj->attrs);
+    if (op->pcrs.mask != 0) {
+        const CK_ATTRIBUTE *v = attr_list_find (obj->attrs, CKA_TPMTRUST_PCR_VALUES);
+        if (v != NULL && (op->pcr_values = malloc (v->ulValueLen ? v->ulValueLen : 1)) != NULL) {
+            memcpy (op->pcr_values, v->pValue, v->ulValueLen);
+            op->pcr_values_len = v->ulValueLen;
+        }
+    }
     return CKR_OK;
 }
 
@@ -317,8 +327,8 @@ hmac_feed (tt_token *tok, sign_op *op, const CK_BYTE *data, size_t len)
     if (op->seq == NULL) {
         rv = sign_auth (tok, op, &auth);
         if (rv == CKR_OK)
-            rv = tpm_hmac_start (core_tpm (), &op->pub, &op->priv, auth, op->mech->tpm_hash,
-                                 &op->seq);
+            rv = tpm_hmac_start (core_tpm (), &(tpm_key) { &op->pub, &op->priv, auth, op->pcrs },
+                                 op->mech->tpm_hash, &op->seq);
         secbuf_free (auth);
     }
     if (rv == CKR_OK && op->buf_len > 0)
@@ -367,8 +377,8 @@ hmac_final (tt_token *tok, sign_op *op, uint8_t *mac, size_t *mac_len)
     }
     rv = sign_auth (tok, op, &auth);
     if (rv == CKR_OK)
-        rv = tpm_hmac (core_tpm (), &op->pub, &op->priv, auth, op->mech->tpm_hash, op->buf,
-                       op->buf_len, mac, mac_len);
+        rv = tpm_hmac (core_tpm (), &(tpm_key) { &op->pub, &op->priv, auth, op->pcrs },
+                       op->mech->tpm_hash, op->buf, op->buf_len, mac, mac_len);
     secbuf_free (auth);
     return rv;
 }
@@ -404,6 +414,18 @@ sign_out_len (const sign_op *op)
     return op->mech->kind == MECH_HMAC ? op->mac_len : 2 * op->field;
 }
 
+/* Turns a TPM refusal into what it means for this key, with a log line. */
+static void
+sign_check_result (const sign_op *op, CK_RV *rv)
+{
+    if (*rv == CKR_PIN_INCORRECT) {
+        LOG_ERROR ("the TPM refused this key's auth value: the store row does not match the key");
+        *rv = CKR_DEVICE_ERROR;
+    } else if (*rv == CKR_TPMTRUST_PCR_MISMATCH) {
+        pcr_report (op->pcrs, op->pcr_values, op->pcr_values_len);
+    }
+}
+
 CK_RV
 op_sign_update (tt_token *tok, tt_session *sess, bool verify, const CK_BYTE *data, CK_ULONG len)
 {
@@ -414,8 +436,10 @@ op_sign_update (tt_token *tok, tt_session *sess, bool verify, const CK_BYTE *dat
         return CKR_OPERATION_NOT_INITIALIZED;
     op->multi = true;
     rv = op_feed (tok, op, data, len);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        sign_check_result (op, &rv);
         sign_end (sess, verify);
+    }
     return rv;
 }
 
@@ -430,7 +454,8 @@ ecdsa_sign (tt_token *tok, sign_op *op, CK_BYTE *sig, CK_ULONG *sig_len)
     if (rv == CKR_OK)
         rv = sign_auth (tok, op, &auth);
     if (rv == CKR_OK)
-        rv = tpm_ec_sign (core_tpm (), &op->pub, &op->priv, auth, e, op->field, sig, &out_len);
+        rv = tpm_ec_sign (core_tpm (), &(tpm_key) { &op->pub, &op->priv, auth, op->pcrs }, e,
+                          op->field, sig, &out_len);
     if (rv == CKR_OK)
         *sig_len = out_len;
     secbuf_free (auth);
@@ -462,10 +487,7 @@ op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len)
         }
         sodium_memzero (mac, sizeof mac); /* it may be a key itself (SigV4's kDate) */
     }
-    if (rv == CKR_PIN_INCORRECT) {
-        LOG_ERROR ("the TPM refused this key's auth value: the store row does not match the key");
-        rv = CKR_DEVICE_ERROR;
-    }
+    sign_check_result (op, &rv);
     sign_end (sess, false);
     return rv;
 }
@@ -512,6 +534,7 @@ op_verify_final (tt_token *tok, tt_session *sess, const CK_BYTE *sig, CK_ULONG s
         rv = CKR_SIGNATURE_LEN_RANGE;
     } else {
         rv = hmac_final (tok, op, e, &mac_len);
+        sign_check_result (op, &rv);
         if (rv == CKR_OK && sodium_memcmp (e, sig, op->mac_len) != 0)
             rv = CKR_SIGNATURE_INVALID;
         sodium_memzero (e, sizeof e);

@@ -79,6 +79,8 @@ secret_to_tpm (tt_token *tok, tt_object *obj, const hmac_key_type *kt, uint16_t 
                const secbuf *value)
 {
     tpm_blob pub = { 0 }, priv = { 0 };
+    tpm_pcrs pcrs = { 0, 0 };
+    tpm_policy pol;
     secbuf *auth = NULL;
     CK_RV rv;
 
@@ -89,9 +91,14 @@ secret_to_tpm (tt_token *tok, tt_object *obj, const hmac_key_type *kt, uint16_t 
      * long generic key SHA-512's 128-byte block. The TPM hashes it per HMAC. */
     if (kt->tpm_hash == 0 && name_hash == 0 && value != NULL && value->len > 64)
         name_hash = 0x000D;
-    rv = object_auth_new (&auth);
+    rv = pcr_from_template (obj->attrs, &pcrs);
+    if (rv == CKR_OK && pcrs.mask != 0)
+        rv = pcr_bind (obj->attrs, pcrs, &pol);
     if (rv == CKR_OK)
-        rv = tpm_hmac_create (core_tpm (), name_hash, kt->tpm_hash, value, auth, &pub, &priv);
+        rv = object_auth_new (&auth);
+    if (rv == CKR_OK)
+        rv = tpm_hmac_create (core_tpm (), name_hash, kt->tpm_hash, value, auth,
+                              pcrs.mask ? &pol : NULL, &pub, &priv);
     if (rv == CKR_OK)
         rv = object_take_tpm_key (tok, obj, &pub, &priv, auth);
     tpm_blob_clear (&pub);

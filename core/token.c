@@ -151,7 +151,7 @@ seal_under_pin (const store_token *rec, const secbuf *secret, const CK_UTF8CHAR 
     CK_RV rv = crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
 
     if (rv == CKR_OK)
-        rv = tpm_seal (core_tpm (), auth, secret, true, &p, &s);
+        rv = tpm_seal (core_tpm (), auth, secret, true, NULL, &p, &s);
     if (rv == CKR_OK)
         rv = store_blob_set (pub, p.data, p.len);
     if (rv == CKR_OK)
@@ -171,9 +171,10 @@ unseal_with_pin (const store_token *rec, bool so, const CK_UTF8CHAR *pin, CK_ULO
     tpm_blob p = { pub->data, pub->len }, s = { priv->data, priv->len };
     secbuf *auth = NULL;
     CK_RV rv = crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
+    tpm_key k = { &p, &s, auth, { 0, 0 } };
 
     if (rv == CKR_OK)
-        rv = tpm_unseal (core_tpm (), &p, &s, auth, secret);
+        rv = tpm_unseal (core_tpm (), &k, secret);
     secbuf_free (auth);
     if (rv == CKR_OK && (*secret)->len != SECRET_LEN) {
         secbuf_free (*secret);

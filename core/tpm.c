@@ -17,6 +17,7 @@
 #define LOG_MODULE "tpm"
 #include "config-file.h"
 #include "log.h"
+#include "pkcs11-tpmtrust.h"
 #include "tpm.h"
 
 #define SRK_PERSISTENT_HANDLE 0x81000001
@@ -165,6 +166,12 @@ tpm_rv (tpm *t, TSS2_RC r, const char *what)
         if (fmt1 == TPM2_RC_AUTH_FAIL || fmt1 == TPM2_RC_BAD_AUTH) {
             LOG_DEBUG ("%s: %s", what, Tss2_RC_Decode (r));
             return CKR_PIN_INCORRECT;
+        }
+        if (fmt1 == TPM2_RC_POLICY_FAIL || base == TPM2_RC_PCR_CHANGED) {
+            LOG_ERROR ("%s: the key's PCR policy does not hold: PCRs it is bound to have "
+                       "changed since it was created",
+                       what);
+            return CKR_TPMTRUST_PCR_MISMATCH;
         }
         if (base == TPM2_RC_LOCKOUT) {
             LOG_ERROR ("%s: the TPM is in dictionary-attack lockout after too many wrong PINs: "
@@ -468,6 +475,166 @@ tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf
     return rv;
 }
 
+static TPML_PCR_SELECTION
+pcr_selection (tpm_pcrs pcrs)
+{
+    TPML_PCR_SELECTION sel = { .count = 1 };
+    sel.pcrSelections[0].hash = pcrs.bank;
+    sel.pcrSelections[0].sizeofSelect = 3;
+    for (int i = 0; i < 3; i++)
+        sel.pcrSelections[0].pcrSelect[i] = (BYTE) (pcrs.mask >> (8 * i));
+    return sel;
+}
+
+/* The session that authorizes use of key k in the next command: the shared
+ * salted HMAC session, or for a PCR-bound key a fresh salted policy session
+ * that has met PolicyPCR (the PCRs as they are now) and PolicyAuthValue. */
+static CK_RV
+key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s)
+{
+    TPML_PCR_SELECTION sel;
+    TPM2B_DIGEST now = { 0 }; /* empty: the TPM takes the current values */
+    CK_RV rv;
+
+    if (k->pcrs.mask == 0) {
+        rv = tpm_session_inlock (t, attrs);
+        *s = t->session;
+        return rv;
+    }
+    rv = tpm_srk_inlock (t);
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_StartAuthSession (t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
+                                               ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY,
+                                               &session_sym, TPM2_ALG_SHA256, s),
+                     "starting a policy session");
+    if (rv != CKR_OK) {
+        *s = ESYS_TR_NONE;
+        return rv;
+    }
+    sel = pcr_selection (k->pcrs);
+    rv = tpm_rv (t, Esys_TRSess_SetAttributes (t->esys, *s, TPMA_SESSION_CONTINUESESSION | attrs,
+                                               0xff),
+                 "setting session attributes");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_PolicyPCR (t->esys, *s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                        &now, &sel),
+                     "PolicyPCR");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_PolicyAuthValue (t->esys, *s, ESYS_TR_NONE, ESYS_TR_NONE,
+                                              ESYS_TR_NONE),
+                     "PolicyAuthValue");
+    if (rv != CKR_OK && t->esys != NULL) {
+        Esys_FlushContext (t->esys, *s);
+        *s = ESYS_TR_NONE;
+    }
+    return rv;
+}
+
+/* After the command: a policy session is flushed; the shared one is kept
+ * unless the command failed in a way that may have ended it. */
+static void
+key_session_done (tpm *t, const tpm_key *k, ESYS_TR *s, CK_RV rv)
+{
+    if (k->pcrs.mask == 0) {
+        tpm_session_failed (t, rv);
+    } else if (*s != ESYS_TR_NONE && t->esys != NULL) {
+        Esys_FlushContext (t->esys, *s);
+    }
+    *s = ESYS_TR_NONE;
+}
+
+static CK_RV
+pcr_read_inlock (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
+{
+    size_t off = 0, max = *len;
+    uint32_t left = pcrs.mask;
+    CK_RV rv = tpm_connect_inlock (t);
+
+    /* PCR_Read answers at most 8 digests at a time: ask again for the rest. */
+    while (rv == CKR_OK && left != 0) {
+        TPML_PCR_SELECTION sel = pcr_selection ((tpm_pcrs) { pcrs.bank, left }), *out_sel = NULL;
+        TPML_DIGEST *digests = NULL;
+        uint32_t got = 0;
+        rv = tpm_rv (t, Esys_PCR_Read (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
+                                       NULL, &out_sel, &digests),
+                     "reading PCRs");
+        if (rv == CKR_OK && out_sel->count == 1)
+            for (int i = 0; i < 3; i++)
+                got |= (uint32_t) out_sel->pcrSelections[0].pcrSelect[i] << (8 * i);
+        if (rv == CKR_OK && (got == 0 || (got & ~left) != 0)) {
+            LOG_ERROR ("the TPM has no PCR bank 0x%04x with PCRs 0x%06x", pcrs.bank, left);
+            rv = CKR_ATTRIBUTE_VALUE_INVALID;
+        }
+        for (UINT32 i = 0; rv == CKR_OK && i < digests->count; i++) {
+            if (off + digests->digests[i].size > max) {
+                rv = CKR_BUFFER_TOO_SMALL;
+                break;
+            }
+            memcpy (values + off, digests->digests[i].buffer, digests->digests[i].size);
+            off += digests->digests[i].size;
+        }
+        left &= ~got;
+        Esys_Free (out_sel);
+        Esys_Free (digests);
+    }
+    *len = off;
+    return rv;
+}
+
+CK_RV
+tpm_pcr_read (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
+{
+    CK_RV rv;
+    pthread_mutex_lock (&t->lock);
+    rv = pcr_read_inlock (t, pcrs, values, len);
+    pthread_mutex_unlock (&t->lock);
+    return rv;
+}
+
+CK_RV
+tpm_pcr_policy (tpm *t, tpm_pcrs pcrs, tpm_policy *pol, uint8_t *values, size_t *len)
+{
+    TPML_PCR_SELECTION sel = pcr_selection (pcrs);
+    TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
+    TPM2B_DIGEST now = { 0 }, *digest = NULL;
+    uint8_t scratch[24 * 64];
+    size_t scratch_len = sizeof scratch;
+    ESYS_TR trial = ESYS_TR_NONE;
+    CK_RV rv;
+
+    pthread_mutex_lock (&t->lock);
+    /* the values first, so that a caller sees what the policy binds */
+    rv = pcr_read_inlock (t, pcrs, values ? values : scratch, values ? len : &scratch_len);
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_StartAuthSession (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                               ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_TRIAL,
+                                               &none, TPM2_ALG_SHA256, &trial),
+                     "starting a trial session");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_PolicyPCR (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                        &now, &sel),
+                     "PolicyPCR (trial)");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_PolicyAuthValue (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE,
+                                              ESYS_TR_NONE),
+                     "PolicyAuthValue (trial)");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_PolicyGetDigest (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE,
+                                              ESYS_TR_NONE, &digest),
+                     "PolicyGetDigest");
+    if (rv == CKR_OK && digest->size != sizeof pol->digest)
+        rv = CKR_FUNCTION_FAILED;
+    if (rv == CKR_OK) {
+        pol->pcrs = pcrs;
+        memcpy (pol->digest, digest->buffer, sizeof pol->digest);
+    }
+    if (trial != ESYS_TR_NONE && t->esys != NULL)
+        Esys_FlushContext (t->esys, trial);
+    pthread_mutex_unlock (&t->lock);
+    Esys_Free (digest);
+    return rv;
+}
+
 CK_RV
 tpm_random (tpm *t, uint8_t *buf, size_t len)
 {
@@ -508,8 +675,8 @@ tpm_random (tpm *t, uint8_t *buf, size_t len)
 /* Esys_Create under the SRK in the salted session with command parameter
  * encryption (the sensitive part travels encrypted); marshals the result. */
 static CK_RV
-tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, const TPM2B_PUBLIC *tmpl, const char *what,
-            tpm_blob *pub, tpm_blob *priv, TPM2B_PUBLIC **out_pub)
+tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, TPM2B_PUBLIC *tmpl, const tpm_policy *pol,
+            const char *what, tpm_blob *pub, tpm_blob *priv, TPM2B_PUBLIC **out_pub)
 {
     TPM2B_DATA outside = { 0 };
     TPML_PCR_SELECTION pcrs = { 0 };
@@ -518,6 +685,12 @@ tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, const TPM2B_PUBLIC *tmpl, 
     CK_RV rv;
 
     *out_pub = NULL;
+    if (pol != NULL && pol->pcrs.mask != 0) {
+        /* only the policy authorizes use: PolicyPCR AND PolicyAuthValue */
+        tmpl->publicArea.authPolicy.size = sizeof pol->digest;
+        memcpy (tmpl->publicArea.authPolicy.buffer, pol->digest, sizeof pol->digest);
+        tmpl->publicArea.objectAttributes &= ~TPMA_OBJECT_USERWITHAUTH;
+    }
     pthread_mutex_lock (&t->lock);
     rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT);
     if (rv == CKR_OK) {
@@ -545,7 +718,8 @@ tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, const TPM2B_PUBLIC *tmpl, 
 }
 
 CK_RV
-tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, tpm_blob *pub, tpm_blob *priv)
+tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, const tpm_policy *pol,
+          tpm_blob *pub, tpm_blob *priv)
 {
     TPM2B_SENSITIVE_CREATE in = { 0 };
     TPM2B_PUBLIC tmpl = {
@@ -566,29 +740,29 @@ tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, tpm_blob *pub
     in.sensitive.data.size = (UINT16) data->len;
     memcpy (in.sensitive.data.buffer, data->data, data->len);
     auth_from_secbuf (auth, &in.sensitive.userAuth);
-    rv = tpm_create (t, &in, &tmpl, "sealing a secret", pub, priv, &out_pub);
+    rv = tpm_create (t, &in, &tmpl, pol, "sealing a secret", pub, priv, &out_pub);
     sodium_memzero (&in, sizeof in);
     Esys_Free (out_pub);
     return rv;
 }
 
 CK_RV
-tpm_unseal (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth, secbuf **data)
+tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
 {
     TPM2B_SENSITIVE_DATA *out = NULL;
-    ESYS_TR h = ESYS_TR_NONE;
+    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
     TSS2_RC r;
     CK_RV rv;
 
     *data = NULL;
     pthread_mutex_lock (&t->lock);
-    rv = tpm_load_inlock (t, pub, priv, auth, &h);
+    rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = tpm_session_inlock (t, TPMA_SESSION_ENCRYPT);
+        rv = key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
     if (rv == CKR_OK) {
-        r = Esys_Unseal (t->esys, h, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+        r = Esys_Unseal (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &out);
         rv = tpm_rv (t, r, "unsealing");
-        tpm_session_failed (t, rv);
+        key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     pthread_mutex_unlock (&t->lock);
@@ -638,8 +812,8 @@ tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *po
 }
 
 CK_RV
-tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, tpm_blob *pub, tpm_blob *priv,
-               uint8_t *point, size_t *point_len)
+tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, const tpm_policy *pol, tpm_blob *pub,
+               tpm_blob *priv, uint8_t *point, size_t *point_len)
 {
     TPM2B_SENSITIVE_CREATE in = { 0 };
     TPM2B_PUBLIC tmpl = {
@@ -661,7 +835,7 @@ tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, tpm_blob *pub, tpm_b
     CK_RV rv = auth_from_secbuf (auth, &in.sensitive.userAuth);
 
     if (rv == CKR_OK)
-        rv = tpm_create (t, &in, &tmpl, "creating an ECC key", pub, priv, &out_pub);
+        rv = tpm_create (t, &in, &tmpl, pol, "creating an ECC key", pub, priv, &out_pub);
     sodium_memzero (&in, sizeof in);
     if (rv == CKR_OK)
         rv = point_from_public (out_pub, point, point_len);
@@ -674,14 +848,14 @@ tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, tpm_blob *pub, tpm_b
 }
 
 CK_RV
-tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
-             const uint8_t *digest, size_t digest_len, uint8_t *sig, size_t *sig_len)
+tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len, uint8_t *sig,
+             size_t *sig_len)
 {
     TPM2B_DIGEST d = { .size = (UINT16) digest_len };
     TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_ECDSA };
     TPMT_TK_HASHCHECK ticket = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
     TPMT_SIGNATURE *out = NULL;
-    ESYS_TR h = ESYS_TR_NONE;
+    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
     TSS2_RC r;
     CK_RV rv;
 
@@ -696,14 +870,14 @@ tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *au
     memcpy (d.buffer, digest, digest_len);
 
     pthread_mutex_lock (&t->lock);
-    rv = tpm_load_inlock (t, pub, priv, auth, &h);
+    rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = tpm_session_inlock (t, 0);
+        rv = key_session_inlock (t, k, 0, &s);
     if (rv == CKR_OK) {
-        r = Esys_Sign (t->esys, h, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
+        r = Esys_Sign (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
                        &out);
         rv = tpm_rv (t, r, "signing");
-        tpm_session_failed (t, rv);
+        key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     pthread_mutex_unlock (&t->lock);
@@ -725,7 +899,7 @@ tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *au
 
 CK_RV
 tpm_hmac_create (tpm *t, uint16_t name_hash, uint16_t scheme_hash, const secbuf *key,
-                 const secbuf *auth, tpm_blob *pub, tpm_blob *priv)
+                 const secbuf *auth, const tpm_policy *pol, tpm_blob *pub, tpm_blob *priv)
 {
     TPM2B_SENSITIVE_CREATE in = { 0 };
     TPM2B_PUBLIC tmpl = {
@@ -760,8 +934,9 @@ tpm_hmac_create (tpm *t, uint16_t name_hash, uint16_t scheme_hash, const secbuf 
     }
     rv = auth_from_secbuf (auth, &in.sensitive.userAuth);
     if (rv == CKR_OK)
-        rv = tpm_create (t, &in, &tmpl, key ? "importing an HMAC key" : "creating an HMAC key",
-                         pub, priv, &out_pub);
+        rv = tpm_create (t, &in, &tmpl, pol,
+                         key ? "importing an HMAC key" : "creating an HMAC key", pub, priv,
+                         &out_pub);
     sodium_memzero (&in, sizeof in);
     Esys_Free (out_pub);
     return rv;
@@ -781,12 +956,12 @@ digest_out (TPM2B_DIGEST *d, uint8_t *out, size_t *out_len)
 }
 
 CK_RV
-tpm_hmac (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth, uint16_t hash,
-          const uint8_t *data, size_t len, uint8_t *out, size_t *out_len)
+tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t len, uint8_t *out,
+          size_t *out_len)
 {
     TPM2B_MAX_BUFFER buf = { .size = (UINT16) len };
     TPM2B_DIGEST *result = NULL;
-    ESYS_TR h = ESYS_TR_NONE;
+    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
     CK_RV rv;
 
     if (len > TPM_HMAC_CHUNK)
@@ -794,14 +969,14 @@ tpm_hmac (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
     if (len)
         memcpy (buf.buffer, data, len);
     pthread_mutex_lock (&t->lock);
-    rv = tpm_load_inlock (t, pub, priv, auth, &h);
+    rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = tpm_session_inlock (t, TPMA_SESSION_ENCRYPT);
+        rv = key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
     if (rv == CKR_OK) {
-        rv = tpm_rv (t, Esys_HMAC (t->esys, h, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &buf,
+        rv = tpm_rv (t, Esys_HMAC (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &buf,
                                    hash, &result),
                      "computing an HMAC");
-        tpm_session_failed (t, rv);
+        key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     pthread_mutex_unlock (&t->lock);
@@ -839,29 +1014,28 @@ seq_save_inlock (tpm *t, tpm_hmac_seq *seq, ESYS_TR *h)
 }
 
 CK_RV
-tpm_hmac_start (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
-                uint16_t hash, tpm_hmac_seq **out)
+tpm_hmac_start (tpm *t, const tpm_key *k, uint16_t hash, tpm_hmac_seq **out)
 {
     TPM2B_AUTH seq_auth = { 0 }; /* ours alone: the handle is not shared */
     tpm_hmac_seq *seq = calloc (1, sizeof *seq);
-    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
+    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE, sequence = ESYS_TR_NONE;
     CK_RV rv = seq ? CKR_OK : CKR_HOST_MEMORY;
 
     *out = NULL;
     pthread_mutex_lock (&t->lock);
     if (rv == CKR_OK)
-        rv = tpm_load_inlock (t, pub, priv, auth, &h);
+        rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = tpm_session_inlock (t, 0);
+        rv = key_session_inlock (t, k, 0, &s);
     if (rv == CKR_OK) {
-        rv = tpm_rv (t, Esys_HMAC_Start (t->esys, h, t->session, ESYS_TR_NONE, ESYS_TR_NONE,
-                                         &seq_auth, hash, &s),
+        rv = tpm_rv (t, Esys_HMAC_Start (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE,
+                                         &seq_auth, hash, &sequence),
                      "starting an HMAC sequence");
-        tpm_session_failed (t, rv);
+        key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     if (rv == CKR_OK)
-        rv = seq_save_inlock (t, seq, &s);
+        rv = seq_save_inlock (t, seq, &sequence);
     pthread_mutex_unlock (&t->lock);
     if (rv != CKR_OK) {
         tpm_hmac_seq_free (seq);

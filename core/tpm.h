@@ -32,6 +32,27 @@ typedef struct tpm_blob {
 
 typedef enum { TPM_CURVE_P256 = 0x0003, TPM_CURVE_P384 = 0x0004 } tpm_curve;
 
+/* A PCR selection: one bank (a TPM hash id: 0x000B SHA-256, 0x0004 SHA-1...) and
+ * PCRs 0..23 as a bit mask. mask 0: none. */
+typedef struct tpm_pcrs {
+    uint16_t bank;
+    uint32_t mask;
+} tpm_pcrs;
+
+/* A key to use: its blobs, its auth value, and the PCRs its policy names (a key
+ * bound to PCRs is used in a policy session: PolicyPCR AND PolicyAuthValue). */
+typedef struct tpm_key {
+    const tpm_blob *pub, *priv;
+    const secbuf *auth;
+    tpm_pcrs pcrs;
+} tpm_key;
+
+/* The policy a new key is bound to: PolicyPCR (values now) AND PolicyAuthValue. */
+typedef struct tpm_policy {
+    tpm_pcrs pcrs;
+    uint8_t digest[32];
+} tpm_policy;
+
 typedef struct tpm_info {
     char tcti[128];
     char manufacturer[5];
@@ -64,20 +85,27 @@ bool tpm_connected (tpm *t);
 /* len random bytes: the TPM's RNG XORed with the OS RNG (never plain on the bus). */
 CK_RV tpm_random (tpm *t, uint8_t *buf, size_t len);
 
-/* Seals data under the SRK with authValue auth; da: dictionary-attack protected. */
-CK_RV tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, tpm_blob *pub,
-                tpm_blob *priv);
-CK_RV tpm_unseal (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
-                  secbuf **data);
+/* The selected PCRs' current values, concatenated in PCR order. */
+CK_RV tpm_pcr_read (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len);
+/* A policy binding new keys to the selected PCRs' current values; values (may be
+ * NULL) receives those values as tpm_pcr_read gives them. */
+CK_RV tpm_pcr_policy (tpm *t, tpm_pcrs pcrs, tpm_policy *pol, uint8_t *values, size_t *len);
+
+/* Seals data under the SRK with authValue auth; da: dictionary-attack protected;
+ * pol (may be NULL): the PCR policy the object is bound to. */
+CK_RV tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, const tpm_policy *pol,
+                tpm_blob *pub, tpm_blob *priv);
+/* CKR_TPMTRUST_PCR_MISMATCH when the key's PCRs no longer hold their values. */
+CK_RV tpm_unseal (tpm *t, const tpm_key *k, secbuf **data);
 
 /* Creates an ECC signing key in the TPM; point is the uncompressed 04||X||Y. */
-CK_RV tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, tpm_blob *pub, tpm_blob *priv,
-                     uint8_t *point, size_t *point_len);
+CK_RV tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, const tpm_policy *pol,
+                     tpm_blob *pub, tpm_blob *priv, uint8_t *point, size_t *point_len);
 /* Reads curve and point from a public blob. */
 CK_RV tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *point_len);
 /* ECDSA over digest (exactly the curve's size); sig receives r||s, 2 * size bytes. */
-CK_RV tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
-                   const uint8_t *digest, size_t digest_len, uint8_t *sig, size_t *sig_len);
+CK_RV tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
+                   uint8_t *sig, size_t *sig_len);
 
 /* HMAC keys: keyed-hash objects under the SRK. hash: a TPM_ALG id (0x04 SHA-1,
  * 0x0B SHA-256, 0x0C SHA-384, 0x0D SHA-512). */
@@ -88,16 +116,16 @@ CK_RV tpm_ec_sign (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secb
  * parameter-encrypted command), else generated inside the TPM (its size is the
  * digest size of name_hash). scheme_hash: the one hash the key may use, 0 for any. */
 CK_RV tpm_hmac_create (tpm *t, uint16_t name_hash, uint16_t scheme_hash, const secbuf *key,
-                       const secbuf *auth, tpm_blob *pub, tpm_blob *priv);
+                       const secbuf *auth, const tpm_policy *pol, tpm_blob *pub,
+                       tpm_blob *priv);
 /* One TPM2_HMAC over at most TPM_HMAC_CHUNK bytes; the result comes back
  * response-encrypted. out must hold 64 bytes. */
-CK_RV tpm_hmac (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
-                uint16_t hash, const uint8_t *data, size_t len, uint8_t *out, size_t *out_len);
+CK_RV tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t len,
+                uint8_t *out, size_t *out_len);
 /* An HMAC sequence for longer data. Between calls the sequence is context-saved
  * and flushed, so it holds no transient slot. */
 typedef struct tpm_hmac_seq tpm_hmac_seq;
-CK_RV tpm_hmac_start (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
-                      uint16_t hash, tpm_hmac_seq **seq);
+CK_RV tpm_hmac_start (tpm *t, const tpm_key *k, uint16_t hash, tpm_hmac_seq **seq);
 CK_RV tpm_hmac_update (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len);
 /* Adds the last data (at most TPM_HMAC_CHUNK bytes), returns the HMAC, frees seq. */
 CK_RV tpm_hmac_finish (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len, uint8_t *out,
