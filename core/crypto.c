@@ -245,6 +245,78 @@ crypto_ec_spki (size_t field, const uint8_t *raw_point, size_t point_len, uint8_
     return *der ? CKR_OK : CKR_HOST_MEMORY;
 }
 
+static const uint8_t oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+static const uint8_t name_ed25519[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd',
+                                        's',  '2',  '5', '5', '1', '9' };
+
+bool
+crypto_ed25519_params (const uint8_t *params, size_t len)
+{
+    return (len == sizeof oid_ed25519 && memcmp (params, oid_ed25519, len) == 0)
+           || (len == sizeof name_ed25519 && memcmp (params, name_ed25519, len) == 0);
+}
+
+const uint8_t *
+crypto_ed25519_oid (size_t *len)
+{
+    *len = sizeof oid_ed25519;
+    return oid_ed25519;
+}
+
+CK_RV
+crypto_ed25519_point_raw (const uint8_t *in, size_t in_len, uint8_t raw[32])
+{
+    if (in_len == 34 && in[0] == 0x04 && in[1] == 32)
+        in += 2, in_len -= 2;
+    if (in_len != 32 || crypto_core_ed25519_is_valid_point (in) != 1)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    memcpy (raw, in, 32);
+    return CKR_OK;
+}
+
+CK_RV
+crypto_ed25519_expand (const secbuf *seed, secbuf **out, uint8_t pk[32])
+{
+    secbuf *sk = secbuf_new (crypto_sign_SECRETKEYBYTES);
+    uint8_t pk_[32];
+
+    *out = NULL;
+    if (seed->len != crypto_sign_SEEDBYTES)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    if (sk == NULL)
+        return CKR_HOST_MEMORY;
+    crypto_sign_seed_keypair (pk ? pk : pk_, sk->data, seed->data);
+    *out = sk;
+    return CKR_OK;
+}
+
+CK_RV
+crypto_ed25519_sign (const secbuf *sk, const uint8_t *msg, size_t len, uint8_t sig[64])
+{
+    if (sk->len != crypto_sign_SECRETKEYBYTES)
+        return CKR_ARGUMENTS_BAD;
+    return crypto_sign_detached (sig, NULL, msg, len, sk->data) == 0 ? CKR_OK
+                                                                   : CKR_FUNCTION_FAILED;
+}
+
+CK_RV
+crypto_ed25519_verify (const uint8_t pk[32], const uint8_t *msg, size_t len, const uint8_t *sig,
+                       size_t sig_len)
+{
+    if (sig_len != crypto_sign_BYTES)
+        return CKR_SIGNATURE_LEN_RANGE;
+    return crypto_sign_verify_detached (sig, msg, len, pk) == 0 ? CKR_OK : CKR_SIGNATURE_INVALID;
+}
+
+void
+crypto_ed25519_spki (const uint8_t pk[32], uint8_t der[44])
+{
+    static const uint8_t prefix[12] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                        0x2b, 0x65, 0x70, 0x03, 0x21, 0x00 };
+    memcpy (der, prefix, sizeof prefix);
+    memcpy (der + sizeof prefix, pk, 32);
+}
+
 static CK_RV
 der_out (int len, unsigned char *buf, uint8_t **out, size_t *out_len)
 {

@@ -7,6 +7,7 @@
 #ifndef TT_CRYPTO_H
 #define TT_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,21 @@ CK_RV crypto_ecdsa_verify (size_t field, const uint8_t *raw_point, size_t point_
 /* DER SubjectPublicKeyInfo for an EC point (CKA_PUBLIC_KEY_INFO); malloc'd. */
 CK_RV crypto_ec_spki (size_t field, const uint8_t *raw_point, size_t point_len, uint8_t **der,
                       size_t *der_len);
+
+/* Ed25519 (libsodium). CKA_EC_PARAMS: the OID 1.3.101.112, or the
+ * PrintableString "edwards25519"; we emit the OID. */
+bool crypto_ed25519_params (const uint8_t *params, size_t len);
+const uint8_t *crypto_ed25519_oid (size_t *len);
+/* CKA_EC_POINT: DER OCTET STRING of the 32-byte key, or the raw key, to raw. */
+CK_RV crypto_ed25519_point_raw (const uint8_t *in, size_t in_len, uint8_t raw[32]);
+/* The expanded secret key (64 bytes, a secbuf) and public key for a 32-byte seed. */
+CK_RV crypto_ed25519_expand (const secbuf *seed, secbuf **sk, uint8_t pk[32]);
+CK_RV crypto_ed25519_sign (const secbuf *sk, const uint8_t *msg, size_t len, uint8_t sig[64]);
+/* CKR_SIGNATURE_INVALID / CKR_SIGNATURE_LEN_RANGE on mismatch. */
+CK_RV crypto_ed25519_verify (const uint8_t pk[32], const uint8_t *msg, size_t len,
+                             const uint8_t *sig, size_t sig_len);
+/* DER SubjectPublicKeyInfo of an Ed25519 key (44 bytes). */
+void crypto_ed25519_spki (const uint8_t pk[32], uint8_t der[44]);
 
 /* Parses an X.509 DER certificate; each out (may be NULL) gets a malloc'd DER field. */
 CK_RV crypto_x509_fields (const uint8_t *der, size_t len, uint8_t **subject, size_t *subject_len,

@@ -29,6 +29,9 @@ struct tt_object {
     tpm_blob tpm_pub, tpm_priv; /* TPM-backed keys */
     uint8_t *wrapped_auth;      /* the key's authValue, wrapped by the token secret */
     size_t wrapped_auth_len;
+    secbuf *ed_sk;              /* Ed25519: the unsealed key while cached */
+    uint64_t ed_used_at;        /* ... last use (monotonic ms) */
+    unsigned ed_uses;           /* ... signatures since it was unsealed */
     tt_object *next;
 };
 
@@ -65,6 +68,7 @@ typedef struct sign_op {
     size_t buf_len;
     bool multi;                          /* an Update was called */
     size_t mac_len;                      /* HMAC: the output length */
+    CK_OBJECT_HANDLE key;                /* the key object (Ed25519: its seed cache) */
     tpm_pcrs pcrs;                       /* the key's PCR binding, if any */
     uint8_t *pcr_values;                 /* ... and the values it is bound to */
     size_t pcr_values_len;
@@ -136,6 +140,18 @@ tpm_pcrs pcr_of_object (const attr_list *attrs);
 int pcr_changed (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len, char *list,
                  size_t list_len);
 void pcr_report (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len);
+
+/* eddsa.c: Ed25519 with the seed sealed in the TPM. seal: seals seed (NULL: a
+ * new one) as priv's TPM object and gives the public key. import: C_CreateObject
+ * of a private key with CKA_VALUE = seed. sk: the expanded key for signing, from
+ * the object's cache or unsealed (then cached as configured); *owned says
+ * whether the caller frees it. wipe: forgets a cached key. */
+CK_RV eddsa_seal_inlock (tt_token *tok, tt_object *priv, const secbuf *seed, uint8_t pk[32]);
+CK_RV eddsa_import_inlock (tt_token *tok, tt_object *obj);
+CK_RV eddsa_sk_inlock (tt_token *tok, tt_session *sess, const sign_op *op, secbuf **sk,
+                       bool *owned);
+void eddsa_wipe (tt_object *obj);
+void token_wipe_caches (tt_token *tok);
 
 /* secret.c: HMAC keys in the TPM */
 CK_RV secret_import_inlock (tt_token *tok, tt_object *obj);

@@ -10,7 +10,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum { MECH_KEYGEN_EC, MECH_KEYGEN_SECRET, MECH_ECDSA, MECH_HMAC, MECH_DIGEST } mech_kind;
+typedef enum {
+    MECH_KEYGEN_EC,
+    MECH_KEYGEN_EDWARDS,
+    MECH_KEYGEN_SECRET,
+    MECH_ECDSA,
+    MECH_EDDSA,
+    MECH_HMAC,
+    MECH_DIGEST
+} mech_kind;
 
 typedef struct mech_info {
     CK_MECHANISM_TYPE type;

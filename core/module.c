@@ -49,8 +49,12 @@ static void
 atfork_child (void)
 {
     pthread_mutex_init (&module_lock, NULL);
-    if (M.initialized)
+    if (M.initialized) {
         M.forked = true;
+        /* The child is single-threaded here: wipe the unsealed keys it inherited. */
+        for (size_t i = 0; i < M.n_slots; i++)
+            token_wipe_caches (M.slots[i]);
+    }
 }
 
 static void

@@ -115,7 +115,7 @@ static const schema_entry s_private[] = {
     /* EC */
     { CKA_EC_PARAMS, K_BYTES, A_CREATE | A_REQUIRE, D_NONE },
     { CKA_EC_POINT, K_BYTES, A_NOGEN, D_NONE },
-    { CKA_VALUE, K_BYTES, A_SENSITIVE | A_NOGEN, D_NONE },
+    { CKA_VALUE, K_BYTES, A_CREATE | A_SENSITIVE | A_NOGEN, D_NONE },
     END,
 };
 
@@ -308,6 +308,7 @@ object_free (tt_object *obj)
 {
     if (obj == NULL)
         return;
+    eddsa_wipe (obj);
     attr_list_free (obj->attrs);
     tpm_blob_clear (&obj->tpm_pub);
     tpm_blob_clear (&obj->tpm_priv);
@@ -407,6 +408,7 @@ object_logout_inlock (tt_token *tok)
     /* Private session objects are destroyed; handles to private token objects
      * become invalid for good (PKCS#11 2.40, C_Logout). */
     tt_object **p = &tok->objects;
+    token_wipe_caches (tok); /* unsealed Ed25519 keys go with the login */
     while (*p != NULL) {
         tt_object *obj = *p;
         if (object_private (obj) && obj->store_id == 0) {
@@ -681,26 +683,60 @@ create_check_class (CK_OBJECT_CLASS cls, attr_list *attrs)
         free (serial);
         return rv;
     }
-    case CKO_PUBLIC_KEY: {
-        uint8_t raw[1 + 2 * 48], der[2 + sizeof raw];
-        size_t raw_len = sizeof raw, der_len = sizeof der, field;
-        if (!attr_list_ulong (attrs, CKA_KEY_TYPE, &v) || v != CKK_EC) {
-            LOG_ERROR ("only EC public keys can be created");
+    case CKO_PRIVATE_KEY:
+        if (!attr_list_ulong (attrs, CKA_KEY_TYPE, &v) || v != CKK_EC_EDWARDS) {
+            LOG_ERROR ("C_CreateObject of a private key: only Ed25519 seeds can be imported "
+                       "(ECDSA keys are generated inside the TPM)");
             return CKR_ATTRIBUTE_VALUE_INVALID;
         }
         a = attr_list_find (attrs, CKA_EC_PARAMS);
-        field = crypto_ec_params_size (a->pValue, a->ulValueLen);
-        if (field == 0) {
+        if (!crypto_ed25519_params (a->pValue, a->ulValueLen)) {
+            LOG_ERROR ("CKA_EC_PARAMS: only Ed25519 (OID 1.3.101.112 or \"edwards25519\")");
+            return CKR_CURVE_NOT_SUPPORTED;
+        }
+        if (attr_list_find (attrs, CKA_VALUE) == NULL) {
+            LOG_ERROR ("an Ed25519 private key needs CKA_VALUE (the 32-byte seed)");
+            return CKR_TEMPLATE_INCOMPLETE;
+        }
+        return CKR_OK; /* sealed by eddsa_import_inlock */
+    case CKO_PUBLIC_KEY: {
+        uint8_t raw[1 + 2 * 48], der[2 + sizeof raw];
+        size_t raw_len = sizeof raw, der_len = sizeof der, field;
+        if (!attr_list_ulong (attrs, CKA_KEY_TYPE, &v) || (v != CKK_EC && v != CKK_EC_EDWARDS)) {
+            LOG_ERROR ("only EC and Ed25519 public keys can be created");
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+        }
+        a = attr_list_find (attrs, CKA_EC_PARAMS);
+        if (v == CKK_EC_EDWARDS) {
+            const uint8_t *oid;
+            size_t oid_len;
+            if (!crypto_ed25519_params (a->pValue, a->ulValueLen)) {
+                LOG_ERROR ("CKA_EC_PARAMS: only Ed25519 (OID 1.3.101.112 or \"edwards25519\")");
+                return CKR_CURVE_NOT_SUPPORTED;
+            }
+            a = attr_list_find (attrs, CKA_EC_POINT);
+            rv = crypto_ed25519_point_raw (a->pValue, a->ulValueLen, raw);
+            if (rv != CKR_OK) {
+                LOG_ERROR ("CKA_EC_POINT is not an Ed25519 public key (32 bytes, or a DER "
+                           "OCTET STRING of them)");
+                return rv;
+            }
+            oid = crypto_ed25519_oid (&oid_len);
+            rv = attr_list_set (attrs, CKA_EC_PARAMS, oid, oid_len);
+            raw_len = 32;
+        } else if ((field = crypto_ec_params_size (a->pValue, a->ulValueLen)) != 0) {
+            a = attr_list_find (attrs, CKA_EC_POINT);
+            rv = crypto_ec_point_raw (a->pValue, a->ulValueLen, field, raw, &raw_len);
+            if (rv != CKR_OK) {
+                LOG_ERROR ("CKA_EC_POINT is not an uncompressed point on the curve");
+                return rv;
+            }
+        } else {
             LOG_ERROR ("CKA_EC_PARAMS: only the named curves P-256 and P-384 are supported");
             return CKR_CURVE_NOT_SUPPORTED;
         }
-        a = attr_list_find (attrs, CKA_EC_POINT);
-        rv = crypto_ec_point_raw (a->pValue, a->ulValueLen, field, raw, &raw_len);
-        if (rv != CKR_OK) {
-            LOG_ERROR ("CKA_EC_POINT is not an uncompressed point on the curve");
-            return rv;
-        }
-        rv = crypto_ec_point_der (raw, raw_len, der, &der_len);
+        if (rv == CKR_OK)
+            rv = crypto_ec_point_der (raw, raw_len, der, &der_len);
         if (rv == CKR_OK) /* always kept as a DER OCTET STRING */
             rv = attr_list_set (attrs, CKA_EC_POINT, der, der_len);
         if (rv == CKR_OK)
@@ -734,7 +770,7 @@ object_create_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
                                                : CKR_TEMPLATE_INCOMPLETE;
         goto out;
     }
-    if (schema_for (cls) == NULL || cls == CKO_PRIVATE_KEY) {
+    if (schema_for (cls) == NULL) {
         rv = create_check_class (cls, attrs); /* logs, refuses */
         goto out;
     }
@@ -760,6 +796,8 @@ object_create_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
     attrs = NULL;
     if (cls == CKO_SECRET_KEY)
         rv = secret_import_inlock (tok, obj); /* the value goes into the TPM, and only there */
+    else if (cls == CKO_PRIVATE_KEY)
+        rv = eddsa_import_inlock (tok, obj); /* the seed is sealed in the TPM */
     if (rv == CKR_OK)
         rv = object_add_inlock (tok, sess, &obj, 1);
     if (rv == CKR_OK) {
@@ -1027,7 +1065,7 @@ object_find_final_inlock (tt_token *tok, tt_session *sess)
 
 /* Checks a generate template for class cls; CKA_CLASS and CKA_KEY_TYPE must agree. */
 static CK_RV
-generate_check (CK_OBJECT_CLASS cls, const attr_list *tmpl)
+generate_check (CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, const attr_list *tmpl)
 {
     CK_ULONG v;
     CK_RV rv = template_check (cls, tmpl, A_CREATE, A_NOGEN);
@@ -1036,9 +1074,54 @@ generate_check (CK_OBJECT_CLASS cls, const attr_list *tmpl)
         return rv;
     if (attr_list_ulong (tmpl, CKA_CLASS, &v) && v != cls)
         return CKR_TEMPLATE_INCONSISTENT;
-    if (attr_list_ulong (tmpl, CKA_KEY_TYPE, &v) && v != CKK_EC)
+    if (attr_list_ulong (tmpl, CKA_KEY_TYPE, &v) && v != kt)
         return CKR_TEMPLATE_INCONSISTENT;
     return CKR_OK;
+}
+
+/* The TPM ECDSA key of a new pair: attached to priv; its point and SPKI. */
+static CK_RV
+keypair_make_ec (tt_token *tok, tt_object *priv, size_t field, uint8_t *raw, size_t *raw_len,
+                 uint8_t **spki, size_t *spki_len)
+{
+    tpm_blob tpub = { 0 }, tpriv = { 0 };
+    tpm_pcrs pcrs = { 0, 0 };
+    tpm_policy pol;
+    secbuf *auth = NULL;
+    CK_RV rv = pcr_from_template (priv->attrs, &pcrs);
+
+    if (rv == CKR_OK && pcrs.mask != 0)
+        rv = pcr_bind (priv->attrs, pcrs, &pol);
+    if (rv == CKR_OK)
+        rv = object_auth_new (&auth);
+    if (rv == CKR_OK)
+        rv = tpm_ec_create (core_tpm (), field == 48 ? TPM_CURVE_P384 : TPM_CURVE_P256, auth,
+                            pcrs.mask ? &pol : NULL, &tpub, &tpriv, raw, raw_len);
+    if (rv == CKR_OK)
+        rv = object_take_tpm_key (tok, priv, &tpub, &tpriv, auth);
+    if (rv == CKR_OK)
+        rv = crypto_ec_spki (field, raw, *raw_len, spki, spki_len);
+    tpm_blob_clear (&tpub);
+    tpm_blob_clear (&tpriv);
+    secbuf_free (auth);
+    return rv;
+}
+
+/* The sealed Ed25519 seed of a new pair: attached to priv; its key and SPKI. */
+static CK_RV
+keypair_make_ed (tt_token *tok, tt_object *priv, uint8_t *raw, size_t *raw_len, uint8_t **spki,
+                 size_t *spki_len)
+{
+    CK_RV rv = eddsa_seal_inlock (tok, priv, NULL, raw);
+
+    *raw_len = 32;
+    if (rv == CKR_OK && (*spki = malloc (44)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK) {
+        crypto_ed25519_spki (raw, *spki);
+        *spki_len = 44;
+    }
+    return rv;
 }
 
 CK_RV
@@ -1050,18 +1133,15 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     attr_list *pub = NULL, *priv = NULL;
     tt_object *objs[2] = { NULL, NULL };
     const CK_ATTRIBUTE *params;
-    secbuf *auth = NULL;
-    tpm_blob tpub = { 0 }, tpriv = { 0 };
-    uint8_t raw[1 + 2 * 48], der[2 + sizeof raw], *spki = NULL;
+    uint8_t raw[1 + 2 * 48], der[2 + sizeof raw], *spki = NULL, *oid = NULL;
     unsigned char id[crypto_generichash_BYTES];
-    size_t raw_len = sizeof raw, der_len = sizeof der, spki_len = 0, field = 0;
+    size_t raw_len = sizeof raw, der_len = sizeof der, spki_len = 0, field = 0, oid_len = 0;
     const mech_info *m = mech_lookup (mech->mechanism);
-    tpm_pcrs pcrs = { 0, 0 };
-    tpm_policy pol;
-    bool b;
+    bool edwards = m != NULL && m->kind == MECH_KEYGEN_EDWARDS, b;
+    CK_KEY_TYPE kt = edwards ? CKK_EC_EDWARDS : CKK_EC;
     CK_RV rv;
 
-    if (m == NULL || m->kind != MECH_KEYGEN_EC)
+    if (m == NULL || (m->kind != MECH_KEYGEN_EC && !edwards))
         return CKR_MECHANISM_INVALID;
     if (mech->pParameter != NULL || mech->ulParameterLen != 0)
         return CKR_MECHANISM_PARAM_INVALID;
@@ -1069,9 +1149,9 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     if (rv == CKR_OK)
         rv = attr_list_from_template (priv_tmpl, priv_count, &priv);
     if (rv == CKR_OK)
-        rv = generate_check (CKO_PUBLIC_KEY, pub);
+        rv = generate_check (CKO_PUBLIC_KEY, kt, pub);
     if (rv == CKR_OK)
-        rv = generate_check (CKO_PRIVATE_KEY, priv);
+        rv = generate_check (CKO_PRIVATE_KEY, kt, priv);
     if (rv != CKR_OK)
         goto out;
 
@@ -1083,14 +1163,20 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
         LOG_ERROR ("key pair generation needs CKA_EC_PARAMS (the curve)");
         goto out;
     }
-    field = crypto_ec_params_size (params->pValue, params->ulValueLen);
-    if (field == 0) {
-        LOG_ERROR ("CKA_EC_PARAMS: only the named curves P-256 and P-384 are supported");
+    if (edwards && crypto_ed25519_params (params->pValue, params->ulValueLen)) {
+        oid = (uint8_t *) crypto_ed25519_oid (&oid_len); /* always emitted as the OID */
+    } else if (!edwards && (field = crypto_ec_params_size (params->pValue, params->ulValueLen))) {
+        oid = (uint8_t *) crypto_ec_params_for_size (field, &oid_len);
+    } else {
+        LOG_ERROR ("CKA_EC_PARAMS: %s", edwards ? "only Ed25519 (OID 1.3.101.112 or "
+                                                  "\"edwards25519\") is supported"
+                                                : "only the named curves P-256 and P-384 "
+                                                  "are supported");
         rv = CKR_CURVE_NOT_SUPPORTED;
         goto out;
     }
-    /* The TPM key's auth is wrapped by the token secret: the user must be in,
-     * and the key is private, sensitive and not extractable by construction. */
+    /* The key's auth is wrapped by the token secret: the user must be in, and
+     * the key is private, sensitive and not extractable by construction. */
     if ((attr_list_bool (priv, CKA_PRIVATE, &b) && !b)
         || (attr_list_bool (priv, CKA_SENSITIVE, &b) && !b)
         || (attr_list_bool (priv, CKA_EXTRACTABLE, &b) && b)
@@ -1100,57 +1186,56 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
         rv = CKR_ATTRIBUTE_VALUE_INVALID;
         goto out;
     }
-    rv = attr_list_set (pub, CKA_EC_PARAMS, params->pValue, params->ulValueLen);
-    if (rv == CKR_OK)
-        rv = attr_list_set (priv, CKA_EC_PARAMS, params->pValue, params->ulValueLen);
-    if (rv == CKR_OK)
-        rv = attr_list_set_ulong (pub, CKA_CLASS, CKO_PUBLIC_KEY);
-    if (rv == CKR_OK)
-        rv = attr_list_set_ulong (priv, CKA_CLASS, CKO_PRIVATE_KEY);
-    if (rv == CKR_OK)
-        rv = template_defaults (CKO_PUBLIC_KEY, pub);
-    if (rv == CKR_OK)
-        rv = template_defaults (CKO_PRIVATE_KEY, priv);
-    if (rv == CKR_OK)
-        rv = object_access (tok, sess, pub, true);
-    if (rv == CKR_OK)
-        rv = object_access (tok, sess, priv, true);
+    for (int i = 0; i < 2 && rv == CKR_OK; i++) {
+        attr_list *l = i ? priv : pub;
+        rv = attr_list_set (l, CKA_EC_PARAMS, oid, oid_len);
+        if (rv == CKR_OK)
+            rv = attr_list_set_ulong (l, CKA_CLASS, i ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY);
+        if (rv == CKR_OK)
+            rv = template_defaults (i ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, l);
+        if (rv == CKR_OK)
+            rv = object_access (tok, sess, l, true);
+    }
     if (rv == CKR_OK && tok->secret == NULL)
         rv = CKR_USER_NOT_LOGGED_IN;
     if (rv != CKR_OK)
         goto out;
 
-    rv = pcr_from_template (priv, &pcrs);
-    if (rv == CKR_OK && pcrs.mask != 0)
-        rv = pcr_bind (priv, pcrs, &pol);
-    if (rv == CKR_OK)
-        rv = object_auth_new (&auth);
-    if (rv == CKR_OK)
-        rv = tpm_ec_create (core_tpm (), field == 48 ? TPM_CURVE_P384 : TPM_CURVE_P256, auth,
-                            pcrs.mask ? &pol : NULL, &tpub, &tpriv, raw, &raw_len);
+    objs[0] = object_new (pub);
+    objs[1] = object_new (priv);
+    if (objs[0] == NULL || objs[1] == NULL) {
+        object_free (objs[0]);
+        object_free (objs[1]);
+        objs[0] = objs[1] = NULL;
+        rv = CKR_HOST_MEMORY;
+        goto out;
+    }
+    pub = priv = NULL;
+    rv = edwards ? keypair_make_ed (tok, objs[1], raw, &raw_len, &spki, &spki_len)
+                 : keypair_make_ec (tok, objs[1], field, raw, &raw_len, &spki, &spki_len);
     if (rv == CKR_OK)
         rv = crypto_ec_point_der (raw, raw_len, der, &der_len);
-    if (rv == CKR_OK)
-        rv = crypto_ec_spki (field, raw, raw_len, &spki, &spki_len);
     if (rv != CKR_OK)
         goto out;
 
-    /* CKA_ID: the caller's (either template), else a hash of the public point. */
-    if (attr_list_find (pub, CKA_ID)->ulValueLen == 0 && attr_list_find (priv, CKA_ID)->ulValueLen == 0) {
-        crypto_generichash (id, 20, raw, raw_len, NULL, 0);
-        rv = attr_list_set (pub, CKA_ID, id, 20);
-        if (rv == CKR_OK)
-            rv = attr_list_set (priv, CKA_ID, id, 20);
-    } else if (attr_list_find (pub, CKA_ID)->ulValueLen == 0) {
-        const CK_ATTRIBUTE *a = attr_list_find (priv, CKA_ID);
-        rv = attr_list_set (pub, CKA_ID, a->pValue, a->ulValueLen);
-    } else if (attr_list_find (priv, CKA_ID)->ulValueLen == 0) {
-        const CK_ATTRIBUTE *a = attr_list_find (pub, CKA_ID);
-        rv = attr_list_set (priv, CKA_ID, a->pValue, a->ulValueLen);
+    /* CKA_ID: the caller's (either template), else a hash of the public key. */
+    {
+        attr_list *p = objs[0]->attrs, *s = objs[1]->attrs;
+        const CK_ATTRIBUTE *pid = attr_list_find (p, CKA_ID), *sid = attr_list_find (s, CKA_ID);
+        if (pid->ulValueLen == 0 && sid->ulValueLen == 0) {
+            crypto_generichash (id, 20, raw, raw_len, NULL, 0);
+            rv = attr_list_set (p, CKA_ID, id, 20);
+            if (rv == CKR_OK)
+                rv = attr_list_set (s, CKA_ID, id, 20);
+        } else if (pid->ulValueLen == 0) {
+            rv = attr_list_set (p, CKA_ID, sid->pValue, sid->ulValueLen);
+        } else if (sid->ulValueLen == 0) {
+            rv = attr_list_set (s, CKA_ID, pid->pValue, pid->ulValueLen);
+        }
     }
     for (int i = 0; i < 2 && rv == CKR_OK; i++) {
-        attr_list *l = i ? priv : pub;
-        rv = attr_list_set_ulong (l, CKA_KEY_TYPE, CKK_EC);
+        attr_list *l = objs[i]->attrs;
+        rv = attr_list_set_ulong (l, CKA_KEY_TYPE, kt);
         if (rv == CKR_OK)
             rv = attr_list_set (l, CKA_EC_POINT, der, der_len);
         if (rv == CKR_OK)
@@ -1158,25 +1243,14 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
         if (rv == CKR_OK)
             rv = attr_list_set_bool (l, CKA_LOCAL, true);
         if (rv == CKR_OK)
-            rv = attr_list_set_ulong (l, CKA_KEY_GEN_MECHANISM, CKM_EC_KEY_PAIR_GEN);
+            rv = attr_list_set_ulong (l, CKA_KEY_GEN_MECHANISM, m->type);
     }
     if (rv == CKR_OK)
-        rv = attr_list_set_bool (priv, CKA_ALWAYS_SENSITIVE, true);
+        rv = attr_list_set_bool (objs[1]->attrs, CKA_ALWAYS_SENSITIVE, true);
     if (rv == CKR_OK)
-        rv = attr_list_set_bool (priv, CKA_NEVER_EXTRACTABLE, true);
+        rv = attr_list_set_bool (objs[1]->attrs, CKA_NEVER_EXTRACTABLE, true);
     if (rv == CKR_OK)
-        rv = attr_list_set_bool (priv, CKA_TPMTRUST_TPM_KEY, true);
-    if (rv != CKR_OK)
-        goto out;
-
-    objs[0] = object_new (pub);
-    objs[1] = object_new (priv);
-    if (objs[0] == NULL || objs[1] == NULL) {
-        rv = CKR_HOST_MEMORY;
-        goto out;
-    }
-    pub = priv = NULL;
-    rv = object_take_tpm_key (tok, objs[1], &tpub, &tpriv, auth);
+        rv = attr_list_set_bool (objs[1]->attrs, CKA_TPMTRUST_TPM_KEY, true);
     if (rv == CKR_OK)
         rv = object_add_inlock (tok, sess, objs, 2);
     if (rv == CKR_OK) {
@@ -1189,9 +1263,6 @@ out:
     object_free (objs[1]);
     attr_list_free (pub);
     attr_list_free (priv);
-    secbuf_free (auth);
-    tpm_blob_clear (&tpub);
-    tpm_blob_clear (&tpriv);
     free (spki);
     return rv;
 }

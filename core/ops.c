@@ -17,7 +17,8 @@
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 
-#define MAX_RAW_INPUT (64 * 1024)
+#define MAX_RAW_INPUT (64 * 1024)        /* CKM_ECDSA: a digest, not a document */
+#define MAX_EDDSA_INPUT (16 * 1024 * 1024) /* pure EdDSA signs the whole message */
 
 static void
 op_sign_free (sign_op *op)
@@ -159,13 +160,14 @@ sign_check_key (tt_token *tok, const mech_info *m, const tt_object *obj, bool ve
 {
     const CK_ATTRIBUTE *allowed = attr_list_find (obj->attrs, CKA_ALLOWED_MECHANISMS);
     CK_ULONG cls = 0, type = 0;
-    bool in_tpm = !verify || m->kind == MECH_HMAC; /* ECDSA verifies in software */
+    bool in_tpm = !verify || m->kind == MECH_HMAC; /* ECDSA, EdDSA verify in software */
 
     attr_list_ulong (obj->attrs, CKA_CLASS, &cls);
     attr_list_ulong (obj->attrs, CKA_KEY_TYPE, &type);
-    if (m->kind == MECH_ECDSA) {
-        if (type != CKK_EC || (verify ? cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY
-                                      : cls != CKO_PRIVATE_KEY))
+    if (m->kind == MECH_ECDSA || m->kind == MECH_EDDSA) {
+        CK_KEY_TYPE want = m->kind == MECH_ECDSA ? CKK_EC : CKK_EC_EDWARDS;
+        if (type != want || (verify ? cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY
+                                    : cls != CKO_PRIVATE_KEY))
             return CKR_KEY_TYPE_INCONSISTENT;
     } else {
         /* a generic secret serves every HMAC; a typed key only its own hash */
@@ -197,6 +199,15 @@ sign_param (const mech_info *m, const CK_MECHANISM *mech, size_t *mac_len)
     CK_ULONG len;
 
     *mac_len = full;
+    if (m->kind == MECH_EDDSA && mech->pParameter != NULL) {
+        /* Ed25519ctx and Ed25519ph are not offered: only pure Ed25519 */
+        const CK_EDDSA_PARAMS *p = mech->pParameter;
+        if (mech->ulParameterLen != sizeof *p || p->phFlag || p->ulContextDataLen != 0) {
+            LOG_ERROR ("CKM_EDDSA: only pure Ed25519 (no prehash, no context) is supported");
+            return CKR_MECHANISM_PARAM_INVALID;
+        }
+        return CKR_OK;
+    }
     if (!m->general)
         return mech->pParameter == NULL && mech->ulParameterLen == 0
                    ? CKR_OK
@@ -269,7 +280,7 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     if (rv != CKR_OK)
         return rv;
     m = mech_lookup (mech->mechanism);
-    if (m == NULL || (m->kind != MECH_ECDSA && m->kind != MECH_HMAC))
+    if (m == NULL || (m->kind != MECH_ECDSA && m->kind != MECH_EDDSA && m->kind != MECH_HMAC))
         return CKR_MECHANISM_INVALID;
     rv = sign_param (m, mech, &mac_len);
     if (rv == CKR_OK)
@@ -282,10 +293,20 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
         return CKR_HOST_MEMORY;
     op->mech = m;
     op->mac_len = mac_len;
-    if (m->kind == MECH_ECDSA)
+    op->key = key;
+    if (m->kind == MECH_ECDSA) {
         rv = sign_ec_key (op, obj);
-    else if ((op->buf = malloc (TPM_HMAC_CHUNK)) == NULL)
+    } else if (m->kind == MECH_EDDSA) {
+        const CK_ATTRIBUTE *point = attr_list_find (obj->attrs, CKA_EC_POINT);
+        op->field = 32; /* signatures are 64 bytes */
+        op->point_len = 32;
+        rv = point ? crypto_ed25519_point_raw (point->pValue, point->ulValueLen, op->point)
+                   : CKR_KEY_TYPE_INCONSISTENT;
+        if (rv != CKR_OK)
+            rv = CKR_KEY_TYPE_INCONSISTENT;
+    } else if ((op->buf = malloc (TPM_HMAC_CHUNK)) == NULL) {
         rv = CKR_HOST_MEMORY;
+    }
     if (rv == CKR_OK && (!verify || m->kind == MECH_HMAC))
         rv = sign_copy_key (op, obj);
     if (rv != CKR_OK) {
@@ -351,7 +372,7 @@ op_feed (tt_token *tok, sign_op *op, const CK_BYTE *data, CK_ULONG len)
         return hmac_feed (tok, op, data, len);
     if (op->digest != NULL)
         return crypto_digest_update (op->digest, data, len);
-    if (op->buf_len + len > MAX_RAW_INPUT)
+    if (op->buf_len + len > (op->mech->kind == MECH_EDDSA ? MAX_EDDSA_INPUT : MAX_RAW_INPUT))
         return CKR_DATA_LEN_RANGE;
     grown = realloc (op->buf, op->buf_len + len + 1);
     if (grown == NULL)
@@ -479,6 +500,16 @@ op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len)
     }
     if (op->mech->kind == MECH_ECDSA) {
         rv = ecdsa_sign (tok, op, sig, sig_len);
+    } else if (op->mech->kind == MECH_EDDSA) {
+        secbuf *sk = NULL;
+        bool owned = true;
+        rv = eddsa_sk_inlock (tok, sess, op, &sk, &owned);
+        if (rv == CKR_OK)
+            rv = crypto_ed25519_sign (sk, op->buf, op->buf_len, sig);
+        if (rv == CKR_OK)
+            *sig_len = 64;
+        if (owned)
+            secbuf_free (sk);
     } else {
         rv = hmac_final (tok, op, mac, &mac_len);
         if (rv == CKR_OK) {
@@ -530,6 +561,8 @@ op_verify_final (tt_token *tok, tt_session *sess, const CK_BYTE *sig, CK_ULONG s
         if (rv == CKR_OK)
             rv = crypto_ecdsa_verify (op->field, op->point, op->point_len, e, op->field, sig,
                                       sig_len);
+    } else if (op->mech->kind == MECH_EDDSA) {
+        rv = crypto_ed25519_verify (op->point, op->buf, op->buf_len, sig, sig_len);
     } else if (sig_len != op->mac_len) {
         rv = CKR_SIGNATURE_LEN_RANGE;
     } else {
