@@ -18,6 +18,7 @@
 #include "core/config-file.h"
 #include "core/core.h"
 #include "core/tpm.h"
+#include "pkcs11-tpmtrust.h"
 #include "store/store.h"
 #include "tools/sigv4.h"
 
@@ -26,6 +27,7 @@ static CK_FUNCTION_LIST *p11;
 typedef struct tool_opts {
     const char *label, *token, *file, *request;
     const char *access_key, *region, *service;
+    const char *type, *id, *pcrs;
     bool login, aws;
 } tool_opts;
 
@@ -48,6 +50,12 @@ usage_main (FILE *f)
                 "  hmac import --aws [--label L] [--token T] [--file F]\n"
                 "                             import an AWS secret access key as \"AWS4\"+secret\n"
                 "                             (label aws-sigv4 by default)\n"
+                "  key generate --type T --label L [--id HEX] [--pcrs BANK:N,N] [--token T]\n"
+                "                             a TPM key: T is ecdsa-p256, ecdsa-p384, ed25519\n"
+                "                             or hmac-sha256; --pcrs binds it to the current\n"
+                "                             values of those PCRs (e.g. sha256:7,16)\n"
+                "  key pcr-status [--token T] which keys are bound to PCRs, and whether\n"
+                "                             those PCRs still hold their values (exit 1 if not)\n"
                 "  sigv4 --access-key K --region R --service S [--request F] [--label L]\n"
                 "                             sign the HTTP request in F (or standard input;\n"
                 "                             it carries Host and X-Amz-Date) with AWS SigV4:\n"
@@ -72,6 +80,7 @@ rv_name (CK_RV rv)
     case CKR_TOKEN_WRITE_PROTECTED: return "CKR_TOKEN_WRITE_PROTECTED";
     case CKR_SLOT_ID_INVALID: return "CKR_SLOT_ID_INVALID";
     case CKR_USER_PIN_NOT_INITIALIZED: return "CKR_USER_PIN_NOT_INITIALIZED";
+    case CKR_TPMTRUST_PCR_MISMATCH: return "CKR_TPMTRUST_PCR_MISMATCH (bound PCRs changed)";
     default: return "error";
     }
 }
@@ -662,6 +671,225 @@ cmd_sigv4 (const tool_opts *o)
     return ret;
 }
 
+/* Opens a R/W session on the token and logs the user in. */
+static CK_RV
+open_user_session (const char *token, CK_SESSION_HANDLE *s)
+{
+    CK_TOKEN_INFO ti;
+    CK_SLOT_ID slot;
+    char *pin;
+    CK_RV rv = find_slot (token, &slot, &ti);
+
+    *s = CK_INVALID_HANDLE;
+    if (rv == CKR_OK)
+        rv = p11->C_OpenSession (slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
+    if (rv == CKR_OK) {
+        pin = read_pin ("TPMTRUST_PIN", "User PIN");
+        rv = p11->C_Login (*s, CKU_USER, (CK_UTF8CHAR *) pin, strlen (pin));
+        wipe_free (pin);
+    }
+    return rv;
+}
+
+/* "sha256:7,16" → bank mechanism and PCR mask; false if malformed. */
+static bool
+parse_pcrs (const char *s, CK_MECHANISM_TYPE *bank, CK_ULONG *mask)
+{
+    static const struct {
+        const char *name;
+        CK_MECHANISM_TYPE mech;
+    } banks[] = { { "sha1", CKM_SHA_1 }, { "sha256", CKM_SHA256 }, { "sha384", CKM_SHA384 },
+                  { "sha512", CKM_SHA512 } };
+    const char *colon = strchr (s, ':');
+    char *end;
+
+    *mask = 0;
+    *bank = 0;
+    for (size_t i = 0; colon && i < sizeof banks / sizeof banks[0]; i++)
+        if (strlen (banks[i].name) == (size_t) (colon - s)
+            && strncmp (s, banks[i].name, (size_t) (colon - s)) == 0)
+            *bank = banks[i].mech;
+    if (*bank == 0)
+        return false;
+    for (s = colon + 1; *s;) {
+        long n = strtol (s, &end, 10);
+        if (end == s || n < 0 || n > 23 || (*end != ',' && *end != '\0'))
+            return false;
+        *mask |= 1UL << n;
+        s = *end ? end + 1 : end;
+    }
+    return *mask != 0;
+}
+
+static size_t
+parse_hex (const char *hex, unsigned char *out, size_t max)
+{
+    size_t n = 0;
+    for (; hex[0] && hex[1] && n < max; hex += 2) {
+        unsigned int b;
+        if (sscanf (hex, "%2x", &b) != 1)
+            return 0;
+        out[n++] = (unsigned char) b;
+    }
+    return hex[0] ? 0 : n;
+}
+
+static int
+cmd_key_generate (const tool_opts *o)
+{
+    static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+    static const CK_BYTE p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+    static const CK_BYTE ed[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+    CK_BBOOL yes = CK_TRUE;
+    CK_MECHANISM_TYPE bank = CKM_SHA256;
+    CK_ULONG mask = 0, value_len = 32;
+    CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+    CK_KEY_TYPE hmac = CKK_SHA256_HMAC;
+    CK_MECHANISM mech = { 0, NULL, 0 };
+    const CK_BYTE *params = NULL;
+    size_t params_len = 0, id_len = 0;
+    unsigned char id[64];
+    CK_ATTRIBUTE pub[4], priv[8];
+    CK_ULONG n_pub = 0, n_priv = 0;
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE h1, h2;
+    CK_RV rv;
+
+    if (o->type == NULL || o->label == NULL) {
+        fprintf (stderr, "tpmtrust-tool: key generate needs --type and --label\n");
+        return 2;
+    }
+    if (o->pcrs != NULL && !parse_pcrs (o->pcrs, &bank, &mask)) {
+        fprintf (stderr, "tpmtrust-tool: --pcrs %s: expected a bank and PCRs 0-23, e.g. "
+                         "sha256:7,16\n",
+                 o->pcrs);
+        return 2;
+    }
+    if (o->id != NULL && (id_len = parse_hex (o->id, id, sizeof id)) == 0) {
+        fprintf (stderr, "tpmtrust-tool: --id %s: expected hex bytes\n", o->id);
+        return 2;
+    }
+    if (strcmp (o->type, "ecdsa-p256") == 0 || strcmp (o->type, "ecdsa-p384") == 0) {
+        mech.mechanism = CKM_EC_KEY_PAIR_GEN;
+        params = o->type[8] == '2' ? p256 : p384;
+        params_len = o->type[8] == '2' ? sizeof p256 : sizeof p384;
+    } else if (strcmp (o->type, "ed25519") == 0) {
+        mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+        params = ed;
+        params_len = sizeof ed;
+    } else if (strcmp (o->type, "hmac-sha256") == 0) {
+        mech.mechanism = CKM_GENERIC_SECRET_KEY_GEN;
+    } else {
+        fprintf (stderr, "tpmtrust-tool: --type %s: use ecdsa-p256, ecdsa-p384, ed25519 or "
+                         "hmac-sha256\n",
+                 o->type);
+        return 2;
+    }
+#define ADD(arr, n, t, p, l) (arr[n++] = (CK_ATTRIBUTE) { (t), (void *) (p), (l) })
+    ADD (priv, n_priv, CKA_TOKEN, &yes, sizeof yes);
+    ADD (priv, n_priv, CKA_LABEL, o->label, strlen (o->label));
+    if (id_len)
+        ADD (priv, n_priv, CKA_ID, id, id_len);
+    if (mask) {
+        ADD (priv, n_priv, CKA_TPMTRUST_PCR_MASK, &mask, sizeof mask);
+        ADD (priv, n_priv, CKA_TPMTRUST_PCR_BANK, &bank, sizeof bank);
+    }
+    if (params != NULL) {
+        ADD (pub, n_pub, CKA_TOKEN, &yes, sizeof yes);
+        ADD (pub, n_pub, CKA_LABEL, o->label, strlen (o->label));
+        ADD (pub, n_pub, CKA_EC_PARAMS, params, params_len);
+        if (id_len)
+            ADD (pub, n_pub, CKA_ID, id, id_len);
+    } else {
+        ADD (priv, n_priv, CKA_CLASS, &secret, sizeof secret);
+        ADD (priv, n_priv, CKA_KEY_TYPE, &hmac, sizeof hmac);
+        ADD (priv, n_priv, CKA_VALUE_LEN, &value_len, sizeof value_len);
+    }
+#undef ADD
+    rv = open_user_session (o->token, &s);
+    if (rv == CKR_OK)
+        rv = params ? p11->C_GenerateKeyPair (s, &mech, pub, n_pub, priv, n_priv, &h1, &h2)
+                    : p11->C_GenerateKey (s, &mech, priv, n_priv, &h1);
+    if (rv != CKR_OK)
+        return fail ("generating the key", rv);
+    printf ("generated %s key '%s'%s%s\n", o->type, o->label, o->pcrs ? " bound to PCRs " : "",
+            o->pcrs ? o->pcrs : "");
+    p11->C_CloseSession (s);
+    return 0;
+}
+
+static int
+cmd_key_pcr_status (const tool_opts *o)
+{
+    CK_OBJECT_HANDLE objs[256];
+    CK_ULONG n = 0;
+    CK_SESSION_HANDLE s;
+    int bound = 0, changed = 0;
+    tpm *t = tpm_new ();
+    CK_RV rv = open_user_session (o->token, &s);
+
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjectsInit (s, NULL, 0);
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjects (s, objs, 256, &n);
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjectsFinal (s);
+    if (rv != CKR_OK) {
+        tpm_free (t);
+        return fail ("listing keys", rv);
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        unsigned char label[256], values[24 * 64], now[24 * 64];
+        CK_ULONG mask = 0, bank = 0;
+        CK_ATTRIBUTE a[] = {
+            { CKA_TPMTRUST_PCR_MASK, &mask, sizeof mask },
+            { CKA_TPMTRUST_PCR_BANK, &bank, sizeof bank },
+            { CKA_TPMTRUST_PCR_VALUES, values, sizeof values },
+            { CKA_LABEL, label, sizeof label },
+        };
+        size_t now_len = sizeof now, size;
+        tpm_pcrs pcrs;
+        if (p11->C_GetAttributeValue (s, objs[i], a, 4) != CKR_OK || mask == 0)
+            continue;
+        bound++;
+        pcrs.bank = bank == CKM_SHA_1 ? 0x0004 : bank == CKM_SHA384 ? 0x000C
+                    : bank == CKM_SHA512 ? 0x000D : 0x000B;
+        pcrs.mask = (uint32_t) mask;
+        size = pcrs.bank == 0x0004 ? 20 : pcrs.bank == 0x000C ? 48 : pcrs.bank == 0x000D ? 64 : 32;
+        printf ("'%.*s': %s PCRs", (int) a[3].ulValueLen, label,
+                pcrs.bank == 0x0004 ? "sha1" : pcrs.bank == 0x000C ? "sha384"
+                : pcrs.bank == 0x000D ? "sha512" : "sha256");
+        for (int p = 0; p < 24; p++)
+            if (mask & (1UL << p))
+                printf (" %d", p);
+        if (tpm_pcr_read (t, pcrs, now, &now_len) != CKR_OK || now_len != a[2].ulValueLen) {
+            printf (": cannot read them now\n");
+            changed++;
+            continue;
+        }
+        {
+            size_t off = 0;
+            bool same = true;
+            for (int p = 0; p < 24; p++) {
+                if (!(mask & (1UL << p)))
+                    continue;
+                if (memcmp (now + off, values + off, size) != 0) {
+                    printf ("%s%d", same ? ": CHANGED: " : ", ", p);
+                    same = false;
+                }
+                off += size;
+            }
+            printf ("%s\n", same ? ": match (usable)" : " (the key refuses to work until they return)");
+            changed += !same;
+        }
+    }
+    p11->C_CloseSession (s);
+    tpm_free (t);
+    printf ("%d key%s bound to PCRs, %d no longer matching\n", bound, bound == 1 ? "" : "s",
+            changed);
+    return changed ? 1 : 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -675,6 +903,9 @@ main (int argc, char **argv)
         { "access-key", required_argument, NULL, 'k' },
         { "region", required_argument, NULL, 'R' },
         { "service", required_argument, NULL, 'S' },
+        { "type", required_argument, NULL, 'T' },
+        { "id", required_argument, NULL, 'i' },
+        { "pcrs", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -690,7 +921,7 @@ main (int argc, char **argv)
         return usage_main (stdout);
     sub = argc > 2 && argv[2][0] != '-' ? argv[2] : "";
     optind = sub[0] ? 3 : 2;
-    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:h", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:T:i:P:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             o.label = optarg;
@@ -718,6 +949,15 @@ main (int argc, char **argv)
             break;
         case 'S':
             o.service = optarg;
+            break;
+        case 'T':
+            o.type = optarg;
+            break;
+        case 'i':
+            o.id = optarg;
+            break;
+        case 'P':
+            o.pcrs = optarg;
             break;
         case 'h':
             return usage_main (stdout);
@@ -751,6 +991,10 @@ main (int argc, char **argv)
         ret = cmd_hmac_import (&o);
     else if (strcmp (cmd, "sigv4") == 0)
         ret = cmd_sigv4 (&o);
+    else if (strcmp (cmd, "key") == 0 && strcmp (sub, "generate") == 0)
+        ret = cmd_key_generate (&o);
+    else if (strcmp (cmd, "key") == 0 && strcmp (sub, "pcr-status") == 0)
+        ret = cmd_key_pcr_status (&o);
     else
         ret = usage_main (stderr);
     p11->C_Finalize (NULL);
