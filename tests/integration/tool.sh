@@ -63,5 +63,25 @@ $T token delete --label nosuch >/dev/null 2>&1 && fail "deleting a missing token
 out=$(pkcs11-tool --module "$TT_MODULE" --token-label alpha --login --pin 1234 -O)
 grep -q "my key" <<<"$out" && pass "alpha's key survives deleting beta" || fail "alpha lost its key"
 
+# PCR binding from the tool, and the config file's default selection
+tpm2_pcrreset 16
+TPMTRUST_PIN=1234 $T key generate --token alpha --type ed25519 --label bound --pcrs sha256:16 >/dev/null \
+    && pass "key generate --pcrs" || fail "key generate --pcrs"
+printf 'pcr_default = sha256:16\n' >"$TT_TMP/tpmtrust.conf"
+TPMTRUST_CONF=$TT_TMP/tpmtrust.conf TPMTRUST_PIN=1234 $T key generate --token alpha --type hmac-sha256 \
+    --label by-default >/dev/null && pass "key generate under pcr_default" || fail "key generate under pcr_default"
+TPMTRUST_PIN=1234 $T key generate --token alpha --type ecdsa-p256 --label free >/dev/null
+out=$(TPMTRUST_PIN=1234 $T key pcr-status --token alpha) && pass "pcr-status: all match" || fail "pcr-status: $out"
+grep -q "'bound': sha256 PCRs 16: match" <<<"$out" && grep -q "'by-default': sha256 PCRs 16: match" <<<"$out" \
+    && ! grep -q "'free'" <<<"$out" && pass "bound keys listed, the config default applied, unbound key not listed" \
+    || fail "pcr-status: $out"
+tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000001
+out=$(TPMTRUST_PIN=1234 $T key pcr-status --token alpha) && fail "pcr-status passed after an extend" || true
+grep -q "'bound': sha256 PCRs 16: CHANGED: 16" <<<"$out" && pass "pcr-status names the changed PCR" \
+    || fail "pcr-status after extend: $out"
+if TPMTRUST_PIN=1234 $T key generate --token alpha --type ed25519 --label x --pcrs sha256:99 >/dev/null 2>&1; then
+    fail "PCR 99 accepted"; else pass "PCR 99 refused"; fi
+tpm2_pcrreset 16
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]
