@@ -264,11 +264,11 @@ crypto_ed25519_oid (size_t *len)
 }
 
 CK_RV
-crypto_ed25519_point_raw (const uint8_t *in, size_t in_len, uint8_t raw[32])
+crypto_ed25519_point_raw (const uint8_t *in, size_t in_len, bool check, uint8_t raw[32])
 {
     if (in_len == 34 && in[0] == 0x04 && in[1] == 32)
         in += 2, in_len -= 2;
-    if (in_len != 32 || crypto_core_ed25519_is_valid_point (in) != 1)
+    if (in_len != 32 || (check && crypto_core_ed25519_is_valid_point (in) != 1))
         return CKR_ATTRIBUTE_VALUE_INVALID;
     memcpy (raw, in, 32);
     return CKR_OK;

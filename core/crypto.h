@@ -48,8 +48,9 @@ CK_RV crypto_ec_spki (size_t field, const uint8_t *raw_point, size_t point_len, 
  * PrintableString "edwards25519"; we emit the OID. */
 bool crypto_ed25519_params (const uint8_t *params, size_t len);
 const uint8_t *crypto_ed25519_oid (size_t *len);
-/* CKA_EC_POINT: DER OCTET STRING of the 32-byte key, or the raw key, to raw. */
-CK_RV crypto_ed25519_point_raw (const uint8_t *in, size_t in_len, uint8_t raw[32]);
+/* CKA_EC_POINT: DER OCTET STRING of the 32-byte key, or the raw key, to raw;
+ * check: also that it is a valid point (35 us: at object creation only). */
+CK_RV crypto_ed25519_point_raw (const uint8_t *in, size_t in_len, bool check, uint8_t raw[32]);
 /* The expanded secret key (64 bytes, a secbuf) and public key for a 32-byte seed. */
 CK_RV crypto_ed25519_expand (const secbuf *seed, secbuf **sk, uint8_t pk[32]);
 CK_RV crypto_ed25519_sign (const secbuf *sk, const uint8_t *msg, size_t len, uint8_t sig[64]);

@@ -11,6 +11,8 @@
  *   TPMTRUST_ED25519_CACHE_USES / ed25519_cache_uses (100000): signatures
  * 0 for either means unseal for every signature. The cache is wiped on
  * C_Logout, when the last session closes, on C_Finalize and in a forked child.
+ * A cached key bound to PCRs is used only after a PCR_Read shows its PCRs
+ * still hold their bound values.
  */
 #include "config.h"
 
@@ -181,6 +183,14 @@ eddsa_sk_inlock (tt_token *tok, tt_session *sess, const sign_op *op, secbuf **sk
         return CKR_USER_NOT_LOGGED_IN;
     if (object_lookup (tok, sess, op->key, CKR_KEY_HANDLE_INVALID, &obj) != CKR_OK)
         obj = NULL; /* destroyed meanwhile: sign without a cache */
+    if (obj != NULL && obj->ed_sk != NULL && op->pcrs.mask != 0) {
+        /* A cached key bound to PCRs is only as good as those PCRs: one PCR_Read
+         * per use instead of an unseal. If they changed, the unseal below fails
+         * with CKR_TPMTRUST_PCR_MISMATCH as it should. */
+        char list[256];
+        if (pcr_changed (op->pcrs, op->pcr_values, op->pcr_values_len, list, sizeof list) != 0)
+            eddsa_wipe (obj);
+    }
     if (obj != NULL && obj->ed_sk != NULL) {
         if (now - obj->ed_used_at <= cache_seconds * 1000 && obj->ed_uses < cache_uses) {
             obj->ed_used_at = now;

@@ -715,7 +715,7 @@ create_check_class (CK_OBJECT_CLASS cls, attr_list *attrs)
                 return CKR_CURVE_NOT_SUPPORTED;
             }
             a = attr_list_find (attrs, CKA_EC_POINT);
-            rv = crypto_ed25519_point_raw (a->pValue, a->ulValueLen, raw);
+            rv = crypto_ed25519_point_raw (a->pValue, a->ulValueLen, true, raw);
             if (rv != CKR_OK) {
                 LOG_ERROR ("CKA_EC_POINT is not an Ed25519 public key (32 bytes, or a DER "
                            "OCTET STRING of them)");

@@ -300,9 +300,11 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
         const CK_ATTRIBUTE *point = attr_list_find (obj->attrs, CKA_EC_POINT);
         op->field = 32; /* signatures are 64 bytes */
         op->point_len = 32;
-        rv = point ? crypto_ed25519_point_raw (point->pValue, point->ulValueLen, op->point)
-                   : CKR_KEY_TYPE_INCONSISTENT;
-        if (rv != CKR_OK)
+        /* verification needs the public key (checked when the object was made) */
+        if (verify && (point == NULL
+                       || crypto_ed25519_point_raw (point->pValue, point->ulValueLen, false,
+                                                    op->point)
+                              != CKR_OK))
             rv = CKR_KEY_TYPE_INCONSISTENT;
     } else if ((op->buf = malloc (TPM_HMAC_CHUNK)) == NULL) {
         rv = CKR_HOST_MEMORY;
