@@ -492,6 +492,7 @@ static void
 usage (void)
 {
     fprintf (stderr, "usage: p11-threads [MODULE] threads N M\n"
+                     "       p11-threads [MODULE] init\n"
                      "       p11-threads [MODULE] sign M\n"
                      "env: TT_MODULE, TT_TOKEN (test), TT_PIN (1234), TT_KEY_ID (01),\n"
                      "     TT_NO_FINALIZE (0)\n");
@@ -514,7 +515,8 @@ main (int argc, char **argv)
     CK_RV rv;
 
     /* MODULE is optional: anything that is not a mode name. */
-    if (argc > 1 && strcmp (argv[1], "threads") != 0 && strcmp (argv[1], "sign") != 0)
+    if (argc > 1 && strcmp (argv[1], "threads") != 0 && strcmp (argv[1], "sign") != 0
+        && strcmp (argv[1], "init") != 0)
         module = argv[argi++];
     else
         module = getenv ("TT_MODULE");
@@ -529,6 +531,8 @@ main (int argc, char **argv)
             usage ();
             return 2;
         }
+    } else if (strcmp (mode, "init") == 0 && argc == argi) {
+        /* only what a program that scans modules does: load, initialize, info, finalize */
     } else if (strcmp (mode, "sign") == 0 && argc - argi == 1) {
         if (!parse_count (argv[argi], 10000000, &n_signs)) {
             usage ();
@@ -563,6 +567,14 @@ main (int argc, char **argv)
         goto done;
     }
     initialized = true;
+    if (strcmp (mode, "init") == 0) {
+        CK_INFO info;
+        rv = p11->C_GetInfo (&info);
+        if (rv == CKR_OK)
+            rv = p11->C_Finalize (NULL);
+        printf ("init: C_Initialize, C_GetInfo, C_Finalize: 0x%lx\n", rv);
+        return rv == CKR_OK ? 0 : 1;
+    }
     if (!find_slot (env_or ("TT_TOKEN", "test"))) {
         failures++;
         goto done;
