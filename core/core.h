@@ -11,6 +11,8 @@
 #define TT_CORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "ck.h"
 
@@ -82,6 +84,18 @@ CK_RV object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MEC
 /* secret.c: C_GenerateKey (CKM_GENERIC_SECRET_KEY_GEN) */
 CK_RV secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
                               const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out);
+
+/* adopt.c: TSS2 key file blobs (loadable keys under the standard SRK).
+ * adopt: ECDSA or HMAC blobs with their auth become token objects (key_h; pub_h
+ * the public key object for ECDSA, else CK_INVALID_HANDLE). export: a key's
+ * blobs with the given new auth value (malloc'd; ours keeps its own auth). */
+CK_RV object_adopt_inlock (tt_token *tok, tt_session *sess, const uint8_t *pub, size_t pub_len,
+                           const uint8_t *priv, size_t priv_len, const CK_UTF8CHAR *auth,
+                           CK_ULONG auth_len, const char *label, CK_OBJECT_HANDLE *key_h,
+                           CK_OBJECT_HANDLE *pub_h);
+CK_RV object_export_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h,
+                            const CK_UTF8CHAR *auth, CK_ULONG auth_len, uint8_t **pub,
+                            size_t *pub_len, uint8_t **priv, size_t *priv_len);
 
 /* ops.c */
 CK_RV op_digest_init (tt_session *sess, const CK_MECHANISM *mech);

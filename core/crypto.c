@@ -368,6 +368,12 @@ crypto_x509_fields (const uint8_t *der, size_t len, uint8_t **subject, size_t *s
     return rv;
 }
 
+void
+crypto_generichash_20 (const uint8_t *data, size_t len, uint8_t out[20])
+{
+    crypto_generichash (out, 20, data, len, NULL, 0);
+}
+
 CK_RV
 crypto_pin_auth (const uint8_t *salt, size_t salt_len, const uint8_t *pin, size_t pin_len,
                  secbuf **out)

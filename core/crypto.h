@@ -65,6 +65,9 @@ CK_RV crypto_x509_fields (const uint8_t *der, size_t len, uint8_t **subject, siz
                           uint8_t **issuer, size_t *issuer_len, uint8_t **serial,
                           size_t *serial_len);
 
+/* A 20-byte BLAKE2b of data: object ids. */
+void crypto_generichash_20 (const uint8_t *data, size_t len, uint8_t out[20]);
+
 /* authValue for a PIN: PBKDF2-HMAC-SHA256 (salt, pin), 32 bytes. */
 CK_RV crypto_pin_auth (const uint8_t *salt, size_t salt_len, const uint8_t *pin, size_t pin_len,
                        secbuf **out);

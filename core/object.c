@@ -1134,7 +1134,7 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     tt_object *objs[2] = { NULL, NULL };
     const CK_ATTRIBUTE *params;
     uint8_t raw[1 + 2 * 48], der[2 + sizeof raw], *spki = NULL, *oid = NULL;
-    unsigned char id[crypto_generichash_BYTES];
+    uint8_t id[20];
     size_t raw_len = sizeof raw, der_len = sizeof der, spki_len = 0, field = 0, oid_len = 0;
     const mech_info *m = mech_lookup (mech->mechanism);
     bool edwards = m != NULL && m->kind == MECH_KEYGEN_EDWARDS, b;
@@ -1223,7 +1223,7 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
         attr_list *p = objs[0]->attrs, *s = objs[1]->attrs;
         const CK_ATTRIBUTE *pid = attr_list_find (p, CKA_ID), *sid = attr_list_find (s, CKA_ID);
         if (pid->ulValueLen == 0 && sid->ulValueLen == 0) {
-            crypto_generichash (id, 20, raw, raw_len, NULL, 0);
+            crypto_generichash_20 (raw, raw_len, id);
             rv = attr_list_set (p, CKA_ID, id, 20);
             if (rv == CKR_OK)
                 rv = attr_list_set (s, CKA_ID, id, 20);

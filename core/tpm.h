@@ -132,6 +132,23 @@ CK_RV tpm_hmac_finish (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t le
                        size_t *out_len);
 void tpm_hmac_seq_free (tpm_hmac_seq *seq); /* NULL-safe; nothing is loaded */
 
+/* What a key blob made elsewhere (a TSS2 key file) is. */
+typedef enum { TPM_KEY_OTHER, TPM_KEY_ECC_SIGN, TPM_KEY_HMAC } tpm_key_kind;
+typedef struct tpm_key_desc {
+    tpm_key_kind kind;
+    tpm_curve curve;            /* ECC */
+    uint8_t point[1 + 2 * 48];  /* ECC: uncompressed */
+    size_t point_len;
+    uint16_t hmac_hash;         /* HMAC: the scheme's hash, 0 for any */
+    bool user_with_auth;        /* usable with its auth value alone (no policy) */
+} tpm_key_desc;
+CK_RV tpm_key_describe (const tpm_blob *pub, tpm_key_desc *d);
+/* Loads and flushes: CKR_OK when the blob belongs under our SRK in this TPM. */
+CK_RV tpm_key_check (tpm *t, const tpm_blob *pub, const tpm_blob *priv);
+/* A new private blob for the same key with another auth value (TPM2_ObjectChangeAuth;
+ * the new auth travels parameter-encrypted). The old blob stays valid. */
+CK_RV tpm_change_auth (tpm *t, const tpm_key *k, const secbuf *new_auth, tpm_blob *new_priv);
+
 /* Number of transient objects currently loaded in the TPM (all clients). */
 CK_RV tpm_transient_count (tpm *t, uint32_t *count);
 

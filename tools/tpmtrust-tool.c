@@ -21,6 +21,7 @@
 #include "pkcs11-tpmtrust.h"
 #include "store/store.h"
 #include "tools/sigv4.h"
+#include "tools/tss2.h"
 
 static CK_FUNCTION_LIST *p11;
 
@@ -56,6 +57,14 @@ usage_main (FILE *f)
                 "                             values of those PCRs (e.g. sha256:7,16)\n"
                 "  key pcr-status [--token T] which keys are bound to PCRs, and whether\n"
                 "                             those PCRs still hold their values (exit 1 if not)\n"
+                "  import-tss2 --file F --label L [--token T]\n"
+                "                             adopt a TSS2 key file (ECDSA or HMAC, parent\n"
+                "                             0x40000001) as a token key; a key with a password\n"
+                "                             takes it from TPMTRUST_KEY_PASSWORD\n"
+                "  export-tss2 --label L --file F [--token T]\n"
+                "                             write an ECDSA or HMAC key as a TSS2 key file for\n"
+                "                             tpm2-openssl; its auth is TPMTRUST_KEY_PASSWORD, or\n"
+                "                             empty (anyone with the file and this TPM can use it)\n"
                 "  sigv4 --access-key K --region R --service S [--request F] [--label L]\n"
                 "                             sign the HTTP request in F (or standard input;\n"
                 "                             it carries Host and X-Amz-Date) with AWS SigV4:\n"
@@ -734,6 +743,136 @@ parse_hex (const char *hex, unsigned char *out, size_t max)
     return hex[0] ? 0 : n;
 }
 
+/* Runs fn on the core token and session behind an open session handle. */
+static CK_RV
+with_core_session (CK_SESSION_HANDLE s, CK_RV (*fn) (tt_token *, tt_session *, void *), void *arg)
+{
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = core_session_enter (s, &tok, &sess);
+    if (rv == CKR_OK) {
+        rv = fn (tok, sess, arg);
+        core_leave (tok);
+    }
+    return rv;
+}
+
+typedef struct tss2_op {
+    tss2_key key;
+    const char *label, *password;
+    CK_OBJECT_HANDLE h, pub_h;
+} tss2_op;
+
+static CK_RV
+adopt_fn (tt_token *tok, tt_session *sess, void *arg)
+{
+    tss2_op *op = arg;
+    const char *pw = op->key.empty_auth ? "" : op->password;
+    return object_adopt_inlock (tok, sess, op->key.pub, op->key.pub_len, op->key.priv,
+                                op->key.priv_len, (const CK_UTF8CHAR *) pw, strlen (pw), op->label,
+                                &op->h, &op->pub_h);
+}
+
+static CK_RV
+export_fn (tt_token *tok, tt_session *sess, void *arg)
+{
+    tss2_op *op = arg;
+    const char *pw = op->password ? op->password : "";
+    return object_export_inlock (tok, sess, op->h, (const CK_UTF8CHAR *) pw, strlen (pw),
+                                 &op->key.pub, &op->key.pub_len, &op->key.priv,
+                                 &op->key.priv_len);
+}
+
+static int
+cmd_import_tss2 (const tool_opts *o)
+{
+    tss2_op op = { .label = o->label, .password = getenv ("TPMTRUST_KEY_PASSWORD") };
+    CK_SESSION_HANDLE s;
+    char err[256];
+    CK_RV rv;
+
+    if (o->file == NULL || o->label == NULL) {
+        fprintf (stderr, "tpmtrust-tool: import-tss2 needs --file and --label\n");
+        return 2;
+    }
+    if (tss2_read (o->file, &op.key, err, sizeof err) != 0) {
+        fprintf (stderr, "tpmtrust-tool: %s: %s\n", o->file, err);
+        return 1;
+    }
+    if (op.key.parent != 0x40000001 && op.key.parent != 0x81000001) {
+        fprintf (stderr, "tpmtrust-tool: %s: parent 0x%08x: only keys under the storage root "
+                         "key (0x40000001 or 0x81000001) can be adopted\n",
+                 o->file, op.key.parent);
+        tss2_key_clear (&op.key);
+        return 1;
+    }
+    if (!op.key.empty_auth && op.password == NULL) {
+        fprintf (stderr, "tpmtrust-tool: %s has a password: set TPMTRUST_KEY_PASSWORD\n",
+                 o->file);
+        tss2_key_clear (&op.key);
+        return 1;
+    }
+    rv = open_user_session (o->token, &s);
+    if (rv == CKR_OK)
+        rv = with_core_session (s, adopt_fn, &op);
+    tss2_key_clear (&op.key);
+    if (rv != CKR_OK)
+        return fail ("adopting the key", rv);
+    printf ("adopted %s as '%s'%s\n", o->file, o->label,
+            op.pub_h != CK_INVALID_HANDLE ? " (private and public key objects)" : "");
+    p11->C_CloseSession (s);
+    return 0;
+}
+
+static int
+cmd_export_tss2 (const tool_opts *o)
+{
+    tss2_op op = { .label = o->label, .password = getenv ("TPMTRUST_KEY_PASSWORD") };
+    CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_SECRET_KEY };
+    CK_SESSION_HANDLE s;
+    CK_ULONG n = 0;
+    char err[256];
+    CK_RV rv;
+
+    if (o->file == NULL || o->label == NULL) {
+        fprintf (stderr, "tpmtrust-tool: export-tss2 needs --label and --file\n");
+        return 2;
+    }
+    rv = open_user_session (o->token, &s);
+    for (size_t i = 0; rv == CKR_OK && n == 0 && i < 2; i++) {
+        CK_ATTRIBUTE t[] = {
+            { CKA_CLASS, &classes[i], sizeof classes[i] },
+            { CKA_LABEL, (void *) o->label, strlen (o->label) },
+        };
+        rv = p11->C_FindObjectsInit (s, t, 2);
+        if (rv == CKR_OK)
+            rv = p11->C_FindObjects (s, &op.h, 1, &n);
+        if (rv == CKR_OK)
+            rv = p11->C_FindObjectsFinal (s);
+    }
+    if (rv == CKR_OK && n == 0) {
+        fprintf (stderr, "tpmtrust-tool: no private or secret key labelled '%s'\n", o->label);
+        return 1;
+    }
+    if (rv == CKR_OK)
+        rv = with_core_session (s, export_fn, &op);
+    if (rv != CKR_OK)
+        return fail ("exporting the key", rv);
+    op.key.parent = 0x40000001;
+    op.key.empty_auth = op.password == NULL || op.password[0] == '\0';
+    if (tss2_write (o->file, &op.key, err, sizeof err) != 0) {
+        fprintf (stderr, "tpmtrust-tool: %s: %s\n", o->file, err);
+        tss2_key_clear (&op.key);
+        return 1;
+    }
+    tss2_key_clear (&op.key);
+    printf ("wrote '%s' to %s (%s)\n", o->label, o->file,
+            op.password && op.password[0] ? "with the password from TPMTRUST_KEY_PASSWORD"
+                                          : "empty auth: protect the file");
+    p11->C_CloseSession (s);
+    return 0;
+}
+
 static int
 cmd_key_generate (const tool_opts *o)
 {
@@ -771,8 +910,9 @@ cmd_key_generate (const tool_opts *o)
     }
     if (strcmp (o->type, "ecdsa-p256") == 0 || strcmp (o->type, "ecdsa-p384") == 0) {
         mech.mechanism = CKM_EC_KEY_PAIR_GEN;
-        params = o->type[8] == '2' ? p256 : p384;
-        params_len = o->type[8] == '2' ? sizeof p256 : sizeof p384;
+        bool p256_wanted = strcmp (o->type, "ecdsa-p256") == 0;
+        params = p256_wanted ? p256 : p384;
+        params_len = p256_wanted ? sizeof p256 : sizeof p384;
     } else if (strcmp (o->type, "ed25519") == 0) {
         mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
         params = ed;
@@ -991,6 +1131,10 @@ main (int argc, char **argv)
         ret = cmd_hmac_import (&o);
     else if (strcmp (cmd, "sigv4") == 0)
         ret = cmd_sigv4 (&o);
+    else if (strcmp (cmd, "import-tss2") == 0)
+        ret = cmd_import_tss2 (&o);
+    else if (strcmp (cmd, "export-tss2") == 0)
+        ret = cmd_export_tss2 (&o);
     else if (strcmp (cmd, "key") == 0 && strcmp (sub, "generate") == 0)
         ret = cmd_key_generate (&o);
     else if (strcmp (cmd, "key") == 0 && strcmp (sub, "pcr-status") == 0)
