@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "config.h"
 
+/* ENGINE_* is deprecated in OpenSSL 3, but engines are what we must step around. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/bn.h>
+#include <openssl/engine.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -90,6 +93,28 @@ crypto_digest_free (crypto_digest *d)
         return;
     EVP_MD_CTX_free (d->ctx);
     free (d);
+}
+
+void *
+crypto_engine_pause (void)
+{
+    ENGINE *e = ENGINE_get_pkey_meth_engine (EVP_PKEY_EC);
+    if (e != NULL) {
+        LOG_DEBUG ("an OpenSSL engine (%s) handles EC keys by default: stepping around it",
+                   ENGINE_get_id (e));
+        ENGINE_unregister_pkey_meths (e);
+    }
+    return e;
+}
+
+void
+crypto_engine_resume (void *paused)
+{
+    ENGINE *e = paused;
+    if (e == NULL)
+        return;
+    ENGINE_set_default_pkey_meths (e);
+    ENGINE_finish (e);
 }
 
 static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
@@ -189,9 +214,23 @@ ec_pkey (size_t field, const uint8_t *raw_point, size_t point_len)
     return pkey;
 }
 
+static CK_RV ecdsa_verify (size_t field, const uint8_t *raw_point, size_t point_len,
+                           const uint8_t *digest, size_t digest_len, const uint8_t *sig,
+                           size_t sig_len);
+
 CK_RV
 crypto_ecdsa_verify (size_t field, const uint8_t *raw_point, size_t point_len,
                      const uint8_t *digest, size_t digest_len, const uint8_t *sig, size_t sig_len)
+{
+    void *paused = crypto_engine_pause ();
+    CK_RV rv = ecdsa_verify (field, raw_point, point_len, digest, digest_len, sig, sig_len);
+    crypto_engine_resume (paused);
+    return rv;
+}
+
+static CK_RV
+ecdsa_verify (size_t field, const uint8_t *raw_point, size_t point_len, const uint8_t *digest,
+              size_t digest_len, const uint8_t *sig, size_t sig_len)
 {
     EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *ctx = NULL;
@@ -230,11 +269,13 @@ CK_RV
 crypto_ec_spki (size_t field, const uint8_t *raw_point, size_t point_len, uint8_t **der,
                 size_t *der_len)
 {
+    void *paused = crypto_engine_pause ();
     EVP_PKEY *pkey = ec_pkey (field, raw_point, point_len);
     unsigned char *buf = NULL;
     int len = pkey ? i2d_PUBKEY (pkey, &buf) : -1;
 
     EVP_PKEY_free (pkey);
+    crypto_engine_resume (paused);
     if (len <= 0)
         return CKR_FUNCTION_FAILED;
     *der = malloc ((size_t) len);

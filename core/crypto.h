@@ -16,6 +16,13 @@
 
 typedef struct crypto_digest crypto_digest;
 
+/* An OpenSSL engine made the default for EC keys (libp11 with `openssl -engine
+ * pkcs11`) breaks software EC work in this process, tpm2-tss's salted sessions
+ * included: pause takes it out of the EC defaults, resume puts it back. Call
+ * them around such work, under a lock. NULL-safe; no-ops without an engine. */
+void *crypto_engine_pause (void);
+void crypto_engine_resume (void *paused);
+
 /* mech: CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512. */
 size_t crypto_digest_size (CK_MECHANISM_TYPE mech); /* 0: unknown */
 CK_RV crypto_digest_new (CK_MECHANISM_TYPE mech, crypto_digest **out);

@@ -88,6 +88,8 @@ struct tt_session {
 
 /* module.c */
 tpm *core_tpm (void);
+/* True in a process that has libp11 loaded (see object_find_init_inlock). */
+bool core_libp11_compat (void);
 CK_OBJECT_HANDLE core_next_handle (void);
 
 /* token.c */

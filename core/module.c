@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <link.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static struct {
     tt_session **sessions;
     size_t n_sessions;
     CK_ULONG next_handle;
+    bool libp11; /* the process has libp11 (the OpenSSL engine) */
 } M = { .store_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void
@@ -210,6 +212,24 @@ slots_refresh (void)
     return rv;
 }
 
+static int
+find_libp11 (struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void) size;
+    (void) data;
+    const char *n = info->dlpi_name;
+    /* libp11 itself, or the OpenSSL engine that has it built in */
+    return n != NULL
+           && (strstr (n, "/libp11.so") != NULL
+               || (strstr (n, "/engines") != NULL && strstr (n, "/pkcs11.so") != NULL));
+}
+
+bool
+core_libp11_compat (void)
+{
+    return M.libp11;
+}
+
 CK_RV
 core_initialize (void)
 {
@@ -243,6 +263,10 @@ core_initialize (void)
             M.tpm = NULL;
             M.forked = false;
         }
+        M.libp11 = dl_iterate_phdr (find_libp11, NULL) != 0;
+        if (M.libp11)
+            LOG_INFO ("loaded by libp11: Ed25519 keys are left out of key searches by class "
+                      "alone (libp11 0.4.12 gives up on every key when it meets one)");
         M.tpm = tpm_new ();
         if (M.tpm == NULL)
             rv = CKR_HOST_MEMORY;

@@ -992,6 +992,23 @@ object_get_attrs_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK
     return rv;
 }
 
+/* libp11 0.4.12 (the OpenSSL engine) enumerates keys by class and gives up on
+ * all of them when one has a key type it does not know (CKK_EC_EDWARDS). In a
+ * process that has libp11 loaded, a search by key class that does not name a
+ * key type leaves out keys other than RSA and EC: libp11 cannot use them
+ * anyway, and every other consumer still sees them. */
+static bool
+libp11_skips (const tt_object *o, const attr_list *match)
+{
+    CK_ULONG cls, kt = 0;
+    if (!core_libp11_compat () || attr_list_find (match, CKA_KEY_TYPE) != NULL
+        || !attr_list_ulong (match, CKA_CLASS, &cls)
+        || (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY))
+        return false;
+    attr_list_ulong (o->attrs, CKA_KEY_TYPE, &kt);
+    return kt != CKK_RSA && kt != CKK_EC;
+}
+
 CK_RV
 object_find_init_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
                          CK_ULONG count)
@@ -1023,7 +1040,8 @@ object_find_init_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tm
     }
     /* Oldest first: the list is newest-first. */
     for (tt_object *o = tok->objects; o != NULL; o = o->next)
-        if (object_visible (tok, o) && attr_list_match (o->attrs, match))
+        if (object_visible (tok, o) && attr_list_match (o->attrs, match)
+            && !libp11_skips (o, match))
             find->handles[find->n++] = o->handle;
     for (size_t i = 0; i < find->n / 2; i++) {
         CK_OBJECT_HANDLE t = find->handles[i];

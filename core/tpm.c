@@ -16,6 +16,7 @@
 
 #define LOG_MODULE "tpm"
 #include "config-file.h"
+#include "crypto.h"
 #include "log.h"
 #include "pkcs11-tpmtrust.h"
 #include "tpm.h"
@@ -30,6 +31,7 @@ struct tpm {
     ESYS_TR srk;
     bool srk_persistent;
     ESYS_TR session; /* salted HMAC session, AES-128-CFB parameter encryption */
+    bool raw;        /* no resource manager: flush what we load after every call */
 };
 
 /* The TCG storage root key template (ECC P-256, AES-128-CFB), as used by
@@ -95,6 +97,24 @@ tpm_disconnect_inlock (tpm *t, bool flush)
     t->srk = ESYS_TR_NONE;
     t->srk_persistent = false;
     t->session = ESYS_TR_NONE;
+}
+
+/* Ends a call: on a TCTI without a resource manager the session and a created
+ * SRK are flushed, so that nothing of ours outlives the call. */
+static void
+tpm_unlock (tpm *t)
+{
+    if (t->raw && t->esys != NULL) {
+        if (t->session != ESYS_TR_NONE)
+            Esys_FlushContext (t->esys, t->session);
+        if (t->srk != ESYS_TR_NONE && !t->srk_persistent)
+            Esys_FlushContext (t->esys, t->srk);
+        else if (t->srk != ESYS_TR_NONE)
+            Esys_TR_Close (t->esys, &t->srk);
+        t->session = ESYS_TR_NONE;
+        t->srk = ESYS_TR_NONE;
+    }
+    pthread_mutex_unlock (&t->lock);
 }
 
 void
@@ -243,6 +263,10 @@ tpm_connect_inlock (tpm *t)
             r = Esys_Initialize (&t->esys, t->tcti, NULL);
             if (r == TSS2_RC_SUCCESS) {
                 snprintf (t->tcti_conf, sizeof t->tcti_conf, "%s", *cands);
+                /* Without a resource manager (swtpm, mssim, /dev/tpm0) nothing
+                 * flushes what a process leaves loaded when it dies or _exit()s
+                 * without C_Finalize (OpenSSH does): keep nothing loaded then. */
+                t->raw = strncmp (*cands, "tabrmd", 6) != 0 && strstr (*cands, "tpmrm") == NULL;
                 LOG_DEBUG ("connected to the TPM through %s", *cands);
                 return CKR_OK;
             }
@@ -349,9 +373,11 @@ tpm_session_inlock (tpm *t, TPMA_SESSION attrs)
     if (rv != CKR_OK)
         return rv;
     if (t->session == ESYS_TR_NONE) {
+        void *paused = crypto_engine_pause (); /* tpm2-tss makes an EC key for the salt */
         r = Esys_StartAuthSession (t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                    ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym,
                                    TPM2_ALG_SHA256, &t->session);
+        crypto_engine_resume (paused);
         rv = tpm_rv (t, r, "starting a salted session");
         if (rv != CKR_OK) {
             t->session = ESYS_TR_NONE;
@@ -502,11 +528,14 @@ key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s)
         return rv;
     }
     rv = tpm_srk_inlock (t);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK) {
+        void *paused = crypto_engine_pause ();
         rv = tpm_rv (t, Esys_StartAuthSession (t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
                                                ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY,
                                                &session_sym, TPM2_ALG_SHA256, s),
                      "starting a policy session");
+        crypto_engine_resume (paused);
+    }
     if (rv != CKR_OK) {
         *s = ESYS_TR_NONE;
         return rv;
@@ -587,7 +616,7 @@ tpm_pcr_read (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
     CK_RV rv;
     pthread_mutex_lock (&t->lock);
     rv = pcr_read_inlock (t, pcrs, values, len);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     return rv;
 }
 
@@ -630,7 +659,7 @@ tpm_pcr_policy (tpm *t, tpm_pcrs pcrs, tpm_policy *pol, uint8_t *values, size_t 
     }
     if (trial != ESYS_TR_NONE && t->esys != NULL)
         Esys_FlushContext (t->esys, trial);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     Esys_Free (digest);
     return rv;
 }
@@ -657,7 +686,7 @@ tpm_random (tpm *t, uint8_t *buf, size_t len)
         }
         Esys_Free (rnd);
     }
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     if (rv == CKR_OK) {
         /* Mix in the OS RNG: what crossed the bus alone does not give the output. */
         uint8_t os[256];
@@ -704,7 +733,7 @@ tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, TPM2B_PUBLIC *tmpl, const 
         }
         tpm_session_failed (t, rv);
     }
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     if (rv == CKR_OK)
         rv = blob_marshal (*out_pub, out_priv, pub, priv);
     Esys_Free (out_priv);
@@ -765,7 +794,7 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
         key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     if (rv == CKR_OK) {
         *data = secbuf_dup (out->buffer, out->size);
         if (*data == NULL)
@@ -880,7 +909,7 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
         key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     if (rv == CKR_OK) {
         const TPM2B_ECC_PARAMETER *rr = &out->signature.ecdsa.signatureR;
         const TPM2B_ECC_PARAMETER *ss = &out->signature.ecdsa.signatureS;
@@ -979,7 +1008,7 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
         key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     if (rv == CKR_OK)
         rv = digest_out (result, out, out_len);
     return rv;
@@ -1036,7 +1065,7 @@ tpm_hmac_start (tpm *t, const tpm_key *k, uint16_t hash, tpm_hmac_seq **out)
     tpm_unload_inlock (t, &h);
     if (rv == CKR_OK)
         rv = seq_save_inlock (t, seq, &sequence);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     if (rv != CKR_OK) {
         tpm_hmac_seq_free (seq);
         return rv;
@@ -1075,7 +1104,7 @@ tpm_hmac_update (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len)
         if (rv == CKR_OK)
             rv = save;
     }
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     return rv;
 }
 
@@ -1107,7 +1136,7 @@ tpm_hmac_finish (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len, uin
     }
     if (h != ESYS_TR_NONE && t->esys != NULL)
         Esys_FlushContext (t->esys, h);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     Esys_Free (ticket);
     tpm_hmac_seq_free (seq);
     if (rv == CKR_OK)
@@ -1152,7 +1181,7 @@ tpm_key_check (tpm *t, const tpm_blob *pub, const tpm_blob *priv)
     pthread_mutex_lock (&t->lock);
     rv = tpm_load_inlock (t, pub, priv, NULL, &h);
     tpm_unload_inlock (t, &h);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     return rv;
 }
 
@@ -1178,7 +1207,7 @@ tpm_change_auth (tpm *t, const tpm_key *k, const secbuf *new_auth, tpm_blob *new
         key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     sodium_memzero (&a, sizeof a);
     if (rv == CKR_OK && Tss2_MU_TPM2B_PRIVATE_Marshal (out, buf, sizeof buf, &off) != TSS2_RC_SUCCESS)
         rv = CKR_FUNCTION_FAILED;
@@ -1240,7 +1269,7 @@ tpm_get_lockout (tpm *t, tpm_info *info)
     rv = tpm_connect_inlock (t);
     if (rv == CKR_OK)
         rv = lockout_inlock (t, info);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     return rv;
 }
 
@@ -1296,7 +1325,7 @@ tpm_get_info (tpm *t, tpm_info *info)
     }
     if (rv == CKR_OK)
         rv = lockout_inlock (t, info);
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     return rv;
 }
 
@@ -1318,6 +1347,6 @@ tpm_transient_count (tpm *t, uint32_t *count)
             *count = cap->data.handles.count;
         Esys_Free (cap);
     }
-    pthread_mutex_unlock (&t->lock);
+    tpm_unlock (t);
     return rv;
 }
