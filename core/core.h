@@ -81,6 +81,11 @@ CK_RV object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MEC
                                    const CK_ATTRIBUTE *priv_tmpl, CK_ULONG priv_count,
                                    CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);
 
+/* watchdog.c: C_DeriveKey (CKM_TPMTRUST_WATCHDOG_DERIVE) */
+CK_RV watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
+                              CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                              CK_OBJECT_HANDLE *out);
+
 /* secret.c: C_GenerateKey (CKM_GENERIC_SECRET_KEY_GEN) */
 CK_RV secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
                               const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out);

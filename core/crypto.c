@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/x509.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -407,6 +408,28 @@ crypto_x509_fields (const uint8_t *der, size_t len, uint8_t **subject, size_t *s
         OPENSSL_free (buf);
     X509_free (cert);
     return rv;
+}
+
+void
+crypto_wipe (void *p, size_t len)
+{
+    sodium_memzero (p, len);
+}
+
+CK_RV
+crypto_hmac_sha256 (const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
+                    uint8_t out[32])
+{
+    unsigned int n = 0;
+    return HMAC (EVP_sha256 (), key, (int) key_len, data, len, out, &n) != NULL && n == 32
+               ? CKR_OK
+               : CKR_FUNCTION_FAILED;
+}
+
+void
+crypto_sha256 (const uint8_t *data, size_t len, uint8_t out[32])
+{
+    crypto_hash_sha256 (out, data, len);
 }
 
 void

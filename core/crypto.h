@@ -72,6 +72,14 @@ CK_RV crypto_x509_fields (const uint8_t *der, size_t len, uint8_t **subject, siz
                           uint8_t **issuer, size_t *issuer_len, uint8_t **serial,
                           size_t *serial_len);
 
+/* Wipes a buffer (not optimized away). */
+void crypto_wipe (void *p, size_t len);
+
+/* HMAC-SHA256 and SHA-256 in software. */
+CK_RV crypto_hmac_sha256 (const uint8_t *key, size_t key_len, const uint8_t *data, size_t len,
+                          uint8_t out[32]);
+void crypto_sha256 (const uint8_t *data, size_t len, uint8_t out[32]);
+
 /* A 20-byte BLAKE2b of data: object ids. */
 void crypto_generichash_20 (const uint8_t *data, size_t len, uint8_t out[20]);
 

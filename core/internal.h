@@ -32,6 +32,7 @@ struct tt_object {
     secbuf *ed_sk;              /* Ed25519: the unsealed key while cached */
     uint64_t ed_used_at;        /* ... last use (monotonic ms) */
     unsigned ed_uses;           /* ... signatures since it was unsealed */
+    uint64_t hb_seq;            /* heartbeat key: the last sequence number used */
     tt_object *next;
 };
 
@@ -69,6 +70,8 @@ typedef struct sign_op {
     bool multi;                          /* an Update was called */
     size_t mac_len;                      /* HMAC: the output length */
     CK_OBJECT_HANDLE key;                /* the key object (Ed25519: its seed cache) */
+    secbuf *sw_key;                      /* heartbeat: the software key's value */
+    uint8_t nonce[16];                   /* heartbeat: the verifier's nonce */
     tpm_pcrs pcrs;                       /* the key's PCR binding, if any */
     uint8_t *pcr_values;                 /* ... and the values it is bound to */
     size_t pcr_values_len;

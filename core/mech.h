@@ -17,7 +17,9 @@ typedef enum {
     MECH_ECDSA,
     MECH_EDDSA,
     MECH_HMAC,
-    MECH_DIGEST
+    MECH_DIGEST,
+    MECH_WD_DERIVE,
+    MECH_HEARTBEAT
 } mech_kind;
 
 typedef struct mech_info {

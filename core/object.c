@@ -971,9 +971,14 @@ object_get_attrs_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK
     for (CK_ULONG i = 0; i < count; i++) {
         const CK_ATTRIBUTE *a = attr_list_find (obj->attrs, tmpl[i].type);
         const schema_entry *e = schema_find (cls, tmpl[i].type);
-        if (a == NULL || (e != NULL && (e->flags & A_SENSITIVE))) {
+        /* A value held here (a derived software key) shows only when the object is
+         * neither sensitive nor unextractable; a TPM key's value is never held. */
+        bool hidden = e != NULL && (e->flags & A_SENSITIVE)
+                      && (a == NULL || attr_list_bool_or (obj->attrs, CKA_SENSITIVE, true)
+                          || !attr_list_bool_or (obj->attrs, CKA_EXTRACTABLE, false));
+        if (a == NULL || hidden) {
             tmpl[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
-            if (e != NULL && (e->flags & A_SENSITIVE))
+            if (hidden)
                 rv = CKR_ATTRIBUTE_SENSITIVE;
             else if (rv == CKR_OK)
                 rv = CKR_ATTRIBUTE_TYPE_INVALID;

@@ -10,6 +10,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LOG_MODULE "ops"
 #include "internal.h"
@@ -19,6 +20,8 @@
 
 #define MAX_RAW_INPUT (64 * 1024)        /* CKM_ECDSA: a digest, not a document */
 #define MAX_EDDSA_INPUT (16 * 1024 * 1024) /* pure EdDSA signs the whole message */
+/* heartbeat: sign takes the metadata; verify the message without its MAC */
+#define HB_MAX_INPUT (TPMTRUST_HEARTBEAT_HEADER + TPMTRUST_HEARTBEAT_MAX_META)
 
 static void
 op_sign_free (sign_op *op)
@@ -27,6 +30,7 @@ op_sign_free (sign_op *op)
         return;
     crypto_digest_free (op->digest);
     tpm_hmac_seq_free (op->seq);
+    secbuf_free (op->sw_key);
     tpm_blob_clear (&op->pub);
     tpm_blob_clear (&op->priv);
     free (op->wrapped_auth);
@@ -160,11 +164,16 @@ sign_check_key (tt_token *tok, const mech_info *m, const tt_object *obj, bool ve
 {
     const CK_ATTRIBUTE *allowed = attr_list_find (obj->attrs, CKA_ALLOWED_MECHANISMS);
     CK_ULONG cls = 0, type = 0;
-    bool in_tpm = !verify || m->kind == MECH_HMAC; /* ECDSA, EdDSA verify in software */
+    bool in_tpm = m->kind != MECH_HEARTBEAT && (!verify || m->kind == MECH_HMAC);
 
     attr_list_ulong (obj->attrs, CKA_CLASS, &cls);
     attr_list_ulong (obj->attrs, CKA_KEY_TYPE, &type);
-    if (m->kind == MECH_ECDSA || m->kind == MECH_EDDSA) {
+    if (m->kind == MECH_HEARTBEAT) {
+        /* the per-boot key: a software key whose value the module holds */
+        const CK_ATTRIBUTE *v = attr_list_find (obj->attrs, CKA_VALUE);
+        if (cls != CKO_SECRET_KEY || v == NULL || v->ulValueLen != 32)
+            return CKR_KEY_TYPE_INCONSISTENT;
+    } else if (m->kind == MECH_ECDSA || m->kind == MECH_EDDSA) {
         CK_KEY_TYPE want = m->kind == MECH_ECDSA ? CKK_EC : CKK_EC_EDWARDS;
         if (type != want || (verify ? cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY
                                     : cls != CKO_PRIVATE_KEY))
@@ -199,6 +208,11 @@ sign_param (const mech_info *m, const CK_MECHANISM *mech, size_t *mac_len)
     CK_ULONG len;
 
     *mac_len = full;
+    if (m->kind == MECH_HEARTBEAT)
+        return mech->ulParameterLen == (mech->pParameter ? sizeof (CK_TPMTRUST_HEARTBEAT_PARAMS)
+                                                         : 0)
+                   ? CKR_OK
+                   : CKR_MECHANISM_PARAM_INVALID;
     if (m->kind == MECH_EDDSA && mech->pParameter != NULL) {
         /* Ed25519ctx and Ed25519ph are not offered: only pure Ed25519 */
         const CK_EDDSA_PARAMS *p = mech->pParameter;
@@ -280,7 +294,9 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     if (rv != CKR_OK)
         return rv;
     m = mech_lookup (mech->mechanism);
-    if (m == NULL || (m->kind != MECH_ECDSA && m->kind != MECH_EDDSA && m->kind != MECH_HMAC))
+    if (m == NULL
+        || (m->kind != MECH_ECDSA && m->kind != MECH_EDDSA && m->kind != MECH_HMAC
+            && m->kind != MECH_HEARTBEAT))
         return CKR_MECHANISM_INVALID;
     rv = sign_param (m, mech, &mac_len);
     if (rv == CKR_OK)
@@ -306,10 +322,17 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
                                                     op->point)
                               != CKR_OK))
             rv = CKR_KEY_TYPE_INCONSISTENT;
+    } else if (m->kind == MECH_HEARTBEAT) {
+        const CK_ATTRIBUTE *v = attr_list_find (obj->attrs, CKA_VALUE);
+        if (mech->pParameter != NULL)
+            memcpy (op->nonce, ((const CK_TPMTRUST_HEARTBEAT_PARAMS *) mech->pParameter)->nonce,
+                    sizeof op->nonce);
+        if ((op->sw_key = secbuf_dup (v->pValue, v->ulValueLen)) == NULL)
+            rv = CKR_HOST_MEMORY;
     } else if ((op->buf = malloc (TPM_HMAC_CHUNK)) == NULL) {
         rv = CKR_HOST_MEMORY;
     }
-    if (rv == CKR_OK && (!verify || m->kind == MECH_HMAC))
+    if (rv == CKR_OK && m->kind != MECH_HEARTBEAT && (!verify || m->kind == MECH_HMAC))
         rv = sign_copy_key (op, obj);
     if (rv != CKR_OK) {
         op_sign_free (op);
@@ -374,7 +397,9 @@ op_feed (tt_token *tok, sign_op *op, const CK_BYTE *data, CK_ULONG len)
         return hmac_feed (tok, op, data, len);
     if (op->digest != NULL)
         return crypto_digest_update (op->digest, data, len);
-    if (op->buf_len + len > (op->mech->kind == MECH_EDDSA ? MAX_EDDSA_INPUT : MAX_RAW_INPUT))
+    if (op->buf_len + len > (op->mech->kind == MECH_EDDSA       ? MAX_EDDSA_INPUT
+                             : op->mech->kind == MECH_HEARTBEAT ? HB_MAX_INPUT
+                                                                : MAX_RAW_INPUT))
         return CKR_DATA_LEN_RANGE;
     grown = realloc (op->buf, op->buf_len + len + 1);
     if (grown == NULL)
@@ -434,7 +459,46 @@ op_ecdsa_input (sign_op *op, uint8_t *e)
 static size_t
 sign_out_len (const sign_op *op)
 {
+    if (op->mech->kind == MECH_HEARTBEAT)
+        return TPMTRUST_HEARTBEAT_HEADER + op->buf_len + TPMTRUST_HEARTBEAT_MAC;
     return op->mech->kind == MECH_HMAC ? op->mac_len : 2 * op->field;
+}
+
+static void
+put_le (uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t) (v >> (8 * i));
+}
+
+/* A version-1 heartbeat (docs/watchdog.md) with the metadata fed, and its MAC. */
+static CK_RV
+heartbeat_sign (tt_token *tok, tt_session *sess, sign_op *op, CK_BYTE *out, CK_ULONG *out_len)
+{
+    size_t n = TPMTRUST_HEARTBEAT_HEADER + op->buf_len;
+    struct timespec ts;
+    tt_object *obj;
+    CK_RV rv;
+
+    if (op->buf_len > TPMTRUST_HEARTBEAT_MAX_META)
+        return CKR_DATA_LEN_RANGE;
+    rv = object_lookup (tok, sess, op->key, CKR_KEY_HANDLE_INVALID, &obj);
+    if (rv != CKR_OK)
+        return rv;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    memcpy (out, "TTHB", 4);
+    put_le (out + 4, 1, 2); /* version */
+    put_le (out + 6, 0, 2); /* flags */
+    put_le (out + 8, ++obj->hb_seq, 8);
+    put_le (out + 16, (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec, 8);
+    memcpy (out + 24, op->nonce, 16);
+    put_le (out + 40, op->buf_len, 2);
+    if (op->buf_len)
+        memcpy (out + 42, op->buf, op->buf_len);
+    rv = crypto_hmac_sha256 (op->sw_key->data, op->sw_key->len, out, n, out + n);
+    if (rv == CKR_OK)
+        *out_len = n + TPMTRUST_HEARTBEAT_MAC;
+    return rv;
 }
 
 /* Turns a TPM refusal into what it means for this key, with a log line. */
@@ -502,6 +566,8 @@ op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len)
     }
     if (op->mech->kind == MECH_ECDSA) {
         rv = ecdsa_sign (tok, op, sig, sig_len);
+    } else if (op->mech->kind == MECH_HEARTBEAT) {
+        rv = heartbeat_sign (tok, sess, op, sig, sig_len);
     } else if (op->mech->kind == MECH_EDDSA) {
         secbuf *sk = NULL;
         bool owned = true;
@@ -538,8 +604,12 @@ op_sign (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_
         sign_end (sess, false);
         return CKR_OPERATION_ACTIVE;
     }
-    if (sig == NULL || *sig_len < sign_out_len (op))
-        return op_sign_final (tok, sess, sig, sig_len); /* only reports the length */
+    if (sig == NULL || *sig_len < sign_out_len (op) + (op->mech->kind == MECH_HEARTBEAT ? len : 0)) {
+        /* only reports the length (a heartbeat's grows with the metadata) */
+        CK_RV r = sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+        *sig_len = sign_out_len (op) + (op->mech->kind == MECH_HEARTBEAT ? len : 0);
+        return r;
+    }
     rv = op_feed (tok, op, data, len);
     if (rv != CKR_OK) {
         sign_end (sess, false);
@@ -565,6 +635,11 @@ op_verify_final (tt_token *tok, tt_session *sess, const CK_BYTE *sig, CK_ULONG s
                                       sig_len);
     } else if (op->mech->kind == MECH_EDDSA) {
         rv = crypto_ed25519_verify (op->point, op->buf, op->buf_len, sig, sig_len);
+    } else if (op->mech->kind == MECH_HEARTBEAT) {
+        rv = sig_len != TPMTRUST_HEARTBEAT_MAC ? CKR_SIGNATURE_LEN_RANGE
+             : crypto_hmac_sha256 (op->sw_key->data, op->sw_key->len, op->buf, op->buf_len, e);
+        if (rv == CKR_OK && sodium_memcmp (e, sig, TPMTRUST_HEARTBEAT_MAC) != 0)
+            rv = CKR_SIGNATURE_INVALID;
     } else if (sig_len != op->mac_len) {
         rv = CKR_SIGNATURE_LEN_RANGE;
     } else {

@@ -32,6 +32,37 @@
 
 #define CKR_TPMTRUST_PCR_MISMATCH (CKR_TPMTRUST_BASE + 0x01)
 
+/*
+ * Watchdog heartbeats (docs/watchdog.md).
+ * CKM_TPMTRUST_WATCHDOG_DERIVE, C_DeriveKey on the root secret (a TPM HMAC key bound
+ * to PCRs, CKA_DERIVE TRUE): the per-boot heartbeat key, a session CKO_SECRET_KEY of
+ * 32 bytes = HKDF-SHA256 (salt = the root secret, held in the TPM;
+ * IKM = SHA-256 (the root's PCR values now) || boot id; info = label). Sensitive and
+ * not extractable unless the template says CKA_SENSITIVE FALSE / CKA_EXTRACTABLE TRUE
+ * (to hand it to the kernel). A changed PCR: CKR_TPMTRUST_PCR_MISMATCH.
+ * CKM_TPMTRUST_HEARTBEAT, C_Sign with that key: the data is the optional metadata
+ * (at most 256 bytes); the signature is a whole version-1 heartbeat, message and
+ * HMAC-SHA256 (74 + metadata bytes). C_Verify: data = the message without its MAC,
+ * signature = the MAC.
+ */
+#define CKM_TPMTRUST_WATCHDOG_DERIVE (CKM_TPMTRUST_BASE + 0x20)
+#define CKM_TPMTRUST_HEARTBEAT (CKM_TPMTRUST_BASE + 0x21)
+
+typedef struct CK_TPMTRUST_WATCHDOG_DERIVE_PARAMS {
+    unsigned char *pBootId; /* e.g. /proc/sys/kernel/random/boot_id */
+    unsigned long ulBootIdLen;
+    unsigned char *pLabel; /* e.g. "tpmtrust watchdog v1" */
+    unsigned long ulLabelLen;
+} CK_TPMTRUST_WATCHDOG_DERIVE_PARAMS;
+
+typedef struct CK_TPMTRUST_HEARTBEAT_PARAMS {
+    unsigned char nonce[16]; /* the verifier's challenge, echoed in the heartbeat */
+} CK_TPMTRUST_HEARTBEAT_PARAMS;
+
+#define TPMTRUST_HEARTBEAT_HEADER 42
+#define TPMTRUST_HEARTBEAT_MAC 32
+#define TPMTRUST_HEARTBEAT_MAX_META 256
+
 /* Module identity, as reported by C_GetInfo. */
 #define TPMTRUST_MANUFACTURER "tpmtrust"
 

@@ -778,6 +778,24 @@ p11_C_GenerateKey (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR 
 }
 
 static CK_RV
+p11_C_DeriveKey (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
+                 CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key)
+{
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    if (mech == NULL || (tmpl == NULL && count > 0) || key == NULL)
+        rv = CKR_ARGUMENTS_BAD;
+    else
+        rv = watchdog_derive_inlock (tok, sess, mech, base, tmpl, count, key);
+    core_leave (tok);
+    return TRACE (rv);
+}
+
+static CK_RV
 p11_C_GenerateKeyPair (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub_tmpl,
                        CK_ULONG pub_count, CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG priv_count,
                        CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
@@ -916,8 +934,6 @@ UNSUPPORTED (C_WrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HAND
 UNSUPPORTED (C_UnwrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a,
                            CK_BYTE_PTR b, CK_ULONG c, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                            CK_OBJECT_HANDLE_PTR k))
-UNSUPPORTED (C_DeriveKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a,
-                           CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k))
 UNSUPPORTED (C_SessionCancel, (CK_SESSION_HANDLE h, CK_FLAGS f))
 UNSUPPORTED (C_MessageInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
 UNSUPPORTED (C_CryptMessage, (CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR ad,

@@ -1681,8 +1681,8 @@ test_pins (run_ctx *c)
         is_rv (F->C_DecryptInit (c->rw, &m, c->priv), CKR_FUNCTION_NOT_SUPPORTED, "C_DecryptInit");
         is_rv (F->C_WrapKey (c->rw, &m, c->priv, c->pub, buf, &len), CKR_FUNCTION_NOT_SUPPORTED,
                "C_WrapKey");
-        is_rv (F->C_DeriveKey (c->rw, &d, c->priv, NULL, 0, &h), CKR_FUNCTION_NOT_SUPPORTED,
-               "C_DeriveKey");
+        is_rv (F->C_DeriveKey (c->rw, &d, c->priv, NULL, 0, &h), CKR_MECHANISM_INVALID,
+               "C_DeriveKey with CKM_ECDH1_DERIVE");
         is_rv (F->C_GenerateKey (c->rw, &m, NULL, 0, &h), CKR_MECHANISM_INVALID,
                "C_GenerateKey with CKM_AES_CBC");
         is_rv (F->C_SeedRandom (c->rw, buf, 4), CKR_RANDOM_SEED_NOT_SUPPORTED, "C_SeedRandom");
