@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 
 #define LOG_MODULE "watchdog"
 #include "internal.h"
@@ -160,6 +161,11 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
         rv = object_add_inlock (tok, sess, &obj, 1);
     }
     if (rv == CKR_OK) {
+        /* Sequence numbers start at this boot's monotonic clock (in microseconds),
+         * so that a later process (or a re-derived key) goes on above any earlier one. */
+        struct timespec ts;
+        clock_gettime (CLOCK_MONOTONIC, &ts);
+        obj->hb_seq = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
         *out = obj->handle;
         obj = NULL;
     }

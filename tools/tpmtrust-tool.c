@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/config-file.h"
@@ -21,6 +22,7 @@
 #include "pkcs11-tpmtrust.h"
 #include "store/store.h"
 #include "tools/sigv4.h"
+#include "tools/hbverify.h"
 #include "tools/tss2.h"
 
 static CK_FUNCTION_LIST *p11;
@@ -29,7 +31,9 @@ typedef struct tool_opts {
     const char *label, *token, *file, *request;
     const char *access_key, *region, *service;
     const char *type, *id, *pcrs;
-    bool login, aws;
+    const char *boot_id, *meta, *key_file;
+    unsigned long period_ms, timeout_ms, count, window_ms, fd;
+    bool login, aws, derive;
 } tool_opts;
 
 static int
@@ -65,6 +69,16 @@ usage_main (FILE *f)
                 "                             write an ECDSA or HMAC key as a TSS2 key file for\n"
                 "                             tpm2-openssl; its auth is TPMTRUST_KEY_PASSWORD, or\n"
                 "                             empty (anyone with the file and this TPM can use it)\n"
+                "  watchdog provision [--label L] [--pcrs BANK:N] [--token T]\n"
+                "                             the watchdog root: a TPM HMAC key bound to PCRs\n"
+                "                             (default sha256:7), label wd-root\n"
+                "  watchdog register-key [--fd N] [--period-ms P] [--timeout-ms T] [--boot-id F]\n"
+                "                             derive this boot's heartbeat key and write it with\n"
+                "                             period and timeout to fd N (docs/watchdog.md)\n"
+                "  watchdog beat [--count N] [--period-ms P] [--meta S] [--boot-id F]\n"
+                "                             print N heartbeats (hex), one per period\n"
+                "  watchdog verify --key-file F [--window-ms W]\n"
+                "                             check hex heartbeats from standard input\n"
                 "  sigv4 --access-key K --region R --service S [--request F] [--label L]\n"
                 "                             sign the HTTP request in F (or standard input;\n"
                 "                             it carries Host and X-Amz-Date) with AWS SigV4:\n"
@@ -873,6 +887,158 @@ cmd_export_tss2 (const tool_opts *o)
     return 0;
 }
 
+static int cmd_key_generate (const tool_opts *o);
+
+#define WD_LABEL "tpmtrust watchdog v1"
+
+static int
+cmd_watchdog_provision (const tool_opts *o)
+{
+    tool_opts k = *o;
+    k.type = "hmac-sha256";
+    k.label = o->label ? o->label : "wd-root";
+    k.pcrs = o->pcrs ? o->pcrs : "sha256:7";
+    k.derive = true; /* the per-boot key is derived from it */
+    return cmd_key_generate (&k);
+}
+
+static void
+put_le (unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char) (v >> (8 * i));
+}
+
+/* register-key: the key record on fd; beat: heartbeats on stdout. */
+static int
+cmd_watchdog_key (const tool_opts *o, bool register_key)
+{
+    const char *root = o->label ? o->label : "wd-root";
+    const char *boot_path = o->boot_id ? o->boot_id : "/proc/sys/kernel/random/boot_id";
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE find[] = { { CKA_CLASS, &cls, sizeof cls },
+                            { CKA_LABEL, (void *) root, strlen (root) } };
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE kt[] = { { CKA_SENSITIVE, register_key ? &no : &yes, 1 },
+                          { CKA_EXTRACTABLE, register_key ? &yes : &no, 1 } };
+    unsigned char boot[64], rec[48], key[32], hb[80 + 256];
+    CK_TPMTRUST_WATCHDOG_DERIVE_PARAMS params = { boot, 0, (unsigned char *) WD_LABEL,
+                                                  sizeof WD_LABEL - 1 };
+    CK_MECHANISM derive = { CKM_TPMTRUST_WATCHDOG_DERIVE, &params, sizeof params };
+    CK_MECHANISM beat = { CKM_TPMTRUST_HEARTBEAT, NULL, 0 };
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE base, wk;
+    CK_ULONG n = 0;
+    FILE *bf = fopen (boot_path, "re");
+    CK_RV rv;
+
+    if (bf == NULL) {
+        fprintf (stderr, "tpmtrust-tool: %s: %s\n", boot_path, strerror (errno));
+        return 1;
+    }
+    params.ulBootIdLen = fread (boot, 1, sizeof boot, bf);
+    fclose (bf);
+    while (params.ulBootIdLen > 0 && boot[params.ulBootIdLen - 1] == '\n')
+        params.ulBootIdLen--;
+    rv = open_user_session (o->token, &s);
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjectsInit (s, find, 2);
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjects (s, &base, 1, &n);
+    if (rv == CKR_OK)
+        rv = p11->C_FindObjectsFinal (s);
+    if (rv == CKR_OK && n == 0) {
+        fprintf (stderr, "tpmtrust-tool: no watchdog root '%s' ('tpmtrust-tool watchdog "
+                         "provision' makes one)\n",
+                 root);
+        return 1;
+    }
+    if (rv == CKR_OK)
+        rv = p11->C_DeriveKey (s, &derive, base, kt, 2, &wk);
+    if (rv != CKR_OK)
+        return fail ("deriving this boot's heartbeat key (if PCRs changed, the watchdog "
+                     "will fire)",
+                     rv);
+    if (register_key) {
+        /* The record the register ioctl takes: "TTWK", u16 version 1, u16 key length,
+         * the key, u32 period ms, u32 timeout ms (docs/watchdog.md). */
+        CK_ATTRIBUTE v = { CKA_VALUE, key, sizeof key };
+        rv = p11->C_GetAttributeValue (s, wk, &v, 1);
+        if (rv != CKR_OK || v.ulValueLen != 32)
+            return fail ("reading the heartbeat key", rv);
+        memcpy (rec, "TTWK", 4);
+        put_le (rec + 4, 1, 2);
+        put_le (rec + 6, 32, 2);
+        memcpy (rec + 8, key, 32);
+        put_le (rec + 40, o->period_ms, 4);
+        put_le (rec + 44, o->timeout_ms, 4);
+        explicit_bzero (key, sizeof key);
+        if (write ((int) o->fd, rec, sizeof rec) != (ssize_t) sizeof rec) {
+            explicit_bzero (rec, sizeof rec);
+            fprintf (stderr, "tpmtrust-tool: writing fd %lu: %s\n", o->fd, strerror (errno));
+            return 1;
+        }
+        explicit_bzero (rec, sizeof rec);
+        p11->C_CloseSession (s);
+        return 0;
+    }
+    for (unsigned long i = 0; i < o->count; i++) {
+        CK_ULONG len = sizeof hb;
+        size_t ml = o->meta ? strlen (o->meta) : 0;
+        rv = p11->C_SignInit (s, &beat, wk);
+        if (rv == CKR_OK)
+            rv = p11->C_Sign (s, (CK_BYTE *) o->meta, ml, hb, &len);
+        if (rv != CKR_OK)
+            return fail ("making a heartbeat", rv);
+        for (CK_ULONG j = 0; j < len; j++)
+            printf ("%02x", hb[j]);
+        printf ("\n");
+        fflush (stdout);
+        if (i + 1 < o->count)
+            usleep ((useconds_t) (o->period_ms * 1000));
+    }
+    p11->C_CloseSession (s);
+    return 0;
+}
+
+static int
+cmd_watchdog_verify (const tool_opts *o)
+{
+    unsigned char rec[48], msg[512];
+    struct hb_verifier v;
+    char line[1200];
+    int bad = 0, good = 0;
+    FILE *f = o->key_file ? fopen (o->key_file, "re") : NULL;
+
+    if (f == NULL || fread (rec, 1, sizeof rec, f) != sizeof rec || memcmp (rec, "TTWK", 4) != 0) {
+        fprintf (stderr, "tpmtrust-tool: --key-file must name a record from 'watchdog "
+                         "register-key'\n");
+        if (f)
+            fclose (f);
+        return 2;
+    }
+    fclose (f);
+    hb_verifier_init (&v, rec + 8, (uint64_t) o->window_ms * 1000000u);
+    explicit_bzero (rec, sizeof rec);
+    while (fgets (line, sizeof line, stdin) != NULL) {
+        struct timespec ts;
+        size_t len;
+        enum hb_result r;
+        line[strcspn (line, "\r\n")] = '\0';
+        len = parse_hex (line, msg, sizeof msg);
+        clock_gettime (CLOCK_MONOTONIC, &ts);
+        r = hb_verify (&v, msg, len, (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec,
+                       NULL);
+        printf ("%s\n", r == HB_OK ? "ok" : hb_result_str (r));
+        if (r == HB_OK)
+            good++;
+        else
+            bad++;
+    }
+    fprintf (stderr, "%d heartbeats verified, %d rejected\n", good, bad);
+    return bad ? 1 : 0;
+}
+
 static int
 cmd_key_generate (const tool_opts *o)
 {
@@ -888,7 +1054,7 @@ cmd_key_generate (const tool_opts *o)
     const CK_BYTE *params = NULL;
     size_t params_len = 0, id_len = 0;
     unsigned char id[64];
-    CK_ATTRIBUTE pub[4], priv[8];
+    CK_ATTRIBUTE pub[4], priv[9];
     CK_ULONG n_pub = 0, n_priv = 0;
     CK_SESSION_HANDLE s;
     CK_OBJECT_HANDLE h1, h2;
@@ -930,6 +1096,8 @@ cmd_key_generate (const tool_opts *o)
     ADD (priv, n_priv, CKA_LABEL, o->label, strlen (o->label));
     if (id_len)
         ADD (priv, n_priv, CKA_ID, id, id_len);
+    if (o->derive)
+        ADD (priv, n_priv, CKA_DERIVE, &yes, sizeof yes);
     if (mask) {
         ADD (priv, n_priv, CKA_TPMTRUST_PCR_MASK, &mask, sizeof mask);
         ADD (priv, n_priv, CKA_TPMTRUST_PCR_BANK, &bank, sizeof bank);
@@ -1046,10 +1214,18 @@ main (int argc, char **argv)
         { "type", required_argument, NULL, 'T' },
         { "id", required_argument, NULL, 'i' },
         { "pcrs", required_argument, NULL, 'P' },
+        { "boot-id", required_argument, NULL, 'b' },
+        { "meta", required_argument, NULL, 'm' },
+        { "key-file", required_argument, NULL, 'K' },
+        { "period-ms", required_argument, NULL, 'p' },
+        { "timeout-ms", required_argument, NULL, 'o' },
+        { "count", required_argument, NULL, 'c' },
+        { "window-ms", required_argument, NULL, 'w' },
+        { "fd", required_argument, NULL, 'F' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    tool_opts o = { 0 };
+    tool_opts o = { .period_ms = 1000, .timeout_ms = 5000, .count = 1, .window_ms = 5000, .fd = 1 };
     int c, ret;
     const char *cmd, *sub;
     CK_RV rv;
@@ -1061,7 +1237,7 @@ main (int argc, char **argv)
         return usage_main (stdout);
     sub = argc > 2 && argv[2][0] != '-' ? argv[2] : "";
     optind = sub[0] ? 3 : 2;
-    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:T:i:P:h", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:T:i:P:b:m:K:p:o:c:w:F:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             o.label = optarg;
@@ -1099,6 +1275,33 @@ main (int argc, char **argv)
         case 'P':
             o.pcrs = optarg;
             break;
+        case 'b':
+            o.boot_id = optarg;
+            break;
+        case 'm':
+            o.meta = optarg;
+            break;
+        case 'K':
+            o.key_file = optarg;
+            break;
+        case 'p':
+        case 'o':
+        case 'c':
+        case 'w':
+        case 'F': {
+            char *end;
+            unsigned long v = strtoul (optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0') {
+                fprintf (stderr, "tpmtrust-tool: '%s' is not a number\n", optarg);
+                return 2;
+            }
+            *(c == 'p'   ? &o.period_ms
+              : c == 'o' ? &o.timeout_ms
+              : c == 'c' ? &o.count
+              : c == 'w' ? &o.window_ms
+                         : &o.fd) = v;
+            break;
+        }
         case 'h':
             return usage_main (stdout);
         default:
@@ -1135,6 +1338,14 @@ main (int argc, char **argv)
         ret = cmd_import_tss2 (&o);
     else if (strcmp (cmd, "export-tss2") == 0)
         ret = cmd_export_tss2 (&o);
+    else if (strcmp (cmd, "watchdog") == 0 && strcmp (sub, "provision") == 0)
+        ret = cmd_watchdog_provision (&o);
+    else if (strcmp (cmd, "watchdog") == 0 && strcmp (sub, "register-key") == 0)
+        ret = cmd_watchdog_key (&o, true);
+    else if (strcmp (cmd, "watchdog") == 0 && strcmp (sub, "beat") == 0)
+        ret = cmd_watchdog_key (&o, false);
+    else if (strcmp (cmd, "watchdog") == 0 && strcmp (sub, "verify") == 0)
+        ret = cmd_watchdog_verify (&o);
     else if (strcmp (cmd, "key") == 0 && strcmp (sub, "generate") == 0)
         ret = cmd_key_generate (&o);
     else if (strcmp (cmd, "key") == 0 && strcmp (sub, "pcr-status") == 0)
