@@ -86,6 +86,13 @@ CK_RV watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANIS
                               CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
                               CK_OBJECT_HANDLE *out);
 
+/* The NV form of the watchdog root: a random 32-byte secret written to NV index
+ * `index` under PolicyPCR of pcr_mask (SHA-256 bank), and a token object (label)
+ * that names it. */
+CK_RV watchdog_provision_nv_inlock (tt_token *tok, tt_session *sess, uint32_t index,
+                                    unsigned long pcr_mask, const char *label,
+                                    CK_OBJECT_HANDLE *out);
+
 /* secret.c: C_GenerateKey (CKM_GENERIC_SECRET_KEY_GEN) */
 CK_RV secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
                               const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out);

@@ -138,6 +138,7 @@ static const schema_entry s_secret[] = {
     { CKA_TPMTRUST_PCR_VALUES, K_BYTES, 0, D_NONE },
     { CKA_VALUE, K_BYTES, A_CREATE | A_REQUIRE | A_SENSITIVE | A_NOGEN, D_NONE },
     { CKA_VALUE_LEN, K_ULONG, A_CREATE, D_NONE },
+    { CKA_TPMTRUST_NV_INDEX, K_ULONG, 0, D_NONE },
     END,
 };
 

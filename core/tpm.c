@@ -664,6 +664,144 @@ tpm_pcr_policy (tpm *t, tpm_pcrs pcrs, tpm_policy *pol, uint8_t *values, size_t 
     return rv;
 }
 
+/* PolicyPCR alone, for the current values (a trial session). */
+static CK_RV
+pcr_only_policy_inlock (tpm *t, tpm_pcrs pcrs, TPM2B_DIGEST *out)
+{
+    TPML_PCR_SELECTION sel = pcr_selection (pcrs);
+    TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
+    TPM2B_DIGEST now = { 0 }, *digest = NULL;
+    ESYS_TR trial = ESYS_TR_NONE;
+    CK_RV rv = tpm_rv (t, Esys_StartAuthSession (t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                 ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
+                                                 TPM2_SE_TRIAL, &none, TPM2_ALG_SHA256, &trial),
+                       "starting a trial session");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_PolicyPCR (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                        &now, &sel),
+                     "PolicyPCR (trial)");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_PolicyGetDigest (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE,
+                                              ESYS_TR_NONE, &digest),
+                     "PolicyGetDigest");
+    if (rv == CKR_OK)
+        *out = *digest;
+    if (trial != ESYS_TR_NONE && t->esys != NULL)
+        Esys_FlushContext (t->esys, trial);
+    Esys_Free (digest);
+    return rv;
+}
+
+CK_RV
+tpm_nv_provision (tpm *t, uint32_t index, tpm_pcrs pcrs, const secbuf *secret, uint8_t *values,
+                  size_t *values_len)
+{
+    TPM2B_NV_PUBLIC info = {
+        .nvPublic = {
+            .nvIndex = index,
+            .nameAlg = TPM2_ALG_SHA256,
+            .attributes = TPMA_NV_OWNERWRITE | TPMA_NV_POLICYREAD | TPMA_NV_NO_DA,
+            .dataSize = (UINT16) secret->len,
+        },
+    };
+    TPM2B_AUTH empty = { 0 };
+    TPM2B_MAX_NV_BUFFER data = { .size = (UINT16) secret->len };
+    ESYS_TR nv = ESYS_TR_NONE;
+    CK_RV rv;
+
+    if (secret->len > sizeof data.buffer)
+        return CKR_ARGUMENTS_BAD;
+    memcpy (data.buffer, secret->data, secret->len);
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_connect_inlock (t);
+    if (rv == CKR_OK && persistent_exists (t, index)) {
+        LOG_ERROR ("NV index 0x%08x is defined already: choose another or undefine it "
+                   "('tpm2_nvundefine 0x%08x')",
+                   index, index);
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    if (rv == CKR_OK)
+        rv = pcr_read_inlock (t, pcrs, values, values_len);
+    if (rv == CKR_OK)
+        rv = pcr_only_policy_inlock (t, pcrs, &info.nvPublic.authPolicy);
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_NV_DefineSpace (t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
+                                             ESYS_TR_NONE, ESYS_TR_NONE, &empty, &info, &nv),
+                     "defining the NV index");
+    if (rv == CKR_OK)
+        rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT); /* the secret travels encrypted */
+    if (rv == CKR_OK) {
+        rv = tpm_rv (t, Esys_NV_Write (t->esys, ESYS_TR_RH_OWNER, nv, t->session, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, &data, 0),
+                     "writing the NV index");
+        tpm_session_failed (t, rv);
+        if (rv != CKR_OK)
+            Esys_NV_UndefineSpace (t->esys, ESYS_TR_RH_OWNER, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                   ESYS_TR_NONE);
+    }
+    if (nv != ESYS_TR_NONE && t->esys != NULL && rv == CKR_OK)
+        Esys_TR_Close (t->esys, &nv);
+    tpm_unlock (t);
+    sodium_memzero (&data, sizeof data);
+    return rv;
+}
+
+CK_RV
+tpm_nv_read_secret (tpm *t, uint32_t index, tpm_pcrs pcrs, size_t size, secbuf **out)
+{
+    TPML_PCR_SELECTION sel = pcr_selection (pcrs);
+    TPM2B_DIGEST now = { 0 };
+    TPM2B_MAX_NV_BUFFER *data = NULL;
+    ESYS_TR nv = ESYS_TR_NONE, s = ESYS_TR_NONE;
+    CK_RV rv;
+
+    *out = NULL;
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_srk_inlock (t);
+    if (rv == CKR_OK && !persistent_exists (t, index)) {
+        LOG_ERROR ("NV index 0x%08x does not exist (was the TPM cleared?)", index);
+        rv = CKR_KEY_HANDLE_INVALID;
+    }
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_TR_FromTPMPublic (t->esys, index, ESYS_TR_NONE, ESYS_TR_NONE,
+                                               ESYS_TR_NONE, &nv),
+                     "finding the NV index");
+    if (rv == CKR_OK) {
+        void *paused = crypto_engine_pause ();
+        rv = tpm_rv (t, Esys_StartAuthSession (t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
+                                               ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY,
+                                               &session_sym, TPM2_ALG_SHA256, &s),
+                     "starting a policy session");
+        crypto_engine_resume (paused);
+    }
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_TRSess_SetAttributes (t->esys, s,
+                                                   TPMA_SESSION_CONTINUESESSION
+                                                       | TPMA_SESSION_ENCRYPT,
+                                                   0xff),
+                     "setting session attributes");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_PolicyPCR (t->esys, s, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                        &now, &sel),
+                     "PolicyPCR");
+    if (rv == CKR_OK)
+        rv = tpm_rv (t, Esys_NV_Read (t->esys, nv, nv, s, ESYS_TR_NONE, ESYS_TR_NONE,
+                                      (UINT16) size, 0, &data),
+                     "reading the NV secret");
+    if (s != ESYS_TR_NONE && t->esys != NULL)
+        Esys_FlushContext (t->esys, s);
+    if (nv != ESYS_TR_NONE && t->esys != NULL)
+        Esys_TR_Close (t->esys, &nv);
+    tpm_unlock (t);
+    if (rv == CKR_OK && (*out = secbuf_dup (data->buffer, data->size)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (data != NULL) {
+        sodium_memzero (data, sizeof *data);
+        Esys_Free (data);
+    }
+    return rv;
+}
+
 CK_RV
 tpm_random (tpm *t, uint8_t *buf, size_t len)
 {

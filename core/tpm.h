@@ -91,6 +91,14 @@ CK_RV tpm_pcr_read (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len);
  * NULL) receives those values as tpm_pcr_read gives them. */
 CK_RV tpm_pcr_policy (tpm *t, tpm_pcrs pcrs, tpm_policy *pol, uint8_t *values, size_t *len);
 
+/* A secret in an NV index (owner hierarchy) readable only under PolicyPCR of the
+ * selected PCRs' current values. provision: defines the index (CKR_ATTRIBUTE_VALUE_INVALID
+ * when it exists) and writes secret (parameter-encrypted). read: in a salted policy
+ * session, response-encrypted; CKR_TPMTRUST_PCR_MISMATCH when the PCRs changed. */
+CK_RV tpm_nv_provision (tpm *t, uint32_t index, tpm_pcrs pcrs, const secbuf *secret,
+                        uint8_t *values, size_t *values_len);
+CK_RV tpm_nv_read_secret (tpm *t, uint32_t index, tpm_pcrs pcrs, size_t size, secbuf **out);
+
 /* Seals data under the SRK with authValue auth; da: dictionary-attack protected;
  * pol (may be NULL): the PCR policy the object is bound to. */
 CK_RV tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, const tpm_policy *pol,

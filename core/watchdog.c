@@ -87,8 +87,8 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
     attr_list *attrs = NULL;
     tt_object *root, *obj = NULL;
     tpm_pcrs pcrs;
-    CK_ULONG cls = 0;
-    bool sensitive, extractable;
+    CK_ULONG cls = 0, nv_index = 0;
+    bool sensitive, extractable, nv;
     CK_RV rv;
 
     if (m == NULL || m->kind != MECH_WD_DERIVE)
@@ -101,8 +101,9 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
     attr_list_ulong (root->attrs, CKA_CLASS, &cls);
     pcrs = pcr_of_object (root->attrs);
     values = attr_list_find (root->attrs, CKA_TPMTRUST_PCR_VALUES);
-    if (cls != CKO_SECRET_KEY || root->tpm_pub.data == NULL || root->wrapped_auth == NULL) {
-        LOG_ERROR ("the watchdog root must be a TPM HMAC key");
+    nv = attr_list_ulong (root->attrs, CKA_TPMTRUST_NV_INDEX, &nv_index);
+    if (cls != CKO_SECRET_KEY || (!nv && (root->tpm_pub.data == NULL || root->wrapped_auth == NULL))) {
+        LOG_ERROR ("the watchdog root must be a TPM HMAC key or an NV-index root");
         return CKR_KEY_TYPE_INCONSISTENT;
     }
     if (pcrs.mask == 0 || values == NULL) {
@@ -124,13 +125,24 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
         crypto_sha256 (pcrs_now, pcrs_len, ikm);
         if (p->ulBootIdLen)
             memcpy (ikm + 32, p->pBootId, p->ulBootIdLen);
-        rv = crypto_unwrap (tok->secret, root->tpm_pub.data, root->tpm_pub.len,
-                            root->wrapped_auth, root->wrapped_auth_len, &auth);
+        if (!nv)
+            rv = crypto_unwrap (tok->secret, root->tpm_pub.data, root->tpm_pub.len,
+                                root->wrapped_auth, root->wrapped_auth_len, &auth);
     }
-    /* Extract in the TPM: only a TPM in the bound state computes it */
-    if (rv == CKR_OK)
+    /* Extract: in the TPM with a key root; with an NV root the TPM gives out the
+     * secret (encrypted) only while the PCRs hold. Either way, only a TPM in the
+     * bound state gets here. */
+    if (rv == CKR_OK && !nv) {
         rv = tpm_hmac (core_tpm (), &(tpm_key) { &root->tpm_pub, &root->tpm_priv, auth, pcrs },
                        0x000B, ikm, 32 + p->ulBootIdLen, prk, &prk_len);
+    } else if (rv == CKR_OK) {
+        secbuf *secret = NULL;
+        rv = tpm_nv_read_secret (core_tpm (), (uint32_t) nv_index, pcrs, 32, &secret);
+        if (rv == CKR_OK)
+            rv = crypto_hmac_sha256 (secret->data, secret->len, ikm, 32 + p->ulBootIdLen, prk);
+        prk_len = 32;
+        secbuf_free (secret);
+    }
     if (rv == CKR_TPMTRUST_PCR_MISMATCH)
         pcr_report (pcrs, values->pValue, values->ulValueLen);
     /* Expand: T(1) = HMAC (PRK, info || 0x01) */
@@ -175,5 +187,73 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
     crypto_wipe (prk, sizeof prk);
     crypto_wipe (key, sizeof key);
     crypto_wipe (ikm, sizeof ikm);
+    return rv;
+}
+
+CK_RV
+watchdog_provision_nv_inlock (tt_token *tok, tt_session *sess, uint32_t index,
+                              unsigned long pcr_mask, const char *label, CK_OBJECT_HANDLE *out)
+{
+    uint8_t values[24 * 64];
+    size_t values_len = sizeof values;
+    tpm_pcrs pcrs = { 0x000B, (uint32_t) pcr_mask };
+    secbuf *secret = secbuf_new (32);
+    attr_list *a = attr_list_new ();
+    tt_object *obj = NULL;
+    CK_RV rv = secret && a ? CKR_OK : CKR_HOST_MEMORY;
+
+    if (rv == CKR_OK && (pcr_mask == 0 || pcr_mask > 0xffffff))
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    if (rv == CKR_OK && (index < 0x01000000 || index > 0x01ffffff)) {
+        LOG_ERROR ("0x%08x is not an NV index (0x01000000 to 0x01ffffff)", index);
+        rv = CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    if (rv == CKR_OK && !token_user_logged_in (tok))
+        rv = CKR_USER_NOT_LOGGED_IN;
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong (a, CKA_CLASS, CKO_SECRET_KEY);
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong (a, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+    if (rv == CKR_OK)
+        rv = attr_list_set_bool (a, CKA_TOKEN, true);
+    if (rv == CKR_OK)
+        rv = attr_list_set (a, CKA_LABEL, label, strlen (label));
+    if (rv == CKR_OK)
+        rv = template_defaults (CKO_SECRET_KEY, a);
+    if (rv == CKR_OK)
+        rv = attr_list_set_bool (a, CKA_DERIVE, true);
+    if (rv == CKR_OK)
+        rv = attr_list_set_bool (a, CKA_SIGN, false);
+    if (rv == CKR_OK)
+        rv = attr_list_set_bool (a, CKA_VERIFY, false);
+    if (rv == CKR_OK)
+        rv = object_access (tok, sess, a, true);
+    if (rv == CKR_OK)
+        rv = tpm_random (core_tpm (), secret->data, secret->len);
+    if (rv == CKR_OK)
+        rv = tpm_nv_provision (core_tpm (), index, pcrs, secret, values, &values_len);
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong (a, CKA_TPMTRUST_NV_INDEX, index);
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong (a, CKA_TPMTRUST_PCR_MASK, pcr_mask);
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong (a, CKA_TPMTRUST_PCR_BANK, CKM_SHA256);
+    if (rv == CKR_OK)
+        rv = attr_list_set (a, CKA_TPMTRUST_PCR_VALUES, values, values_len);
+    if (rv == CKR_OK)
+        rv = attr_list_set_bool (a, CKA_TPMTRUST_TPM_KEY, true);
+    if (rv == CKR_OK && (obj = object_new (a)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK) {
+        a = NULL;
+        rv = object_add_inlock (tok, sess, &obj, 1);
+    }
+    if (rv == CKR_OK) {
+        *out = obj->handle;
+        obj = NULL;
+    }
+    object_free (obj);
+    attr_list_free (a);
+    secbuf_free (secret);
     return rv;
 }

@@ -46,6 +46,8 @@
  * signature = the MAC.
  */
 #define CKM_TPMTRUST_WATCHDOG_DERIVE (CKM_TPMTRUST_BASE + 0x20)
+/* CK_ULONG, read-only: a watchdog root held in this TPM NV index (not a TPM key) */
+#define CKA_TPMTRUST_NV_INDEX (CKA_TPMTRUST_BASE + 0x20)
 #define CKM_TPMTRUST_HEARTBEAT (CKM_TPMTRUST_BASE + 0x21)
 
 typedef struct CK_TPMTRUST_WATCHDOG_DERIVE_PARAMS {

@@ -33,7 +33,8 @@ typedef struct tool_opts {
     const char *type, *id, *pcrs;
     const char *boot_id, *meta, *key_file;
     unsigned long period_ms, timeout_ms, count, window_ms, fd;
-    bool login, aws, derive;
+    bool login, aws, derive, nv;
+    unsigned long nv_index;
 } tool_opts;
 
 static int
@@ -69,9 +70,10 @@ usage_main (FILE *f)
                 "                             write an ECDSA or HMAC key as a TSS2 key file for\n"
                 "                             tpm2-openssl; its auth is TPMTRUST_KEY_PASSWORD, or\n"
                 "                             empty (anyone with the file and this TPM can use it)\n"
-                "  watchdog provision [--label L] [--pcrs BANK:N] [--token T]\n"
+                "  watchdog provision [--nv [--nv-index I]] [--label L] [--pcrs BANK:N] [--token T]\n"
                 "                             the watchdog root: a TPM HMAC key bound to PCRs\n"
-                "                             (default sha256:7), label wd-root\n"
+                "                             (default sha256:7), label wd-root; with --nv a\n"
+                "                             secret in NV index I (0x01500020) read under them\n"
                 "  watchdog register-key [--fd N] [--period-ms P] [--timeout-ms T] [--boot-id F]\n"
                 "                             derive this boot's heartbeat key and write it with\n"
                 "                             period and timeout to fd N (docs/watchdog.md)\n"
@@ -891,10 +893,43 @@ static int cmd_key_generate (const tool_opts *o);
 
 #define WD_LABEL "tpmtrust watchdog v1"
 
+typedef struct nv_op {
+    uint32_t index;
+    unsigned long mask;
+    const char *label;
+    CK_OBJECT_HANDLE h;
+} nv_op;
+
+static CK_RV
+nv_fn (tt_token *tok, tt_session *sess, void *arg)
+{
+    nv_op *op = arg;
+    return watchdog_provision_nv_inlock (tok, sess, op->index, op->mask, op->label, &op->h);
+}
+
 static int
 cmd_watchdog_provision (const tool_opts *o)
 {
     tool_opts k = *o;
+    if (o->nv) {
+        nv_op op = { (uint32_t) o->nv_index, 0, o->label ? o->label : "wd-root", 0 };
+        CK_MECHANISM_TYPE bank;
+        CK_SESSION_HANDLE s;
+        CK_RV rv;
+        if (!parse_pcrs (o->pcrs ? o->pcrs : "sha256:7", &bank, &op.mask) || bank != CKM_SHA256) {
+            fprintf (stderr, "tpmtrust-tool: --pcrs: the NV form takes sha256 PCRs\n");
+            return 2;
+        }
+        rv = open_user_session (o->token, &s);
+        if (rv == CKR_OK)
+            rv = with_core_session (s, nv_fn, &op);
+        if (rv != CKR_OK)
+            return fail ("provisioning the NV root", rv);
+        printf ("watchdog root '%s' in NV index 0x%08x, bound to PCRs %s\n", op.label, op.index,
+                o->pcrs ? o->pcrs : "sha256:7");
+        p11->C_CloseSession (s);
+        return 0;
+    }
     k.type = "hmac-sha256";
     k.label = o->label ? o->label : "wd-root";
     k.pcrs = o->pcrs ? o->pcrs : "sha256:7";
@@ -1222,10 +1257,12 @@ main (int argc, char **argv)
         { "count", required_argument, NULL, 'c' },
         { "window-ms", required_argument, NULL, 'w' },
         { "fd", required_argument, NULL, 'F' },
+        { "nv", no_argument, NULL, 'N' },
+        { "nv-index", required_argument, NULL, 'I' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    tool_opts o = { .period_ms = 1000, .timeout_ms = 5000, .count = 1, .window_ms = 5000, .fd = 1 };
+    tool_opts o = { .nv_index = 0x01500020, .period_ms = 1000, .timeout_ms = 5000, .count = 1, .window_ms = 5000, .fd = 1 };
     int c, ret;
     const char *cmd, *sub;
     CK_RV rv;
@@ -1237,7 +1274,7 @@ main (int argc, char **argv)
         return usage_main (stdout);
     sub = argc > 2 && argv[2][0] != '-' ? argv[2] : "";
     optind = sub[0] ? 3 : 2;
-    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:T:i:P:b:m:K:p:o:c:w:F:h", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:T:i:P:b:m:K:p:o:c:w:F:NI:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             o.label = optarg;
@@ -1277,6 +1314,12 @@ main (int argc, char **argv)
             break;
         case 'b':
             o.boot_id = optarg;
+            break;
+        case 'N':
+            o.nv = true;
+            break;
+        case 'I':
+            o.nv_index = strtoul (optarg, NULL, 0);
             break;
         case 'm':
             o.meta = optarg;

@@ -72,5 +72,29 @@ $T watchdog register-key "${B[@]}" --period-ms 100 --timeout-ms 500 --fd 3 3>"$W
 $T watchdog beat "${B[@]}" --count 1 | $T watchdog verify --key-file "$W/key.rec" >/dev/null 2>&1 \
     && pass "and heartbeats verify again" || fail "heartbeat after power cycle"
 
+# The NV form: the root secret in NV index 0x01500020, read only under PolicyPCR.
+tpm2_pcrreset 16
+N=(--token wd --label wd-nv --boot-id "$W/boot_id")
+$T watchdog provision --token wd --nv --label wd-nv --pcrs sha256:16 >/dev/null \
+    && pass "provision --nv (NV index 0x01500020 under PolicyPCR 16)" || fail "provision --nv"
+out=$(tpm2_getcap handles-nv-index)
+grep -qi "0x1500020" <<<"$out" && pass "the NV index exists" || fail "NV index: $out"
+if tpm2_nvread 0x01500020 -s 32 >/dev/null 2>&1; then fail "the NV secret reads without the policy"; \
+    else pass "the NV secret does not read without the policy"; fi
+if $T watchdog provision --token wd --nv --label again --pcrs sha256:16 >/dev/null 2>&1; then
+    fail "a defined NV index was provisioned over"; else pass "an existing NV index is not overwritten"; fi
+$T watchdog register-key "${N[@]}" --fd 3 3>"$W/nvkey.rec" && pass "register-key from the NV root" \
+    || fail "register-key (NV)"
+$T watchdog beat "${N[@]}" --count 5 --period-ms 10 | $T watchdog verify --key-file "$W/nvkey.rec" >/dev/null 2>&1 \
+    && pass "NV-root heartbeats verify" || fail "NV-root heartbeats"
+cmp -s "$W/nvkey.rec" "$W/key.rec" && fail "the two roots give the same key" || pass "the two roots give different keys"
+tpm2_pcrextend 16:sha256=0000000000000000000000000000000000000000000000000000000000000002
+out=$($T watchdog beat "${N[@]}" --count 1 2>&1) && fail "an NV-root heartbeat after the PCR changed" \
+    || { grep -q "CKR_TPMTRUST_PCR_MISMATCH" <<<"$out" && pass "NV root after tpm2_pcrextend 16: CKR_TPMTRUST_PCR_MISMATCH" \
+        || fail "NV after extend: $out"; }
+swtpm_restart
+$T watchdog register-key "${N[@]}" --fd 3 3>"$W/nvkey2.rec" && cmp -s "$W/nvkey.rec" "$W/nvkey2.rec" \
+    && pass "after a TPM power cycle the NV root yields the same key" || fail "NV key after power cycle"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]
