@@ -620,53 +620,10 @@ tpm_pcr_read (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
     return rv;
 }
 
-CK_RV
-tpm_pcr_policy (tpm *t, tpm_pcrs pcrs, tpm_policy *pol, uint8_t *values, size_t *len)
-{
-    TPML_PCR_SELECTION sel = pcr_selection (pcrs);
-    TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
-    TPM2B_DIGEST now = { 0 }, *digest = NULL;
-    uint8_t scratch[24 * 64];
-    size_t scratch_len = sizeof scratch;
-    ESYS_TR trial = ESYS_TR_NONE;
-    CK_RV rv;
-
-    pthread_mutex_lock (&t->lock);
-    /* the values first, so that a caller sees what the policy binds */
-    rv = pcr_read_inlock (t, pcrs, values ? values : scratch, values ? len : &scratch_len);
-    if (rv == CKR_OK)
-        rv = tpm_rv (t, Esys_StartAuthSession (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                               ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_TRIAL,
-                                               &none, TPM2_ALG_SHA256, &trial),
-                     "starting a trial session");
-    if (rv == CKR_OK)
-        rv = tpm_rv (t, Esys_PolicyPCR (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                        &now, &sel),
-                     "PolicyPCR (trial)");
-    if (rv == CKR_OK)
-        rv = tpm_rv (t, Esys_PolicyAuthValue (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE,
-                                              ESYS_TR_NONE),
-                     "PolicyAuthValue (trial)");
-    if (rv == CKR_OK)
-        rv = tpm_rv (t, Esys_PolicyGetDigest (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE,
-                                              ESYS_TR_NONE, &digest),
-                     "PolicyGetDigest");
-    if (rv == CKR_OK && digest->size != sizeof pol->digest)
-        rv = CKR_FUNCTION_FAILED;
-    if (rv == CKR_OK) {
-        pol->pcrs = pcrs;
-        memcpy (pol->digest, digest->buffer, sizeof pol->digest);
-    }
-    if (trial != ESYS_TR_NONE && t->esys != NULL)
-        Esys_FlushContext (t->esys, trial);
-    tpm_unlock (t);
-    Esys_Free (digest);
-    return rv;
-}
-
-/* PolicyPCR alone, for the current values (a trial session). */
+/* The digest of PolicyPCR (the selected PCRs' current values) [AND
+ * PolicyAuthValue], from a trial session. */
 static CK_RV
-pcr_only_policy_inlock (tpm *t, tpm_pcrs pcrs, TPM2B_DIGEST *out)
+trial_policy_inlock (tpm *t, tpm_pcrs pcrs, bool auth_value, TPM2B_DIGEST *out)
 {
     TPML_PCR_SELECTION sel = pcr_selection (pcrs);
     TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
@@ -680,6 +637,10 @@ pcr_only_policy_inlock (tpm *t, tpm_pcrs pcrs, TPM2B_DIGEST *out)
         rv = tpm_rv (t, Esys_PolicyPCR (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                         &now, &sel),
                      "PolicyPCR (trial)");
+    if (rv == CKR_OK && auth_value)
+        rv = tpm_rv (t, Esys_PolicyAuthValue (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE,
+                                              ESYS_TR_NONE),
+                     "PolicyAuthValue (trial)");
     if (rv == CKR_OK)
         rv = tpm_rv (t, Esys_PolicyGetDigest (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE,
                                               ESYS_TR_NONE, &digest),
@@ -689,6 +650,29 @@ pcr_only_policy_inlock (tpm *t, tpm_pcrs pcrs, TPM2B_DIGEST *out)
     if (trial != ESYS_TR_NONE && t->esys != NULL)
         Esys_FlushContext (t->esys, trial);
     Esys_Free (digest);
+    return rv;
+}
+
+CK_RV
+tpm_pcr_policy (tpm *t, tpm_pcrs pcrs, tpm_policy *pol, uint8_t *values, size_t *len)
+{
+    uint8_t scratch[24 * 64];
+    size_t scratch_len = sizeof scratch;
+    TPM2B_DIGEST digest = { 0 };
+    CK_RV rv;
+
+    pthread_mutex_lock (&t->lock);
+    /* the values first, so that a caller sees what the policy binds */
+    rv = pcr_read_inlock (t, pcrs, values ? values : scratch, values ? len : &scratch_len);
+    if (rv == CKR_OK)
+        rv = trial_policy_inlock (t, pcrs, true, &digest);
+    if (rv == CKR_OK && digest.size != sizeof pol->digest)
+        rv = CKR_FUNCTION_FAILED;
+    if (rv == CKR_OK) {
+        pol->pcrs = pcrs;
+        memcpy (pol->digest, digest.buffer, sizeof pol->digest);
+    }
+    tpm_unlock (t);
     return rv;
 }
 
@@ -723,7 +707,7 @@ tpm_nv_provision (tpm *t, uint32_t index, tpm_pcrs pcrs, const secbuf *secret, u
     if (rv == CKR_OK)
         rv = pcr_read_inlock (t, pcrs, values, values_len);
     if (rv == CKR_OK)
-        rv = pcr_only_policy_inlock (t, pcrs, &info.nvPublic.authPolicy);
+        rv = trial_policy_inlock (t, pcrs, false, &info.nvPublic.authPolicy);
     if (rv == CKR_OK)
         rv = tpm_rv (t, Esys_NV_DefineSpace (t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
                                              ESYS_TR_NONE, ESYS_TR_NONE, &empty, &info, &nv),
