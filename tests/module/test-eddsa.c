@@ -71,6 +71,7 @@
 
 #include "core/ck.h"
 #include "pkcs11-tpmtrust.h"
+#include "tests/module/helpers.h"
 #include "tests/unit/tap.h"
 
 #define N_ELEM(a) (sizeof (a) / sizeof ((a)[0]))
@@ -96,41 +97,8 @@ static const CK_BYTE spki_prefix[12] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
 
 /* ---- small helpers ---- */
 
-static double
-now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
-static int
-hexval (char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
-/* Decodes hex into out (at most max bytes); returns the length or -1. */
-static long
-unhex (const char *hex, CK_BYTE *out, size_t max)
-{
-    size_t n = strlen (hex);
-    if (n % 2 != 0 || n / 2 > max)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval (hex[2 * i]), lo = hexval (hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (CK_BYTE) (hi << 4 | lo);
-    }
-    return (long) (n / 2);
-}
 
 static const char *
 tohex (const CK_BYTE *p, size_t n)
