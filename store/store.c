@@ -149,6 +149,33 @@ store_create_file (const char *path)
         close (fd);
 }
 
+/* Anyone who can write the store's directory or file can replace or damage
+ * it: refuse a world-writable one. */
+static CK_RV
+store_check_modes (const char *path)
+{
+    char *dir = strdup (path);
+    char *slash = dir ? strrchr (dir, '/') : NULL;
+    struct stat sb;
+    CK_RV rv = CKR_OK;
+
+    if (dir == NULL)
+        return CKR_HOST_MEMORY;
+    if (slash != NULL)
+        *slash = '\0';
+    if (stat (slash == NULL ? "." : slash == dir ? "/" : dir, &sb) == 0 && (sb.st_mode & S_IWOTH)) {
+        LOG_ERROR ("the store's directory %s is writable by everyone: anyone could replace the "
+                   "store. Use a private directory ('chmod 700', or set TPMTRUST_STORE)",
+                   slash == NULL ? "." : slash == dir ? "/" : dir);
+        rv = CKR_DEVICE_ERROR;
+    } else if (stat (path, &sb) == 0 && (sb.st_mode & (S_IWOTH | S_IWGRP))) {
+        LOG_ERROR ("the store %s is writable by others: 'chmod 600 %s'", path, path);
+        rv = CKR_DEVICE_ERROR;
+    }
+    free (dir);
+    return rv;
+}
+
 CK_RV
 store_open (const char *path, store **out)
 {
@@ -166,6 +193,10 @@ store_open (const char *path, store **out)
     }
     if (!memory && !uri && access (path, F_OK) != 0)
         store_create_file (path);
+    if (!memory && !uri && (rv = store_check_modes (path)) != CKR_OK) {
+        store_close (st);
+        return rv;
+    }
     rc = sqlite3_open_v2 (path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
                           NULL);
     if (rc != SQLITE_OK && !memory) {

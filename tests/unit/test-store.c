@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -72,37 +73,49 @@ test_memory (void)
 }
 
 static void
-test_file_newer_schema (void)
+test_files (void)
 {
-    char path[] = "/tmp/tpmtrust-store-XXXXXX";
-    int fd = mkstemp (path);
+    char dir[] = "/tmp/tpmtrust-store-XXXXXX", path[128], cmd[256];
     store *st = NULL;
+    struct stat sb;
 
-    close (fd);
-    unlink (path);
-    is_rv (store_open (path, &st), CKR_OK, "create a file store");
+    if (mkdtemp (dir) == NULL) {
+        ok (0, "mkdtemp");
+        return;
+    }
+    snprintf (path, sizeof path, "%s/sub/store.sqlite3", dir);
+    is_rv (store_open (path, &st), CKR_OK, "create a file store (and its directory)");
     store_close (st);
+    snprintf (cmd, sizeof cmd, "%s/sub", dir);
+    ok (stat (cmd, &sb) == 0 && (sb.st_mode & 0777) == 0700, "its directory is 0700 (%o)",
+        (unsigned) (sb.st_mode & 0777));
+    ok (stat (path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "the store file is 0600 (%o)",
+        (unsigned) (sb.st_mode & 0777));
     /* bump the schema version beyond ours with sqlite3 itself */
-    {
-        char cmd[256];
-        snprintf (cmd, sizeof cmd, "sqlite3 '%s' 'PRAGMA user_version = 99'", path);
-        if (system (cmd) == 0)
-            is_rv (store_open (path, &st), CKR_DEVICE_ERROR, "a newer schema is refused");
-        else
-            ok (0, "the sqlite3 CLI is needed (scripts/install-deps.sh installs it)");
-    }
-    unlink (path);
-    for (const char *const *sfx = (const char *const[]) { "-wal", "-shm", NULL }; *sfx; sfx++) {
-        char side[64];
-        snprintf (side, sizeof side, "%s%s", path, *sfx);
-        unlink (side);
-    }
+    snprintf (cmd, sizeof cmd, "sqlite3 '%s' 'PRAGMA user_version = 99'", path);
+    if (system (cmd) == 0)
+        is_rv (store_open (path, &st), CKR_DEVICE_ERROR, "a newer schema is refused");
+    else
+        ok (0, "the sqlite3 CLI is needed (scripts/install-deps.sh installs it)");
+    snprintf (cmd, sizeof cmd, "sqlite3 '%s' 'PRAGMA user_version = 1'", path);
+    ok (system (cmd) == 0, "schema back to 1");
+    is_rv (store_open (path, &st), CKR_OK, "then it opens again");
+    store_close (st);
+    /* writable by others: refused */
+    chmod (path, 0666);
+    is_rv (store_open (path, &st), CKR_DEVICE_ERROR, "a store file writable by others is refused");
+    chmod (path, 0600);
+    snprintf (cmd, sizeof cmd, "%s/sub", dir);
+    chmod (cmd, 0777);
+    is_rv (store_open (path, &st), CKR_DEVICE_ERROR, "a world-writable store directory is refused");
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ok (system (cmd) == 0, "clean up");
 }
 
 int
 main (void)
 {
     test_memory ();
-    test_file_newer_schema ();
+    test_files ();
     return tap_done ();
 }
