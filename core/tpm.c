@@ -32,6 +32,7 @@ struct tpm {
     bool srk_persistent;
     ESYS_TR session; /* salted HMAC session, AES-128-CFB parameter encryption */
     bool raw;        /* no resource manager: flush what we load after every call */
+    bool no_persistent_srk; /* probed on this connection: 0x81000001 is no usable SRK */
 };
 
 /* The TCG storage root key template (ECC P-256, AES-128-CFB), as used by
@@ -96,6 +97,7 @@ tpm_disconnect_inlock (tpm *t, bool flush)
     t->tcti = NULL;
     t->srk = ESYS_TR_NONE;
     t->srk_persistent = false;
+    t->no_persistent_srk = false;
     t->session = ESYS_TR_NONE;
 }
 
@@ -326,7 +328,8 @@ tpm_srk_inlock (tpm *t)
 
     if (rv != CKR_OK || t->srk != ESYS_TR_NONE)
         return rv;
-    if (persistent_exists (t, SRK_PERSISTENT_HANDLE)) {
+    /* probe once per connection (a command saved per call on a raw TCTI) */
+    if (!t->no_persistent_srk && persistent_exists (t, SRK_PERSISTENT_HANDLE)) {
         r = Esys_TR_FromTPMPublic (t->esys, SRK_PERSISTENT_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
                                    ESYS_TR_NONE, &h);
         if (r == TSS2_RC_SUCCESS)
@@ -345,6 +348,7 @@ tpm_srk_inlock (tpm *t)
         LOG_INFO ("the key at 0x%x is not the standard ECC SRK: creating the SRK instead",
                   SRK_PERSISTENT_HANDLE);
     }
+    t->no_persistent_srk = true;
     r = Esys_CreatePrimary (t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                             ESYS_TR_NONE, &in_sensitive, &srk_template, &outside, &pcrs, &h, &pub,
                             NULL, NULL, NULL);
