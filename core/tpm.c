@@ -20,20 +20,8 @@
 #include "log.h"
 #include "pkcs11-tpmtrust.h"
 #include "tpm.h"
+#include "tpm-internal.h"
 
-#define SRK_PERSISTENT_HANDLE 0x81000001
-
-struct tpm {
-    pthread_mutex_t lock;
-    TSS2_TCTI_CONTEXT *tcti;
-    ESYS_CONTEXT *esys;
-    char tcti_conf[128];
-    ESYS_TR srk;
-    bool srk_persistent;
-    ESYS_TR session; /* salted HMAC session, AES-128-CFB parameter encryption */
-    bool raw;        /* no resource manager: flush what we load after every call */
-    bool no_persistent_srk; /* probed on this connection: 0x81000001 is no usable SRK */
-};
 
 /* The TCG storage root key template (ECC P-256, AES-128-CFB), as used by
  * tpm2-openssl and TSS2 key files for parent 0x40000001. */
@@ -103,7 +91,7 @@ tpm_disconnect_inlock (tpm *t, bool flush)
 
 /* Ends a call: on a TCTI without a resource manager the session and a created
  * SRK are flushed, so that nothing of ours outlives the call. */
-static void
+void
 tpm_unlock (tpm *t)
 {
     if (t->raw && t->esys != NULL) {
@@ -164,7 +152,7 @@ tpm_connected (tpm *t)
 
 /* Maps a TSS2 return code to a CK_RV, logging what failed. A lost connection
  * closes ours so the next call reconnects. */
-static CK_RV
+CK_RV
 tpm_rv (tpm *t, TSS2_RC r, const char *what)
 {
     TSS2_RC layer = r & TSS2_RC_LAYER_MASK;
@@ -239,7 +227,7 @@ tcti_hint (const char *conf, char *hint, size_t len)
         snprintf (hint, len, " (is tpm2-abrmd running?)");
 }
 
-static CK_RV
+CK_RV
 tpm_connect_inlock (tpm *t)
 {
     const char *defaults[] = { "device:/dev/tpmrm0", "tabrmd", NULL };
@@ -315,7 +303,7 @@ persistent_exists (tpm *t, TPM2_HANDLE handle)
 }
 
 /* Connects and makes sure the SRK is usable. */
-static CK_RV
+CK_RV
 tpm_srk_inlock (tpm *t)
 {
     TPM2B_SENSITIVE_CREATE in_sensitive = { 0 };
@@ -368,7 +356,7 @@ tpm_srk_inlock (tpm *t)
 }
 
 /* The salted session with the given extra attributes (decrypt/encrypt) for the next command. */
-static CK_RV
+CK_RV
 tpm_session_inlock (tpm *t, TPMA_SESSION attrs)
 {
     TSS2_RC r;
@@ -394,7 +382,7 @@ tpm_session_inlock (tpm *t, TPMA_SESSION attrs)
 }
 
 /* A failed command with a continueSession session may leave it flushed: forget it. */
-static void
+void
 tpm_session_failed (tpm *t, CK_RV rv)
 {
     if (rv != CKR_OK && rv != CKR_PIN_INCORRECT && t->esys != NULL
@@ -404,8 +392,8 @@ tpm_session_failed (tpm *t, CK_RV rv)
     }
 }
 
-static CK_RV
-auth_from_secbuf (const secbuf *auth, TPM2B_AUTH *out)
+CK_RV
+tpm_auth_from_secbuf (const secbuf *auth, TPM2B_AUTH *out)
 {
     if (auth->len > sizeof out->buffer)
         return CKR_ARGUMENTS_BAD;
@@ -415,7 +403,7 @@ auth_from_secbuf (const secbuf *auth, TPM2B_AUTH *out)
 }
 
 /* Overwrites ESYS's copy of the handle's auth, then flushes the handle. */
-static void
+void
 tpm_unload_inlock (tpm *t, ESYS_TR *h)
 {
     TPM2B_AUTH zero = { .size = sizeof zero.buffer };
@@ -429,8 +417,8 @@ tpm_unload_inlock (tpm *t, ESYS_TR *h)
     *h = ESYS_TR_NONE;
 }
 
-static CK_RV
-blob_unmarshal (const tpm_blob *pub, const tpm_blob *priv, TPM2B_PUBLIC *p, TPM2B_PRIVATE *s)
+CK_RV
+tpm_blob_unmarshal (const tpm_blob *pub, const tpm_blob *priv, TPM2B_PUBLIC *p, TPM2B_PRIVATE *s)
 {
     size_t off = 0;
     if (Tss2_MU_TPM2B_PUBLIC_Unmarshal (pub->data, pub->len, &off, p) != TSS2_RC_SUCCESS
@@ -444,8 +432,8 @@ blob_unmarshal (const tpm_blob *pub, const tpm_blob *priv, TPM2B_PUBLIC *p, TPM2
     return CKR_OK;
 }
 
-static CK_RV
-blob_marshal (const TPM2B_PUBLIC *p, const TPM2B_PRIVATE *s, tpm_blob *pub, tpm_blob *priv)
+CK_RV
+tpm_blob_marshal (const TPM2B_PUBLIC *p, const TPM2B_PRIVATE *s, tpm_blob *pub, tpm_blob *priv)
 {
     uint8_t buf[sizeof (TPM2B_PUBLIC) + sizeof (TPM2B_PRIVATE)];
     size_t off = 0;
@@ -469,7 +457,7 @@ blob_marshal (const TPM2B_PUBLIC *p, const TPM2B_PRIVATE *s, tpm_blob *pub, tpm_
 }
 
 /* Loads a blob under the SRK and sets its auth. */
-static CK_RV
+CK_RV
 tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
                  ESYS_TR *out)
 {
@@ -477,7 +465,7 @@ tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf
     TPM2B_PRIVATE s = { 0 };
     TPM2B_AUTH a = { 0 };
     TSS2_RC r;
-    CK_RV rv = blob_unmarshal (pub, priv, &p, &s);
+    CK_RV rv = tpm_blob_unmarshal (pub, priv, &p, &s);
 
     *out = ESYS_TR_NONE;
     if (rv != CKR_OK) {
@@ -490,7 +478,7 @@ tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf
     r = Esys_Load (t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &s, &p, out);
     rv = tpm_rv (t, r, "loading a key");
     if (rv == CKR_OK && auth != NULL) {
-        rv = auth_from_secbuf (auth, &a);
+        rv = tpm_auth_from_secbuf (auth, &a);
         if (rv == CKR_OK)
             rv = tpm_rv (t, Esys_TR_SetAuth (t->esys, *out, &a), "setting auth");
         sodium_memzero (&a, sizeof a);
@@ -505,8 +493,8 @@ tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf
     return rv;
 }
 
-static TPML_PCR_SELECTION
-pcr_selection (tpm_pcrs pcrs)
+TPML_PCR_SELECTION
+tpm_pcr_selection (tpm_pcrs pcrs)
 {
     TPML_PCR_SELECTION sel = { .count = 1 };
     sel.pcrSelections[0].hash = pcrs.bank;
@@ -519,8 +507,8 @@ pcr_selection (tpm_pcrs pcrs)
 /* The session that authorizes use of key k in the next command: the shared
  * salted HMAC session, or for a PCR-bound key a fresh salted policy session
  * that has met PolicyPCR (the PCRs as they are now) and PolicyAuthValue. */
-static CK_RV
-key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s)
+CK_RV
+tpm_key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s)
 {
     TPML_PCR_SELECTION sel;
     TPM2B_DIGEST now = { 0 }; /* empty: the TPM takes the current values */
@@ -544,7 +532,7 @@ key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s)
         *s = ESYS_TR_NONE;
         return rv;
     }
-    sel = pcr_selection (k->pcrs);
+    sel = tpm_pcr_selection (k->pcrs);
     rv = tpm_rv (t, Esys_TRSess_SetAttributes (t->esys, *s, TPMA_SESSION_CONTINUESESSION | attrs,
                                                0xff),
                  "setting session attributes");
@@ -565,8 +553,8 @@ key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s)
 
 /* After the command: a policy session is flushed; the shared one is kept
  * unless the command failed in a way that may have ended it. */
-static void
-key_session_done (tpm *t, const tpm_key *k, ESYS_TR *s, CK_RV rv)
+void
+tpm_key_session_done (tpm *t, const tpm_key *k, ESYS_TR *s, CK_RV rv)
 {
     if (k->pcrs.mask == 0) {
         tpm_session_failed (t, rv);
@@ -576,8 +564,8 @@ key_session_done (tpm *t, const tpm_key *k, ESYS_TR *s, CK_RV rv)
     *s = ESYS_TR_NONE;
 }
 
-static CK_RV
-pcr_read_inlock (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
+CK_RV
+tpm_pcr_read_inlock (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
 {
     size_t off = 0, max = *len;
     uint32_t left = pcrs.mask;
@@ -585,7 +573,7 @@ pcr_read_inlock (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
 
     /* PCR_Read answers at most 8 digests at a time: ask again for the rest. */
     while (rv == CKR_OK && left != 0) {
-        TPML_PCR_SELECTION sel = pcr_selection ((tpm_pcrs) { pcrs.bank, left }), *out_sel = NULL;
+        TPML_PCR_SELECTION sel = tpm_pcr_selection ((tpm_pcrs) { pcrs.bank, left }), *out_sel = NULL;
         TPML_DIGEST *digests = NULL;
         uint32_t got = 0;
         rv = tpm_rv (t, Esys_PCR_Read (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sel,
@@ -619,7 +607,7 @@ tpm_pcr_read (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
 {
     CK_RV rv;
     pthread_mutex_lock (&t->lock);
-    rv = pcr_read_inlock (t, pcrs, values, len);
+    rv = tpm_pcr_read_inlock (t, pcrs, values, len);
     tpm_unlock (t);
     return rv;
 }
@@ -629,7 +617,7 @@ tpm_pcr_read (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len)
 static CK_RV
 trial_policy_inlock (tpm *t, tpm_pcrs pcrs, bool auth_value, TPM2B_DIGEST *out)
 {
-    TPML_PCR_SELECTION sel = pcr_selection (pcrs);
+    TPML_PCR_SELECTION sel = tpm_pcr_selection (pcrs);
     TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
     TPM2B_DIGEST now = { 0 }, *digest = NULL;
     ESYS_TR trial = ESYS_TR_NONE;
@@ -667,7 +655,7 @@ tpm_pcr_policy (tpm *t, tpm_pcrs pcrs, tpm_policy *pol, uint8_t *values, size_t 
 
     pthread_mutex_lock (&t->lock);
     /* the values first, so that a caller sees what the policy binds */
-    rv = pcr_read_inlock (t, pcrs, values ? values : scratch, values ? len : &scratch_len);
+    rv = tpm_pcr_read_inlock (t, pcrs, values ? values : scratch, values ? len : &scratch_len);
     if (rv == CKR_OK)
         rv = trial_policy_inlock (t, pcrs, true, &digest);
     if (rv == CKR_OK && digest.size != sizeof pol->digest)
@@ -709,7 +697,7 @@ tpm_nv_provision (tpm *t, uint32_t index, tpm_pcrs pcrs, const secbuf *secret, u
         rv = CKR_ATTRIBUTE_VALUE_INVALID;
     }
     if (rv == CKR_OK)
-        rv = pcr_read_inlock (t, pcrs, values, values_len);
+        rv = tpm_pcr_read_inlock (t, pcrs, values, values_len);
     if (rv == CKR_OK)
         rv = trial_policy_inlock (t, pcrs, false, &info.nvPublic.authPolicy);
     if (rv == CKR_OK)
@@ -737,7 +725,7 @@ tpm_nv_provision (tpm *t, uint32_t index, tpm_pcrs pcrs, const secbuf *secret, u
 CK_RV
 tpm_nv_read_secret (tpm *t, uint32_t index, tpm_pcrs pcrs, size_t size, secbuf **out)
 {
-    TPML_PCR_SELECTION sel = pcr_selection (pcrs);
+    TPML_PCR_SELECTION sel = tpm_pcr_selection (pcrs);
     TPM2B_DIGEST now = { 0 };
     TPM2B_MAX_NV_BUFFER *data = NULL;
     ESYS_TR nv = ESYS_TR_NONE, s = ESYS_TR_NONE;
@@ -861,7 +849,7 @@ tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, TPM2B_PUBLIC *tmpl, const 
     }
     tpm_unlock (t);
     if (rv == CKR_OK)
-        rv = blob_marshal (*out_pub, out_priv, pub, priv);
+        rv = tpm_blob_marshal (*out_pub, out_priv, pub, priv);
     Esys_Free (out_priv);
     if (rv != CKR_OK) {
         Esys_Free (*out_pub);
@@ -894,7 +882,7 @@ tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, const tpm_pol
         return CKR_ARGUMENTS_BAD;
     in.sensitive.data.size = (UINT16) data->len;
     memcpy (in.sensitive.data.buffer, data->data, data->len);
-    auth_from_secbuf (auth, &in.sensitive.userAuth);
+    tpm_auth_from_secbuf (auth, &in.sensitive.userAuth);
     rv = tpm_create (t, &in, &tmpl, pol, "sealing a secret", pub, priv, &out_pub);
     sodium_memzero (&in, sizeof in);
     Esys_Free (out_pub);
@@ -913,11 +901,11 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
     pthread_mutex_lock (&t->lock);
     rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
+        rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
     if (rv == CKR_OK) {
         r = Esys_Unseal (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &out);
         rv = tpm_rv (t, r, "unsealing");
-        key_session_done (t, k, &s, rv);
+        tpm_key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     tpm_unlock (t);
@@ -959,7 +947,7 @@ CK_RV
 tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *point_len)
 {
     TPM2B_PUBLIC p = { 0 };
-    CK_RV rv = blob_unmarshal (pub, NULL, &p, NULL);
+    CK_RV rv = tpm_blob_unmarshal (pub, NULL, &p, NULL);
     if (rv != CKR_OK || p.publicArea.type != TPM2_ALG_ECC)
         return CKR_DATA_INVALID;
     *curve = (tpm_curve) p.publicArea.parameters.eccDetail.curveID;
@@ -987,7 +975,7 @@ tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, const tpm_policy *po
         },
     };
     TPM2B_PUBLIC *out_pub = NULL;
-    CK_RV rv = auth_from_secbuf (auth, &in.sensitive.userAuth);
+    CK_RV rv = tpm_auth_from_secbuf (auth, &in.sensitive.userAuth);
 
     if (rv == CKR_OK)
         rv = tpm_create (t, &in, &tmpl, pol, "creating an ECC key", pub, priv, &out_pub);
@@ -1027,12 +1015,12 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
     pthread_mutex_lock (&t->lock);
     rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = key_session_inlock (t, k, 0, &s);
+        rv = tpm_key_session_inlock (t, k, 0, &s);
     if (rv == CKR_OK) {
         r = Esys_Sign (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
                        &out);
         rv = tpm_rv (t, r, "signing");
-        key_session_done (t, k, &s, rv);
+        tpm_key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     tpm_unlock (t);
@@ -1087,7 +1075,7 @@ tpm_hmac_create (tpm *t, uint16_t name_hash, uint16_t scheme_hash, const secbuf 
         in.sensitive.data.size = (UINT16) key->len;
         memcpy (in.sensitive.data.buffer, key->data, key->len);
     }
-    rv = auth_from_secbuf (auth, &in.sensitive.userAuth);
+    rv = tpm_auth_from_secbuf (auth, &in.sensitive.userAuth);
     if (rv == CKR_OK)
         rv = tpm_create (t, &in, &tmpl, pol,
                          key ? "importing an HMAC key" : "creating an HMAC key", pub, priv,
@@ -1126,12 +1114,12 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
     pthread_mutex_lock (&t->lock);
     rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
+        rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
     if (rv == CKR_OK) {
         rv = tpm_rv (t, Esys_HMAC (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &buf,
                                    hash, &result),
                      "computing an HMAC");
-        key_session_done (t, k, &s, rv);
+        tpm_key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     tpm_unlock (t);
@@ -1181,12 +1169,12 @@ tpm_hmac_start (tpm *t, const tpm_key *k, uint16_t hash, tpm_hmac_seq **out)
     if (rv == CKR_OK)
         rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = key_session_inlock (t, k, 0, &s);
+        rv = tpm_key_session_inlock (t, k, 0, &s);
     if (rv == CKR_OK) {
         rv = tpm_rv (t, Esys_HMAC_Start (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE,
                                          &seq_auth, hash, &sequence),
                      "starting an HMAC sequence");
-        key_session_done (t, k, &s, rv);
+        tpm_key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     if (rv == CKR_OK)
@@ -1274,7 +1262,7 @@ CK_RV
 tpm_key_describe (const tpm_blob *pub, tpm_key_desc *d)
 {
     TPM2B_PUBLIC p = { 0 };
-    CK_RV rv = blob_unmarshal (pub, NULL, &p, NULL);
+    CK_RV rv = tpm_blob_unmarshal (pub, NULL, &p, NULL);
     const TPMT_PUBLIC *a = &p.publicArea;
 
     memset (d, 0, sizeof *d);
@@ -1319,18 +1307,18 @@ tpm_change_auth (tpm *t, const tpm_key *k, const secbuf *new_auth, tpm_blob *new
     ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
     uint8_t buf[sizeof (TPM2B_PRIVATE)];
     size_t off = 0;
-    CK_RV rv = auth_from_secbuf (new_auth, &a);
+    CK_RV rv = tpm_auth_from_secbuf (new_auth, &a);
 
     pthread_mutex_lock (&t->lock);
     if (rv == CKR_OK)
         rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
-        rv = key_session_inlock (t, k, TPMA_SESSION_DECRYPT, &s);
+        rv = tpm_key_session_inlock (t, k, TPMA_SESSION_DECRYPT, &s);
     if (rv == CKR_OK) {
         rv = tpm_rv (t, Esys_ObjectChangeAuth (t->esys, h, t->srk, s, ESYS_TR_NONE, ESYS_TR_NONE,
                                                &a, &out),
                      "changing a key's auth value");
-        key_session_done (t, k, &s, rv);
+        tpm_key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
     tpm_unlock (t);

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The TPM layer's internals, shared by the files that talk ESAPI (tpm.c and
+ * the TPM parts of other features). Nothing outside core/tpm*.c includes this.
+ *
+ * Locking: every public tpm_* call takes t->lock (pthread_mutex_lock) and ends
+ * with tpm_unlock(), which also drops what must not outlive a call on a TCTI
+ * without a resource manager. The *_inlock helpers expect the lock held.
+ */
+#ifndef TT_TPM_INTERNAL_H
+#define TT_TPM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <tss2/tss2_esys.h>
+
+#include "tpm.h"
+
+#define SRK_PERSISTENT_HANDLE 0x81000001
+
+struct tpm {
+    pthread_mutex_t lock;
+    TSS2_TCTI_CONTEXT *tcti;
+    ESYS_CONTEXT *esys;
+    char tcti_conf[128];
+    ESYS_TR srk;
+    bool srk_persistent;
+    ESYS_TR session; /* salted HMAC session, AES-128-CFB parameter encryption */
+    bool raw;        /* no resource manager: flush what we load after every call */
+    bool no_persistent_srk; /* probed on this connection: 0x81000001 is no usable SRK */
+};
+
+/* Ends a call (see above) and releases t->lock. */
+void tpm_unlock (tpm *t);
+/* Maps a TSS2 return code to a CK_RV, logging "what" and the cause; a lost
+ * connection is closed so that the next call reconnects. */
+CK_RV tpm_rv (tpm *t, TSS2_RC r, const char *what);
+CK_RV tpm_connect_inlock (tpm *t);
+/* Connects and makes sure the SRK (t->srk) is usable. */
+CK_RV tpm_srk_inlock (tpm *t);
+/* The shared salted HMAC session (t->session) with the given extra attributes
+ * (TPMA_SESSION_DECRYPT / ENCRYPT) for the next command. */
+CK_RV tpm_session_inlock (tpm *t, TPMA_SESSION attrs);
+/* After a failed command that used t->session: drops the session if it may be gone. */
+void tpm_session_failed (tpm *t, CK_RV rv);
+CK_RV tpm_auth_from_secbuf (const secbuf *auth, TPM2B_AUTH *out);
+/* Loads a blob under the SRK and sets its auth (auth may be NULL). */
+CK_RV tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
+                       ESYS_TR *out);
+/* Wipes ESAPI's copy of the handle's auth and flushes it; NONE-safe. */
+void tpm_unload_inlock (tpm *t, ESYS_TR *h);
+CK_RV tpm_blob_unmarshal (const tpm_blob *pub, const tpm_blob *priv, TPM2B_PUBLIC *p,
+                          TPM2B_PRIVATE *s);
+CK_RV tpm_blob_marshal (const TPM2B_PUBLIC *p, const TPM2B_PRIVATE *s, tpm_blob *pub,
+                        tpm_blob *priv);
+TPML_PCR_SELECTION tpm_pcr_selection (tpm_pcrs pcrs);
+CK_RV tpm_pcr_read_inlock (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len);
+/* The session authorizing key k in the next command (shared, or a policy
+ * session for a PCR-bound key); tpm_key_session_done after the command. */
+CK_RV tpm_key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s);
+void tpm_key_session_done (tpm *t, const tpm_key *k, ESYS_TR *s, CK_RV rv);
+
+#endif
