@@ -15,9 +15,11 @@
 
 #include <tss2/tss2_esys.h>
 
+#include "tpm-lease.h"
 #include "tpm.h"
 
 #define SRK_PERSISTENT_HANDLE 0x81000001
+#define TPM_CACHE_MAX 2 /* keys kept loaded (the TPM has as few as 3 object slots) */
 
 struct tpm {
     pthread_mutex_t lock;
@@ -29,6 +31,18 @@ struct tpm {
     ESYS_TR session; /* salted HMAC session, AES-128-CFB parameter encryption */
     bool raw;        /* no resource manager: flush what we load after every call */
     bool no_persistent_srk; /* probed on this connection: 0x81000001 is no usable SRK */
+    /* Kept loaded between calls: true with a resource manager, and on a raw
+     * TCTI when leases record what we hold (see tpm-lease.h). */
+    bool keep;
+    tpm_lease *lease; /* raw TCTI only */
+    struct tpm_cached {
+        uint8_t id[32]; /* SHA-256 over the key's public and private blobs */
+        ESYS_TR h;
+        uint64_t stamp; /* last use, for LRU eviction */
+    } cache[TPM_CACHE_MAX];
+    unsigned cache_max;
+    ESYS_TR in_use; /* the cached key between tpm_key_get and _put: not evicted */
+    uint64_t clock;
 };
 
 /* Ends a call (see above) and releases t->lock. */
@@ -45,6 +59,20 @@ CK_RV tpm_session_inlock (tpm *t, TPMA_SESSION attrs);
 /* After a failed command that used t->session: drops the session if it may be gone. */
 void tpm_session_failed (tpm *t, CK_RV rv);
 CK_RV tpm_auth_from_secbuf (const secbuf *auth, TPM2B_AUTH *out);
+/* Handle bookkeeping for leases: call begin before a command that creates a
+ * transient object or session, end after it with what it created (or
+ * ESYS_TR_NONE); tpm_flush_inlock flushes a handle (NONE-safe) and forgets it. */
+void tpm_track_begin (tpm *t);
+void tpm_track_end (tpm *t, ESYS_TR h);
+void tpm_flush_inlock (tpm *t, ESYS_TR *h);
+/* Key k loaded, from the cache when it is there, with its auth set; release
+ * with tpm_key_put_inlock (wipes the auth, keeps or flushes the object). */
+CK_RV tpm_key_get_inlock (tpm *t, const tpm_key *k, ESYS_TR *h);
+void tpm_key_put_inlock (tpm *t, ESYS_TR *h);
+/* Flushes every cached key: before commands that need more than one free
+ * object slot (a TPM may have only 3; the SRK and cached keys hold some). A
+ * command failing with TPM2_RC_OBJECT_MEMORY is a sign one is missing. */
+void tpm_cache_flush_inlock (tpm *t);
 /* Loads a blob under the SRK and sets its auth (auth may be NULL). */
 CK_RV tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
                        ESYS_TR *out);

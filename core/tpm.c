@@ -56,6 +56,9 @@ tpm_new (void)
     pthread_mutex_init (&t->lock, NULL);
     t->srk = ESYS_TR_NONE;
     t->session = ESYS_TR_NONE;
+    t->in_use = ESYS_TR_NONE;
+    for (unsigned i = 0; i < TPM_CACHE_MAX; i++)
+        t->cache[i].h = ESYS_TR_NONE;
     return t;
 }
 
@@ -67,16 +70,107 @@ tpm_blob_clear (tpm_blob *b)
     b->len = 0;
 }
 
-/* Closes the connection; flushes what we loaded when flush is true. */
+void
+tpm_track_begin (tpm *t)
+{
+    lease_pending (t->lease, true);
+}
+
+void
+tpm_track_end (tpm *t, ESYS_TR h)
+{
+    TPM2_HANDLE handle = 0;
+    TPM2B_NAME *name = NULL;
+
+    if (t->lease == NULL)
+        return;
+    if (h == ESYS_TR_NONE || t->esys == NULL
+        || Esys_TR_GetTpmHandle (t->esys, h, &handle) != TSS2_RC_SUCCESS) {
+        lease_pending (t->lease, false);
+        return;
+    }
+    if ((handle >> TPM2_HR_SHIFT) == TPM2_HT_TRANSIENT
+        && Esys_TR_GetName (t->esys, h, &name) == TSS2_RC_SUCCESS) {
+        lease_add (t->lease, handle, name->name, name->size);
+    } else {
+        lease_add (t->lease, handle, NULL, 0);
+    }
+    Esys_Free (name);
+}
+
+/* The TPM no longer holds h (flushed, or ended by the command): forget it. */
+static void
+untrack_inlock (tpm *t, ESYS_TR h)
+{
+    TPM2_HANDLE handle = 0;
+
+    if (t->lease != NULL && h != ESYS_TR_NONE && t->esys != NULL
+        && Esys_TR_GetTpmHandle (t->esys, h, &handle) == TSS2_RC_SUCCESS)
+        lease_del (t->lease, handle);
+}
+
+void
+tpm_flush_inlock (tpm *t, ESYS_TR *h)
+{
+    if (*h != ESYS_TR_NONE && t->esys != NULL) {
+        untrack_inlock (t, *h);
+        if (Esys_FlushContext (t->esys, *h) != TSS2_RC_SUCCESS)
+            LOG_DEBUG ("could not flush a TPM handle");
+    }
+    *h = ESYS_TR_NONE;
+}
+
+/* Flushes the least recently used cached key; false when none is cached. */
+static bool
+cache_evict_inlock (tpm *t)
+{
+    struct tpm_cached *lru = NULL;
+
+    for (unsigned i = 0; i < TPM_CACHE_MAX; i++)
+        if (t->cache[i].h != ESYS_TR_NONE && t->cache[i].h != t->in_use
+            && (lru == NULL || t->cache[i].stamp < lru->stamp))
+            lru = &t->cache[i];
+    if (lru == NULL)
+        return false;
+    tpm_flush_inlock (t, &lru->h);
+    return true;
+}
+
+/* After a command: true when it failed for want of an object slot and a
+ * cached key was flushed to make room (the caller retries). */
+static bool
+evicted_for (tpm *t, TSS2_RC r)
+{
+    return (r & ~TSS2_RC_LAYER_MASK) == TPM2_RC_OBJECT_MEMORY && cache_evict_inlock (t);
+}
+
+void
+tpm_cache_flush_inlock (tpm *t)
+{
+    while (cache_evict_inlock (t))
+        ;
+}
+
+/* Drops what we hold between calls: cached keys, the session, a created SRK. */
+static void
+release_inlock (tpm *t)
+{
+    tpm_cache_flush_inlock (t);
+    tpm_flush_inlock (t, &t->session);
+    if (t->srk != ESYS_TR_NONE && !t->srk_persistent)
+        tpm_flush_inlock (t, &t->srk);
+    else if (t->srk != ESYS_TR_NONE && t->esys != NULL)
+        Esys_TR_Close (t->esys, &t->srk);
+    t->srk = ESYS_TR_NONE;
+}
+
+/* Closes the connection; flushes what we loaded when flush is true (else the
+ * TPM is gone, and what we had loaded with it). */
 static void
 tpm_disconnect_inlock (tpm *t, bool flush)
 {
-    if (t->esys != NULL && flush) {
-        if (t->session != ESYS_TR_NONE)
-            Esys_FlushContext (t->esys, t->session);
-        if (t->srk != ESYS_TR_NONE && !t->srk_persistent)
-            Esys_FlushContext (t->esys, t->srk);
-    }
+    if (flush)
+        release_inlock (t);
     if (t->esys != NULL)
         Esys_Finalize (&t->esys);
     if (t->tcti != NULL)
@@ -87,23 +181,16 @@ tpm_disconnect_inlock (tpm *t, bool flush)
     t->srk_persistent = false;
     t->no_persistent_srk = false;
     t->session = ESYS_TR_NONE;
+    for (unsigned i = 0; i < TPM_CACHE_MAX; i++)
+        t->cache[i].h = ESYS_TR_NONE;
+    lease_clear (t->lease);
 }
 
-/* Ends a call: on a TCTI without a resource manager the session and a created
- * SRK are flushed, so that nothing of ours outlives the call. */
 void
 tpm_unlock (tpm *t)
 {
-    if (t->raw && t->esys != NULL) {
-        if (t->session != ESYS_TR_NONE)
-            Esys_FlushContext (t->esys, t->session);
-        if (t->srk != ESYS_TR_NONE && !t->srk_persistent)
-            Esys_FlushContext (t->esys, t->srk);
-        else if (t->srk != ESYS_TR_NONE)
-            Esys_TR_Close (t->esys, &t->srk);
-        t->session = ESYS_TR_NONE;
-        t->srk = ESYS_TR_NONE;
-    }
+    if (!t->keep)
+        release_inlock (t);
     pthread_mutex_unlock (&t->lock);
 }
 
@@ -114,6 +201,8 @@ tpm_free (tpm *t)
         return;
     pthread_mutex_lock (&t->lock);
     tpm_disconnect_inlock (t, true);
+    lease_free (t->lease);
+    t->lease = NULL;
     pthread_mutex_unlock (&t->lock);
     pthread_mutex_destroy (&t->lock);
     free (t);
@@ -132,11 +221,16 @@ tpm_forget (tpm *t)
 {
     if (t == NULL)
         return;
-    /* The parent owns the socket and the TPM handles: leak them here, say nothing. */
+    /* The parent owns the socket, the TPM handles and its lease file: leak
+     * them here, say nothing. */
     t->esys = NULL;
     t->tcti = NULL;
     t->srk = ESYS_TR_NONE;
     t->session = ESYS_TR_NONE;
+    for (unsigned i = 0; i < TPM_CACHE_MAX; i++)
+        t->cache[i].h = ESYS_TR_NONE;
+    lease_forget (t->lease);
+    t->lease = NULL;
     pthread_mutex_init (&t->lock, NULL);
 }
 
@@ -208,6 +302,68 @@ tpm_rv (tpm *t, TSS2_RC r, const char *what)
     return CKR_FUNCTION_FAILED;
 }
 
+/* Flushes what processes that died holding a lease left in the TPM: the
+ * handles they recorded (an object only when its Name still matches), and,
+ * when one died in the middle of creating something, every object and session
+ * that no live process claims. */
+static void
+reclaim_inlock (tpm *t)
+{
+    static const TPM2_HANDLE firsts[] = { TPM2_TRANSIENT_FIRST, TPM2_LOADED_SESSION_FIRST };
+    lease_set *sets = calloc (2, sizeof *sets);
+    TSS2_SYS_CONTEXT *sys = NULL;
+    unsigned objects = 0, sessions = 0;
+
+    if (sets == NULL || !lease_scan (t->lease, &sets[0], &sets[1])
+        || Esys_GetSysContext (t->esys, &sys) != TSS2_RC_SUCCESS) {
+        free (sets);
+        return;
+    }
+    for (size_t f = 0; f < sizeof firsts / sizeof firsts[0]; f++) {
+        TPMS_CAPABILITY_DATA cap = { 0 };
+        TPMI_YES_NO more = 0;
+
+        if (Tss2_Sys_GetCapability (sys, NULL, TPM2_CAP_HANDLES, firsts[f], TPM2_MAX_CAP_HANDLES,
+                                    &more, &cap, NULL)
+            != TSS2_RC_SUCCESS)
+            continue;
+        for (UINT32 i = 0; i < cap.data.handles.count; i++) {
+            TPM2_HANDLE h = cap.data.handles.handle[i];
+            const lease_entry *dead = NULL;
+            bool claimed = false, flush;
+
+            for (size_t j = 0; j < sets[1].n; j++)
+                claimed |= sets[1].e[j].handle == h;
+            for (size_t j = 0; j < sets[0].n && dead == NULL; j++)
+                if (sets[0].e[j].handle == h)
+                    dead = &sets[0].e[j];
+            if (claimed)
+                continue;
+            flush = sets[0].pending && !sets[1].pending;
+            if (dead != NULL && dead->name_len == 0) {
+                flush = true;
+            } else if (dead != NULL) {
+                TPM2B_PUBLIC pub = { 0 };
+                TPM2B_NAME name = { .size = sizeof name.name }, qname = { .size = sizeof qname.name };
+                if (Tss2_Sys_ReadPublic (sys, h, NULL, &pub, &name, &qname, NULL) == TSS2_RC_SUCCESS
+                    && name.size == dead->name_len && memcmp (name.name, dead->name, name.size) == 0)
+                    flush = true;
+            }
+            if (flush && Tss2_Sys_FlushContext (sys, h) == TSS2_RC_SUCCESS) {
+                if (f == 0)
+                    objects++;
+                else
+                    sessions++;
+            }
+        }
+    }
+    if (objects || sessions)
+        LOG_INFO ("flushed %u TPM objects and %u sessions left loaded by processes that ended "
+                  "without C_Finalize",
+                  objects, sessions);
+    free (sets);
+}
+
 static void
 tcti_hint (const char *conf, char *hint, size_t len)
 {
@@ -255,9 +411,18 @@ tpm_connect_inlock (tpm *t)
                 snprintf (t->tcti_conf, sizeof t->tcti_conf, "%s", *cands);
                 /* Without a resource manager (swtpm, mssim, /dev/tpm0) nothing
                  * flushes what a process leaves loaded when it dies or _exit()s
-                 * without C_Finalize (OpenSSH does): keep nothing loaded then. */
+                 * without C_Finalize (OpenSSH does): keep things loaded only
+                 * when a lease records them for the next process. */
                 t->raw = strncmp (*cands, "tabrmd", 6) != 0 && strstr (*cands, "tpmrm") == NULL;
+                if (t->raw && t->lease == NULL)
+                    t->lease = lease_open (*cands);
+                t->keep = !t->raw || t->lease != NULL;
+                /* through a resource manager every kept object is swapped in
+                 * and out around each command: keep one key there */
+                t->cache_max = !t->keep ? 0 : t->raw ? TPM_CACHE_MAX : 1;
                 LOG_DEBUG ("connected to the TPM through %s", *cands);
+                if (t->lease != NULL)
+                    reclaim_inlock (t);
                 return CKR_OK;
             }
             Tss2_TctiLdr_Finalize (&t->tcti);
@@ -337,9 +502,11 @@ tpm_srk_inlock (tpm *t)
                   SRK_PERSISTENT_HANDLE);
     }
     t->no_persistent_srk = true;
+    tpm_track_begin (t);
     r = Esys_CreatePrimary (t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                             ESYS_TR_NONE, &in_sensitive, &srk_template, &outside, &pcrs, &h, &pub,
                             NULL, NULL, NULL);
+    tpm_track_end (t, r == TSS2_RC_SUCCESS ? h : ESYS_TR_NONE);
     Esys_Free (pub);
     if ((r & ~TSS2_RC_LAYER_MASK & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_BAD_AUTH
         || (r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_AUTH_FAIL) {
@@ -355,6 +522,26 @@ tpm_srk_inlock (tpm *t)
     return rv;
 }
 
+/* Starts a session, salted with the SRK (and AES-128-CFB capable) or plain
+ * (a trial session), recorded in the lease. */
+static CK_RV
+start_session_inlock (tpm *t, TPM2_SE type, bool salted, ESYS_TR *s, const char *what)
+{
+    static const TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
+    void *paused = salted ? crypto_engine_pause () : NULL; /* tpm2-tss makes an EC key */
+    TSS2_RC r;
+
+    tpm_track_begin (t);
+    r = Esys_StartAuthSession (t->esys, salted ? t->srk : ESYS_TR_NONE, ESYS_TR_NONE,
+                               ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL, type,
+                               salted ? &session_sym : &none, TPM2_ALG_SHA256, s);
+    tpm_track_end (t, r == TSS2_RC_SUCCESS ? *s : ESYS_TR_NONE);
+    crypto_engine_resume (paused);
+    if (r != TSS2_RC_SUCCESS)
+        *s = ESYS_TR_NONE;
+    return tpm_rv (t, r, what);
+}
+
 /* The salted session with the given extra attributes (decrypt/encrypt) for the next command. */
 CK_RV
 tpm_session_inlock (tpm *t, TPMA_SESSION attrs)
@@ -365,16 +552,10 @@ tpm_session_inlock (tpm *t, TPMA_SESSION attrs)
     if (rv != CKR_OK)
         return rv;
     if (t->session == ESYS_TR_NONE) {
-        void *paused = crypto_engine_pause (); /* tpm2-tss makes an EC key for the salt */
-        r = Esys_StartAuthSession (t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   ESYS_TR_NONE, NULL, TPM2_SE_HMAC, &session_sym,
-                                   TPM2_ALG_SHA256, &t->session);
-        crypto_engine_resume (paused);
-        rv = tpm_rv (t, r, "starting a salted session");
-        if (rv != CKR_OK) {
-            t->session = ESYS_TR_NONE;
+        rv = start_session_inlock (t, TPM2_SE_HMAC, true, &t->session,
+                                   "starting a salted session");
+        if (rv != CKR_OK)
             return rv;
-        }
     }
     r = Esys_TRSess_SetAttributes (t->esys, t->session, TPMA_SESSION_CONTINUESESSION | attrs,
                                    0xff);
@@ -385,11 +566,8 @@ tpm_session_inlock (tpm *t, TPMA_SESSION attrs)
 void
 tpm_session_failed (tpm *t, CK_RV rv)
 {
-    if (rv != CKR_OK && rv != CKR_PIN_INCORRECT && t->esys != NULL
-        && t->session != ESYS_TR_NONE) {
-        Esys_FlushContext (t->esys, t->session);
-        t->session = ESYS_TR_NONE;
-    }
+    if (rv != CKR_OK && rv != CKR_PIN_INCORRECT)
+        tpm_flush_inlock (t, &t->session);
 }
 
 CK_RV
@@ -412,9 +590,7 @@ tpm_unload_inlock (tpm *t, ESYS_TR *h)
         return;
     memset (zero.buffer, 0, sizeof zero.buffer);
     Esys_TR_SetAuth (t->esys, *h, &zero);
-    if (Esys_FlushContext (t->esys, *h) != TSS2_RC_SUCCESS)
-        LOG_WARN ("could not flush a transient object");
-    *h = ESYS_TR_NONE;
+    tpm_flush_inlock (t, h);
 }
 
 CK_RV
@@ -475,7 +651,11 @@ tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf
     rv = tpm_srk_inlock (t);
     if (rv != CKR_OK)
         return rv;
-    r = Esys_Load (t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &s, &p, out);
+    do { /* out of object slots: make room from our cache */
+        tpm_track_begin (t);
+        r = Esys_Load (t->esys, t->srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &s, &p, out);
+        tpm_track_end (t, r == TSS2_RC_SUCCESS ? *out : ESYS_TR_NONE);
+    } while (evicted_for (t, r));
     rv = tpm_rv (t, r, "loading a key");
     if (rv == CKR_OK && auth != NULL) {
         rv = tpm_auth_from_secbuf (auth, &a);
@@ -491,6 +671,79 @@ tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf
                        "this TPM was cleared");
     }
     return rv;
+}
+
+static void
+key_id (const tpm_key *k, uint8_t id[32])
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init (&st);
+    crypto_hash_sha256_update (&st, k->pub->data, k->pub->len);
+    crypto_hash_sha256_update (&st, k->priv->data, k->priv->len);
+    crypto_hash_sha256_final (&st, id);
+}
+
+static struct tpm_cached *
+cache_find (tpm *t, ESYS_TR h)
+{
+    for (unsigned i = 0; i < TPM_CACHE_MAX; i++)
+        if (h != ESYS_TR_NONE && t->cache[i].h == h)
+            return &t->cache[i];
+    return NULL;
+}
+
+CK_RV
+tpm_key_get_inlock (tpm *t, const tpm_key *k, ESYS_TR *h)
+{
+    struct tpm_cached *slot = NULL;
+    uint8_t id[32];
+    CK_RV rv;
+
+    if (t->cache_max == 0 || t->esys == NULL)
+        return tpm_load_inlock (t, k->pub, k->priv, k->auth, h);
+    key_id (k, id);
+    for (unsigned i = 0; i < TPM_CACHE_MAX; i++) {
+        if (t->cache[i].h != ESYS_TR_NONE && memcmp (t->cache[i].id, id, sizeof id) == 0) {
+            TPM2B_AUTH a = { 0 };
+            t->cache[i].stamp = ++t->clock;
+            *h = t->in_use = t->cache[i].h;
+            rv = tpm_auth_from_secbuf (k->auth, &a);
+            if (rv == CKR_OK)
+                rv = tpm_rv (t, Esys_TR_SetAuth (t->esys, *h, &a), "setting auth");
+            sodium_memzero (&a, sizeof a);
+            return rv;
+        }
+    }
+    /* a free slot among the first cache_max, else the least recently used */
+    while (slot == NULL) {
+        for (unsigned i = 0; i < t->cache_max && slot == NULL; i++)
+            if (t->cache[i].h == ESYS_TR_NONE)
+                slot = &t->cache[i];
+        if (slot == NULL && !cache_evict_inlock (t))
+            break;
+    }
+    rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, h);
+    if (rv == CKR_OK && slot != NULL) {
+        memcpy (slot->id, id, sizeof id);
+        slot->h = t->in_use = *h;
+        slot->stamp = ++t->clock;
+    }
+    return rv;
+}
+
+void
+tpm_key_put_inlock (tpm *t, ESYS_TR *h)
+{
+    static const TPM2B_AUTH zero = { 0 };
+
+    t->in_use = ESYS_TR_NONE;
+    if (cache_find (t, *h) == NULL) {
+        tpm_unload_inlock (t, h);
+        return;
+    }
+    if (t->esys != NULL)
+        Esys_TR_SetAuth (t->esys, *h, &zero); /* ESAPI keeps no copy between calls */
+    *h = ESYS_TR_NONE;
 }
 
 TPML_PCR_SELECTION
@@ -520,18 +773,10 @@ tpm_key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s
         return rv;
     }
     rv = tpm_srk_inlock (t);
-    if (rv == CKR_OK) {
-        void *paused = crypto_engine_pause ();
-        rv = tpm_rv (t, Esys_StartAuthSession (t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
-                                               ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY,
-                                               &session_sym, TPM2_ALG_SHA256, s),
-                     "starting a policy session");
-        crypto_engine_resume (paused);
-    }
-    if (rv != CKR_OK) {
-        *s = ESYS_TR_NONE;
+    if (rv == CKR_OK)
+        rv = start_session_inlock (t, TPM2_SE_POLICY, true, s, "starting a policy session");
+    if (rv != CKR_OK)
         return rv;
-    }
     sel = tpm_pcr_selection (k->pcrs);
     rv = tpm_rv (t, Esys_TRSess_SetAttributes (t->esys, *s, TPMA_SESSION_CONTINUESESSION | attrs,
                                                0xff),
@@ -544,10 +789,8 @@ tpm_key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s
         rv = tpm_rv (t, Esys_PolicyAuthValue (t->esys, *s, ESYS_TR_NONE, ESYS_TR_NONE,
                                               ESYS_TR_NONE),
                      "PolicyAuthValue");
-    if (rv != CKR_OK && t->esys != NULL) {
-        Esys_FlushContext (t->esys, *s);
-        *s = ESYS_TR_NONE;
-    }
+    if (rv != CKR_OK)
+        tpm_flush_inlock (t, s);
     return rv;
 }
 
@@ -556,11 +799,10 @@ tpm_key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s
 void
 tpm_key_session_done (tpm *t, const tpm_key *k, ESYS_TR *s, CK_RV rv)
 {
-    if (k->pcrs.mask == 0) {
+    if (k->pcrs.mask == 0)
         tpm_session_failed (t, rv);
-    } else if (*s != ESYS_TR_NONE && t->esys != NULL) {
-        Esys_FlushContext (t->esys, *s);
-    }
+    else
+        tpm_flush_inlock (t, s);
     *s = ESYS_TR_NONE;
 }
 
@@ -618,13 +860,9 @@ static CK_RV
 trial_policy_inlock (tpm *t, tpm_pcrs pcrs, bool auth_value, TPM2B_DIGEST *out)
 {
     TPML_PCR_SELECTION sel = tpm_pcr_selection (pcrs);
-    TPMT_SYM_DEF none = { .algorithm = TPM2_ALG_NULL };
     TPM2B_DIGEST now = { 0 }, *digest = NULL;
     ESYS_TR trial = ESYS_TR_NONE;
-    CK_RV rv = tpm_rv (t, Esys_StartAuthSession (t->esys, ESYS_TR_NONE, ESYS_TR_NONE,
-                                                 ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
-                                                 TPM2_SE_TRIAL, &none, TPM2_ALG_SHA256, &trial),
-                       "starting a trial session");
+    CK_RV rv = start_session_inlock (t, TPM2_SE_TRIAL, false, &trial, "starting a trial session");
     if (rv == CKR_OK)
         rv = tpm_rv (t, Esys_PolicyPCR (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                         &now, &sel),
@@ -639,8 +877,7 @@ trial_policy_inlock (tpm *t, tpm_pcrs pcrs, bool auth_value, TPM2B_DIGEST *out)
                      "PolicyGetDigest");
     if (rv == CKR_OK)
         *out = *digest;
-    if (trial != ESYS_TR_NONE && t->esys != NULL)
-        Esys_FlushContext (t->esys, trial);
+    tpm_flush_inlock (t, &trial);
     Esys_Free (digest);
     return rv;
 }
@@ -742,14 +979,8 @@ tpm_nv_read_secret (tpm *t, uint32_t index, tpm_pcrs pcrs, size_t size, secbuf *
         rv = tpm_rv (t, Esys_TR_FromTPMPublic (t->esys, index, ESYS_TR_NONE, ESYS_TR_NONE,
                                                ESYS_TR_NONE, &nv),
                      "finding the NV index");
-    if (rv == CKR_OK) {
-        void *paused = crypto_engine_pause ();
-        rv = tpm_rv (t, Esys_StartAuthSession (t->esys, t->srk, ESYS_TR_NONE, ESYS_TR_NONE,
-                                               ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY,
-                                               &session_sym, TPM2_ALG_SHA256, &s),
-                     "starting a policy session");
-        crypto_engine_resume (paused);
-    }
+    if (rv == CKR_OK)
+        rv = start_session_inlock (t, TPM2_SE_POLICY, true, &s, "starting a policy session");
     if (rv == CKR_OK)
         rv = tpm_rv (t, Esys_TRSess_SetAttributes (t->esys, s,
                                                    TPMA_SESSION_CONTINUESESSION
@@ -764,8 +995,7 @@ tpm_nv_read_secret (tpm *t, uint32_t index, tpm_pcrs pcrs, size_t size, secbuf *
         rv = tpm_rv (t, Esys_NV_Read (t->esys, nv, nv, s, ESYS_TR_NONE, ESYS_TR_NONE,
                                       (UINT16) size, 0, &data),
                      "reading the NV secret");
-    if (s != ESYS_TR_NONE && t->esys != NULL)
-        Esys_FlushContext (t->esys, s);
+    tpm_flush_inlock (t, &s);
     if (nv != ESYS_TR_NONE && t->esys != NULL)
         Esys_TR_Close (t->esys, &nv);
     tpm_unlock (t);
@@ -837,8 +1067,10 @@ tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, TPM2B_PUBLIC *tmpl, const 
     pthread_mutex_lock (&t->lock);
     rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT);
     if (rv == CKR_OK) {
-        r = Esys_Create (t->esys, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, in, tmpl,
-                         &outside, &pcrs, &out_priv, out_pub, NULL, NULL, NULL);
+        do /* Create needs a free object slot */
+            r = Esys_Create (t->esys, t->srk, t->session, ESYS_TR_NONE, ESYS_TR_NONE, in, tmpl,
+                             &outside, &pcrs, &out_priv, out_pub, NULL, NULL, NULL);
+        while (evicted_for (t, r));
         if ((r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_CURVE) {
             LOG_ERROR ("%s: this TPM does not implement the requested curve", what);
             rv = CKR_CURVE_NOT_SUPPORTED;
@@ -899,7 +1131,7 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
 
     *data = NULL;
     pthread_mutex_lock (&t->lock);
-    rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
+    rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK)
         rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
     if (rv == CKR_OK) {
@@ -907,7 +1139,7 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
         rv = tpm_rv (t, r, "unsealing");
         tpm_key_session_done (t, k, &s, rv);
     }
-    tpm_unload_inlock (t, &h);
+    tpm_key_put_inlock (t, &h);
     tpm_unlock (t);
     if (rv == CKR_OK) {
         *data = secbuf_dup (out->buffer, out->size);
@@ -1013,7 +1245,7 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
     memcpy (d.buffer, digest, digest_len);
 
     pthread_mutex_lock (&t->lock);
-    rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
+    rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK)
         rv = tpm_key_session_inlock (t, k, 0, &s);
     if (rv == CKR_OK) {
@@ -1022,7 +1254,7 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
         rv = tpm_rv (t, r, "signing");
         tpm_key_session_done (t, k, &s, rv);
     }
-    tpm_unload_inlock (t, &h);
+    tpm_key_put_inlock (t, &h);
     tpm_unlock (t);
     if (rv == CKR_OK) {
         const TPM2B_ECC_PARAMETER *rr = &out->signature.ecdsa.signatureR;
@@ -1112,7 +1344,7 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
     if (len)
         memcpy (buf.buffer, data, len);
     pthread_mutex_lock (&t->lock);
-    rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
+    rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK)
         rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
     if (rv == CKR_OK) {
@@ -1121,7 +1353,7 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
                      "computing an HMAC");
         tpm_key_session_done (t, k, &s, rv);
     }
-    tpm_unload_inlock (t, &h);
+    tpm_key_put_inlock (t, &h);
     tpm_unlock (t);
     if (rv == CKR_OK)
         rv = digest_out (result, out, out_len);
@@ -1150,9 +1382,7 @@ seq_save_inlock (tpm *t, tpm_hmac_seq *seq, ESYS_TR *h)
     Esys_Free (seq->saved);
     seq->saved = NULL;
     rv = tpm_rv (t, Esys_ContextSave (t->esys, *h, &seq->saved), "saving an HMAC sequence");
-    if (t->esys != NULL && *h != ESYS_TR_NONE)
-        Esys_FlushContext (t->esys, *h);
-    *h = ESYS_TR_NONE;
+    tpm_flush_inlock (t, h);
     return rv;
 }
 
@@ -1167,16 +1397,21 @@ tpm_hmac_start (tpm *t, const tpm_key *k, uint16_t hash, tpm_hmac_seq **out)
     *out = NULL;
     pthread_mutex_lock (&t->lock);
     if (rv == CKR_OK)
-        rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
+        rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK)
         rv = tpm_key_session_inlock (t, k, 0, &s);
     if (rv == CKR_OK) {
-        rv = tpm_rv (t, Esys_HMAC_Start (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE,
-                                         &seq_auth, hash, &sequence),
-                     "starting an HMAC sequence");
+        TSS2_RC r;
+        tpm_track_begin (t);
+        do /* the sequence needs a free object slot */
+            r = Esys_HMAC_Start (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &seq_auth, hash,
+                                 &sequence);
+        while (evicted_for (t, r));
+        tpm_track_end (t, r == TSS2_RC_SUCCESS ? sequence : ESYS_TR_NONE);
+        rv = tpm_rv (t, r, "starting an HMAC sequence");
         tpm_key_session_done (t, k, &s, rv);
     }
-    tpm_unload_inlock (t, &h);
+    tpm_key_put_inlock (t, &h);
     if (rv == CKR_OK)
         rv = seq_save_inlock (t, seq, &sequence);
     tpm_unlock (t);
@@ -1192,8 +1427,15 @@ static CK_RV
 seq_load_inlock (tpm *t, tpm_hmac_seq *seq, ESYS_TR *h)
 {
     CK_RV rv = tpm_connect_inlock (t);
-    if (rv == CKR_OK)
-        rv = tpm_rv (t, Esys_ContextLoad (t->esys, seq->saved, h), "loading an HMAC sequence");
+    if (rv == CKR_OK) {
+        TSS2_RC r;
+        do {
+            tpm_track_begin (t);
+            r = Esys_ContextLoad (t->esys, seq->saved, h);
+            tpm_track_end (t, r == TSS2_RC_SUCCESS ? *h : ESYS_TR_NONE);
+        } while (evicted_for (t, r));
+        rv = tpm_rv (t, r, "loading an HMAC sequence");
+    }
     return rv;
 }
 
@@ -1240,16 +1482,19 @@ tpm_hmac_finish (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len, uin
     if (rv == CKR_OK)
         rv = tpm_session_inlock (t, TPMA_SESSION_ENCRYPT);
     if (rv == CKR_OK) {
+        TPM2_HANDLE handle = 0;
+        Esys_TR_GetTpmHandle (t->esys, h, &handle);
         rv = tpm_rv (t, Esys_SequenceComplete (t->esys, h, t->session, ESYS_TR_NONE,
                                                ESYS_TR_NONE, &buf, ESYS_TR_RH_NULL, &result,
                                                &ticket),
                      "completing an HMAC sequence");
         tpm_session_failed (t, rv);
-        if (rv == CKR_OK)
+        if (rv == CKR_OK) {
             h = ESYS_TR_NONE; /* SequenceComplete flushes the sequence */
+            lease_del (t->lease, handle);
+        }
     }
-    if (h != ESYS_TR_NONE && t->esys != NULL)
-        Esys_FlushContext (t->esys, h);
+    tpm_flush_inlock (t, &h);
     tpm_unlock (t);
     Esys_Free (ticket);
     tpm_hmac_seq_free (seq);

@@ -11,7 +11,7 @@
 #   swtpm_start             start swtpm on a free 127.0.0.1 port pair P, P+1;
 #                           exports TT_TMP, TT_SWTPM_PORT, TT_SWTPM_PID,
 #                           TPMTRUST_TCTI, TPM2TOOLS_TCTI, TPMTRUST_STORE,
-#                           XDG_DATA_HOME
+#                           XDG_DATA_HOME, XDG_RUNTIME_DIR
 #   swtpm_stop [--hard]     stop it (orderly TPM2_Shutdown first, unless --hard)
 #   swtpm_restart [--hard]  power cycle: stop + start on the same state and port
 #   abrmd_start             private dbus-daemon + tpm2-abrmd; switches the TCTI
@@ -276,6 +276,7 @@ swtpm_start() {
         export TT_TMP TT_SWTPM_PORT
         export TPMTRUST_STORE="${TPMTRUST_STORE:-$TT_TMP/store.sqlite3}"
         export XDG_DATA_HOME="${XDG_DATA_HOME:-$TT_TMP/xdg}"
+        export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$TT_TMP/run}"
         pid=$(_tt_read_pid "$TT_TMP/swtpm.pid")
         if _tt_pid_is "$pid" "$(_tt_pat_swtpm)"; then
             TT_SWTPM_PID=$pid
@@ -330,6 +331,9 @@ swtpm_start() {
     _tt_export_swtpm_tcti
     export TPMTRUST_STORE="$TT_TMP/store.sqlite3"
     export XDG_DATA_HOME="$TT_TMP/xdg"
+    # the module's leases (what each process holds loaded in the TPM)
+    export XDG_RUNTIME_DIR="$TT_TMP/run"
+    mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
     _tt_msg "swtpm ready: pid $TT_SWTPM_PID, port $TT_SWTPM_PORT, dir $TT_TMP ($(_tt_elapsed "$t0")s)"
 }
 
