@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,4 +505,101 @@ crypto_unwrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const uint8_
     }
     *plain = p;
     return CKR_OK;
+}
+
+/* TPM session cryptography (TPM 2.0 Part 1, 11.4.10 KDFa / 11.4.10.3 KDFe,
+ * 21 parameter encryption), SHA-256 only. */
+
+CK_RV
+crypto_kdfa_sha256 (const uint8_t *key, size_t key_len, const char *label, const uint8_t *u,
+                    size_t u_len, const uint8_t *v, size_t v_len, uint8_t *out, size_t out_len)
+{
+    uint8_t bits[4] = { (uint8_t) (out_len * 8 >> 24), (uint8_t) (out_len * 8 >> 16),
+                        (uint8_t) (out_len * 8 >> 8), (uint8_t) (out_len * 8) };
+    uint8_t block[32];
+
+    for (uint32_t i = 1, off = 0; off < out_len; i++, off += 32) {
+        crypto_auth_hmacsha256_state st;
+        uint8_t ctr[4] = { (uint8_t) (i >> 24), (uint8_t) (i >> 16), (uint8_t) (i >> 8),
+                           (uint8_t) i };
+        crypto_auth_hmacsha256_init (&st, key, key_len);
+        crypto_auth_hmacsha256_update (&st, ctr, 4);
+        crypto_auth_hmacsha256_update (&st, (const uint8_t *) label, strlen (label) + 1);
+        crypto_auth_hmacsha256_update (&st, u, u_len);
+        crypto_auth_hmacsha256_update (&st, v, v_len);
+        crypto_auth_hmacsha256_update (&st, bits, 4);
+        crypto_auth_hmacsha256_final (&st, block);
+        sodium_memzero (&st, sizeof st);
+        memcpy (out + off, block, out_len - off < 32 ? out_len - off : 32);
+    }
+    sodium_memzero (block, sizeof block);
+    return CKR_OK;
+}
+
+CK_RV
+crypto_tpm_salt_p256 (const uint8_t tpm_point[65], uint8_t salt[32], uint8_t eph_point[65])
+{
+    void *paused = crypto_engine_pause ();
+    EVP_PKEY *peer = ec_pkey (32, tpm_point, 65), *eph = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    uint8_t z[32];
+    size_t z_len = sizeof z, pt_len = 0;
+    CK_RV rv = CKR_FUNCTION_FAILED;
+
+    if (peer != NULL)
+        eph = EVP_EC_gen ("P-256");
+    if (eph != NULL
+        && EVP_PKEY_get_octet_string_param (eph, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, eph_point, 65,
+                                            &pt_len)
+               == 1
+        && pt_len == 65 && (ctx = EVP_PKEY_CTX_new (eph, NULL)) != NULL
+        && EVP_PKEY_derive_init (ctx) > 0 && EVP_PKEY_derive_set_peer (ctx, peer) > 0
+        && EVP_PKEY_derive (ctx, z, &z_len) > 0 && z_len == sizeof z) {
+        /* KDFe: SHA-256 (counter 1 || Z || "SECRET\0" || ephemeral x || TPM key x) */
+        static const uint8_t one[4] = { 0, 0, 0, 1 };
+        crypto_hash_sha256_state st;
+        crypto_hash_sha256_init (&st);
+        crypto_hash_sha256_update (&st, one, 4);
+        crypto_hash_sha256_update (&st, z, sizeof z);
+        crypto_hash_sha256_update (&st, (const uint8_t *) "SECRET", 7);
+        crypto_hash_sha256_update (&st, eph_point + 1, 32);
+        crypto_hash_sha256_update (&st, tpm_point + 1, 32);
+        crypto_hash_sha256_final (&st, salt);
+        sodium_memzero (&st, sizeof st);
+        rv = CKR_OK;
+    }
+    sodium_memzero (z, sizeof z);
+    EVP_PKEY_CTX_free (ctx);
+    EVP_PKEY_free (eph);
+    EVP_PKEY_free (peer);
+    crypto_engine_resume (paused);
+    return rv;
+}
+
+/* fetched once (per-use fetching is much of what makes tpm2-tss 3.2 slow) */
+static EVP_CIPHER *cfb;
+static pthread_once_t cfb_once = PTHREAD_ONCE_INIT;
+
+static void
+fetch_cfb (void)
+{
+    cfb = EVP_CIPHER_fetch (NULL, "AES-128-CFB", NULL);
+}
+
+CK_RV
+crypto_aes128_cfb (const uint8_t key[16], const uint8_t iv[16], uint8_t *buf, size_t len,
+                   bool encrypt)
+{
+    EVP_CIPHER_CTX *ctx;
+    int n = 0;
+    CK_RV rv = CKR_FUNCTION_FAILED;
+
+    pthread_once (&cfb_once, fetch_cfb);
+    if (cfb == NULL || (ctx = EVP_CIPHER_CTX_new ()) == NULL)
+        return CKR_HOST_MEMORY;
+    if (EVP_CipherInit_ex2 (ctx, cfb, key, iv, encrypt ? 1 : 0, NULL) == 1
+        && EVP_CipherUpdate (ctx, buf, &n, buf, (int) len) == 1 && (size_t) n == len)
+        rv = CKR_OK;
+    EVP_CIPHER_CTX_free (ctx);
+    return rv;
 }

@@ -95,4 +95,17 @@ CK_RV crypto_wrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const se
 CK_RV crypto_unwrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const uint8_t *in,
                      size_t in_len, secbuf **plain);
 
+/* TPM session cryptography, SHA-256 sessions (TPM 2.0 Part 1 11.4.10, 21). */
+/* KDFa(SHA-256, key, label, u, v, 8 * out_len). */
+CK_RV crypto_kdfa_sha256 (const uint8_t *key, size_t key_len, const char *label, const uint8_t *u,
+                          size_t u_len, const uint8_t *v, size_t v_len, uint8_t *out,
+                          size_t out_len);
+/* A session salt for a P-256 TPM key (04||X||Y): an ephemeral key eph_point
+ * (04||X||Y, what the TPM gets) and salt = KDFe(SHA-256, ECDH x, "SECRET",
+ * eph x, tpm x, 256). */
+CK_RV crypto_tpm_salt_p256 (const uint8_t tpm_point[65], uint8_t salt[32], uint8_t eph_point[65]);
+/* AES-128-CFB in place. */
+CK_RV crypto_aes128_cfb (const uint8_t key[16], const uint8_t iv[16], uint8_t *buf, size_t len,
+                         bool encrypt);
+
 #endif

@@ -42,6 +42,14 @@ struct tpm {
     } cache[TPM_CACHE_MAX];
     unsigned cache_max;
     ESYS_TR in_use; /* the cached key between tpm_key_get and _put: not evicted */
+    uint8_t srk_point[65]; /* the SRK's public key, 04||X||Y, for session salts */
+    bool srk_point_ok;
+    struct tpm_fast {      /* the hot path's session (tpm-fast.c) */
+        TPM2_HANDLE handle; /* 0: none */
+        uint8_t nonce_tpm[32];
+        secbuf *key;        /* sessionKey */
+        unsigned retries;   /* TPM_RC_RETRY in a row */
+    } fast;
     uint64_t clock;
 };
 
@@ -73,6 +81,26 @@ void tpm_key_put_inlock (tpm *t, ESYS_TR *h);
  * object slot (a TPM may have only 3; the SRK and cached keys hold some). A
  * command failing with TPM2_RC_OBJECT_MEMORY is a sign one is missing. */
 void tpm_cache_flush_inlock (tpm *t);
+/* Starts the hot path's session unless it runs: before Tss2_Sys_<Cmd>_Prepare. */
+CK_RV tpm_fast_begin_inlock (tpm *t);
+/* Before a command on loaded key h: starts the session, gives the SAPI
+ * context, the key's TPM handle and its Name. */
+CK_RV tpm_fast_prepare_inlock (tpm *t, ESYS_TR h, TSS2_SYS_CONTEXT **sys, TPM2_HANDLE *handle,
+                               TPM2B_NAME *name);
+/* Runs the command prepared in the SAPI context (Tss2_Sys_<Cmd>_Prepare) with
+ * the hot path's salted HMAC session authorizing its one handle (its Name and
+ * authValue auth); encrypt: the response's first parameter comes back
+ * encrypted, and is decrypted for Tss2_Sys_<Cmd>_Complete. The response's HMAC
+ * is checked. TPM_FAST_RETRY: the TPM asked for the command again (RETRY,
+ * YIELDED, TESTING): prepare it again and call again. */
+#define TPM_FAST_RETRY (CKR_VENDOR_DEFINED | 0x7e7e7e7eUL)
+CK_RV tpm_fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *auth,
+                               bool encrypt, const char *what);
+/* Wipes the decrypted first response parameter left in the SAPI context's
+ * buffer, once _Complete has copied it out. */
+void tpm_fast_wipe_response (TSS2_SYS_CONTEXT *sys);
+/* Ends that session (flush: tell the TPM too). */
+void tpm_fast_release_inlock (tpm *t, bool flush);
 /* Loads a blob under the SRK and sets its auth (auth may be NULL). */
 CK_RV tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf *auth,
                        ESYS_TR *out);

@@ -156,6 +156,7 @@ static void
 release_inlock (tpm *t)
 {
     tpm_cache_flush_inlock (t);
+    tpm_fast_release_inlock (t, true);
     tpm_flush_inlock (t, &t->session);
     if (t->srk != ESYS_TR_NONE && !t->srk_persistent)
         tpm_flush_inlock (t, &t->srk);
@@ -171,6 +172,8 @@ tpm_disconnect_inlock (tpm *t, bool flush)
 {
     if (flush)
         release_inlock (t);
+    tpm_fast_release_inlock (t, false);
+    t->srk_point_ok = false;
     if (t->esys != NULL)
         Esys_Finalize (&t->esys);
     if (t->tcti != NULL)
@@ -229,6 +232,9 @@ tpm_forget (tpm *t)
     t->session = ESYS_TR_NONE;
     for (unsigned i = 0; i < TPM_CACHE_MAX; i++)
         t->cache[i].h = ESYS_TR_NONE;
+    t->fast.handle = 0; /* the parent's */
+    secbuf_free (t->fast.key);
+    t->fast.key = NULL;
     lease_forget (t->lease);
     t->lease = NULL;
     pthread_mutex_init (&t->lock, NULL);
@@ -454,6 +460,19 @@ srk_matches (const TPM2B_PUBLIC *pub)
            && a->authPolicy.size == 0;
 }
 
+static void
+keep_srk_point (tpm *t, const TPM2B_PUBLIC *pub)
+{
+    const TPMS_ECC_POINT *q = &pub->publicArea.unique.ecc;
+
+    t->srk_point_ok = q->x.size == 32 && q->y.size == 32;
+    if (t->srk_point_ok) {
+        t->srk_point[0] = 0x04;
+        memcpy (t->srk_point + 1, q->x.buffer, 32);
+        memcpy (t->srk_point + 33, q->y.buffer, 32);
+    }
+}
+
 static bool
 persistent_exists (tpm *t, TPM2_HANDLE handle)
 {
@@ -489,6 +508,7 @@ tpm_srk_inlock (tpm *t)
             r = Esys_ReadPublic (t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
                                  NULL);
         if (r == TSS2_RC_SUCCESS && srk_matches (pub)) {
+            keep_srk_point (t, pub);
             Esys_Free (pub);
             t->srk = h;
             t->srk_persistent = true;
@@ -507,6 +527,8 @@ tpm_srk_inlock (tpm *t)
                             ESYS_TR_NONE, &in_sensitive, &srk_template, &outside, &pcrs, &h, &pub,
                             NULL, NULL, NULL);
     tpm_track_end (t, r == TSS2_RC_SUCCESS ? h : ESYS_TR_NONE);
+    if (r == TSS2_RC_SUCCESS)
+        keep_srk_point (t, pub);
     Esys_Free (pub);
     if ((r & ~TSS2_RC_LAYER_MASK & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_BAD_AUTH
         || (r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_AUTH_FAIL) {
@@ -1132,12 +1154,30 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
     *data = NULL;
     pthread_mutex_lock (&t->lock);
     rv = tpm_key_get_inlock (t, k, &h);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && k->pcrs.mask == 0) {
+        TSS2_SYS_CONTEXT *sys = NULL;
+        TPM2_HANDLE handle = 0;
+        TPM2B_NAME name;
+        do {
+            rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
+            if (rv == CKR_OK && Tss2_Sys_Unseal_Prepare (sys, handle) != TSS2_RC_SUCCESS)
+                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_fast_execute_inlock (t, TPM2_CC_Unseal, &name, k->auth, true,
+                                              "unsealing");
+        } while (rv == TPM_FAST_RETRY);
+        if (rv == CKR_OK && ((out = calloc (1, sizeof *out)) == NULL
+                             || Tss2_Sys_Unseal_Complete (sys, out) != TSS2_RC_SUCCESS))
+            rv = CKR_FUNCTION_FAILED;
+        if (sys != NULL)
+            tpm_fast_wipe_response (sys);
+    } else if (rv == CKR_OK) {
         rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
-    if (rv == CKR_OK) {
-        r = Esys_Unseal (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &out);
-        rv = tpm_rv (t, r, "unsealing");
-        tpm_key_session_done (t, k, &s, rv);
+        if (rv == CKR_OK) {
+            r = Esys_Unseal (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+            rv = tpm_rv (t, r, "unsealing");
+            tpm_key_session_done (t, k, &s, rv);
+        }
     }
     tpm_key_put_inlock (t, &h);
     tpm_unlock (t);
@@ -1148,7 +1188,7 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
     }
     if (out != NULL) {
         sodium_memzero (out, sizeof *out);
-        Esys_Free (out);
+        free (out); /* Esys_Free is free */
     }
     return rv;
 }
@@ -1229,9 +1269,8 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
     TPM2B_DIGEST d = { .size = (UINT16) digest_len };
     TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_ECDSA };
     TPMT_TK_HASHCHECK ticket = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
-    TPMT_SIGNATURE *out = NULL;
+    TPMT_SIGNATURE out = { 0 }, *esys_out = NULL;
     ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
-    TSS2_RC r;
     CK_RV rv;
 
     if (digest_len == 32)
@@ -1246,19 +1285,38 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
 
     pthread_mutex_lock (&t->lock);
     rv = tpm_key_get_inlock (t, k, &h);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && k->pcrs.mask == 0) {
+        /* the hot path: one TPM2_Sign in our own HMAC session */
+        TSS2_SYS_CONTEXT *sys = NULL;
+        TPM2_HANDLE handle = 0;
+        TPM2B_NAME name;
+        do {
+            rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
+            if (rv == CKR_OK
+                && Tss2_Sys_Sign_Prepare (sys, handle, &d, &scheme, &ticket) != TSS2_RC_SUCCESS)
+                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_fast_execute_inlock (t, TPM2_CC_Sign, &name, k->auth, false, "signing");
+        } while (rv == TPM_FAST_RETRY);
+        if (rv == CKR_OK && Tss2_Sys_Sign_Complete (sys, &out) != TSS2_RC_SUCCESS)
+            rv = CKR_FUNCTION_FAILED;
+    } else if (rv == CKR_OK) {
         rv = tpm_key_session_inlock (t, k, 0, &s);
-    if (rv == CKR_OK) {
-        r = Esys_Sign (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
-                       &out);
-        rv = tpm_rv (t, r, "signing");
-        tpm_key_session_done (t, k, &s, rv);
+        if (rv == CKR_OK) {
+            rv = tpm_rv (t, Esys_Sign (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
+                                       &ticket, &esys_out),
+                         "signing");
+            tpm_key_session_done (t, k, &s, rv);
+        }
+        if (rv == CKR_OK)
+            out = *esys_out;
+        Esys_Free (esys_out);
     }
     tpm_key_put_inlock (t, &h);
     tpm_unlock (t);
     if (rv == CKR_OK) {
-        const TPM2B_ECC_PARAMETER *rr = &out->signature.ecdsa.signatureR;
-        const TPM2B_ECC_PARAMETER *ss = &out->signature.ecdsa.signatureS;
+        const TPM2B_ECC_PARAMETER *rr = &out.signature.ecdsa.signatureR;
+        const TPM2B_ECC_PARAMETER *ss = &out.signature.ecdsa.signatureS;
         if (rr->size > digest_len || ss->size > digest_len) {
             rv = CKR_FUNCTION_FAILED;
         } else {
@@ -1268,7 +1326,6 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
             *sig_len = 2 * digest_len;
         }
     }
-    Esys_Free (out);
     return rv;
 }
 
@@ -1345,13 +1402,32 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
         memcpy (buf.buffer, data, len);
     pthread_mutex_lock (&t->lock);
     rv = tpm_key_get_inlock (t, k, &h);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && k->pcrs.mask == 0) {
+        /* the hot path: one TPM2_HMAC, the result response-encrypted */
+        TSS2_SYS_CONTEXT *sys = NULL;
+        TPM2_HANDLE handle = 0;
+        TPM2B_NAME name;
+        do {
+            rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
+            if (rv == CKR_OK && Tss2_Sys_HMAC_Prepare (sys, handle, &buf, hash) != TSS2_RC_SUCCESS)
+                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_fast_execute_inlock (t, TPM2_CC_HMAC, &name, k->auth, true,
+                                              "computing an HMAC");
+        } while (rv == TPM_FAST_RETRY);
+        if (rv == CKR_OK && ((result = calloc (1, sizeof *result)) == NULL
+                             || Tss2_Sys_HMAC_Complete (sys, result) != TSS2_RC_SUCCESS))
+            rv = CKR_FUNCTION_FAILED;
+        if (sys != NULL)
+            tpm_fast_wipe_response (sys);
+    } else if (rv == CKR_OK) {
         rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
-    if (rv == CKR_OK) {
-        rv = tpm_rv (t, Esys_HMAC (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &buf,
-                                   hash, &result),
-                     "computing an HMAC");
-        tpm_key_session_done (t, k, &s, rv);
+        if (rv == CKR_OK) {
+            rv = tpm_rv (t, Esys_HMAC (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &buf, hash,
+                                       &result),
+                         "computing an HMAC");
+            tpm_key_session_done (t, k, &s, rv);
+        }
     }
     tpm_key_put_inlock (t, &h);
     tpm_unlock (t);
