@@ -208,10 +208,17 @@ tpm_fast_prepare_inlock (tpm *t, ESYS_TR h, TSS2_SYS_CONTEXT **sys, TPM2_HANDLE 
                          TPM2B_NAME *name)
 {
     TPM2B_NAME *n = NULL;
+    const struct tpm_cached *c;
     CK_RV rv = tpm_fast_begin_inlock (t);
 
     if (rv != CKR_OK)
         return rv;
+    c = tpm_cache_find (t, h);
+    if (c != NULL && c->name.size != 0 && Esys_GetSysContext (t->esys, sys) == TSS2_RC_SUCCESS) {
+        *handle = c->handle;
+        *name = c->name;
+        return CKR_OK;
+    }
     rv = CKR_FUNCTION_FAILED;
     if (Esys_GetSysContext (t->esys, sys) == TSS2_RC_SUCCESS
         && Esys_TR_GetTpmHandle (t->esys, h, handle) == TSS2_RC_SUCCESS

@@ -38,7 +38,9 @@ struct tpm {
     struct tpm_cached {
         uint8_t id[32]; /* SHA-256 over the key's public and private blobs */
         ESYS_TR h;
-        uint64_t stamp; /* last use, for LRU eviction */
+        TPM2_HANDLE handle; /* its TPM handle and Name, for the hot path (ESAPI */
+        TPM2B_NAME name;    /* hashes the public area for every Esys_TR_GetName) */
+        uint64_t stamp;     /* last use, for LRU eviction */
     } cache[TPM_CACHE_MAX];
     unsigned cache_max;
     ESYS_TR in_use; /* the cached key between tpm_key_get and _put: not evicted */
@@ -77,6 +79,8 @@ void tpm_flush_inlock (tpm *t, ESYS_TR *h);
  * with tpm_key_put_inlock (wipes the auth, keeps or flushes the object). */
 CK_RV tpm_key_get_inlock (tpm *t, const tpm_key *k, ESYS_TR *h);
 void tpm_key_put_inlock (tpm *t, ESYS_TR *h);
+/* The cache entry of loaded key h, NULL when it is not cached. */
+struct tpm_cached *tpm_cache_find (tpm *t, ESYS_TR h);
 /* Flushes every cached key: before commands that need more than one free
  * object slot (a TPM may have only 3; the SRK and cached keys hold some). A
  * command failing with TPM2_RC_OBJECT_MEMORY is a sign one is missing. */

@@ -705,8 +705,8 @@ key_id (const tpm_key *k, uint8_t id[32])
     crypto_hash_sha256_final (&st, id);
 }
 
-static struct tpm_cached *
-cache_find (tpm *t, ESYS_TR h)
+struct tpm_cached *
+tpm_cache_find (tpm *t, ESYS_TR h)
 {
     for (unsigned i = 0; i < TPM_CACHE_MAX; i++)
         if (h != ESYS_TR_NONE && t->cache[i].h == h)
@@ -746,8 +746,14 @@ tpm_key_get_inlock (tpm *t, const tpm_key *k, ESYS_TR *h)
     }
     rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, h);
     if (rv == CKR_OK && slot != NULL) {
+        TPM2B_NAME *name = NULL;
         memcpy (slot->id, id, sizeof id);
         slot->h = t->in_use = *h;
+        slot->name.size = 0;
+        if (Esys_TR_GetTpmHandle (t->esys, *h, &slot->handle) == TSS2_RC_SUCCESS
+            && Esys_TR_GetName (t->esys, *h, &name) == TSS2_RC_SUCCESS)
+            slot->name = *name;
+        Esys_Free (name);
         slot->stamp = ++t->clock;
     }
     return rv;
@@ -759,7 +765,7 @@ tpm_key_put_inlock (tpm *t, ESYS_TR *h)
     static const TPM2B_AUTH zero = { 0 };
 
     t->in_use = ESYS_TR_NONE;
-    if (cache_find (t, *h) == NULL) {
+    if (tpm_cache_find (t, *h) == NULL) {
         tpm_unload_inlock (t, h);
         return;
     }
