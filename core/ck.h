@@ -31,6 +31,10 @@ typedef CK_EDDSA_PARAMS *CK_EDDSA_PARAMS_PTR;
 #define CKU_CONTEXT_SPECIFIC (2UL)
 #endif
 
+#ifndef CKF_FIND_OBJECTS
+#define CKF_FIND_OBJECTS (0x00000040UL) /* 3.0: C_SessionCancel of a search */
+#endif
+
 typedef CK_RV (*CK_C_GetInterfaceList) (CK_INTERFACE_PTR, CK_ULONG_PTR);
 typedef CK_RV (*CK_C_GetInterface) (CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR,
                                     CK_FLAGS);

@@ -30,6 +30,10 @@ CK_RV core_finalize (void);
 /* CKR_CRYPTOKI_NOT_INITIALIZED unless initialized in this process (not a forked child). */
 CK_RV core_check (void);
 CK_RV core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count);
+/* C_WaitForSlotEvent without blocking: a slot whose token appeared or went away
+ * (in the store, by any process) since the slots were first listed, each
+ * reported once; else CKR_NO_EVENT. */
+CK_RV core_slot_event (CK_SLOT_ID *slot);
 CK_RV core_slot_enter (CK_SLOT_ID slot, tt_token **tok);
 CK_RV core_session_enter (CK_SESSION_HANDLE h, tt_token **tok, tt_session **sess);
 void core_leave (tt_token *tok);
@@ -115,7 +119,11 @@ CK_RV op_digest (tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_BYTE *o
                  CK_ULONG *out_len);
 CK_RV op_digest_update (tt_session *sess, const CK_BYTE *data, CK_ULONG len);
 CK_RV op_digest_final (tt_session *sess, CK_BYTE *out, CK_ULONG *out_len);
-CK_RV op_digest_key (tt_session *sess);
+/* C_DigestKey: CKR_KEY_INDIGESTIBLE for every key (their values stay in the TPM). */
+CK_RV op_digest_key (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE key);
+/* C_SessionCancel (and an output call with bad arguments): ends the operations
+ * named by flags (CKF_SIGN, CKF_VERIFY, CKF_DIGEST, CKF_FIND_OBJECTS); CKR_OK. */
+CK_RV op_cancel (tt_session *sess, CK_FLAGS flags);
 /* C_GetOperationState: CKR_OPERATION_NOT_INITIALIZED with nothing active, else
  * CKR_STATE_UNSAVEABLE (TPM operations cannot be saved). */
 CK_RV op_state_unsaveable (tt_session *sess);

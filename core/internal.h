@@ -41,6 +41,7 @@ struct tt_token {
     pthread_mutex_t lock; /* held for a whole core call on this token */
     store_token rec;      /* rec.id == 0: the slot's token is not initialized */
     bool removed;         /* deleted from the store by another process */
+    bool event;           /* a slot event not yet reported (C_WaitForSlotEvent) */
     CK_USER_TYPE login;
     secbuf *secret; /* the token secret while logged in */
     tt_object *objects;

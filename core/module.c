@@ -33,6 +33,7 @@ static struct {
     size_t n_sessions;
     CK_ULONG next_handle;
     bool libp11; /* the process has libp11 (the OpenSSL engine) */
+    bool enumerated; /* the slot table was filled once: later changes are slot events */
 } M = { .store_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void
@@ -170,8 +171,8 @@ slots_refresh (void)
         bool found = tok->rec.id == 0;
         for (size_t j = 0; j < n && !found; j++)
             found = recs[j].id == tok->rec.id;
-        if (!found)
-            tok->removed = true; /* deleted by another process; the slot stays, empty */
+        if (!found && !tok->removed)
+            tok->removed = tok->event = true; /* deleted by another process; the slot stays */
         if (tok->rec.id == 0)
             have_empty = true;
         if (tok->slot_id > max_id)
@@ -194,6 +195,7 @@ slots_refresh (void)
             break;
         }
         tok->rec = recs[j];
+        tok->event = M.enumerated; /* a token that appeared (another process made it) */
         memset (&recs[j], 0, sizeof recs[j]); /* adopted */
         if (tok->slot_id > max_id)
             max_id = tok->slot_id;
@@ -206,7 +208,11 @@ slots_refresh (void)
         rv = tok ? slot_append_inlock (tok) : CKR_HOST_MEMORY;
         if (rv != CKR_OK)
             token_free (tok);
+        else
+            tok->event = M.enumerated; /* a new empty slot (the last one was initialized) */
     }
+    if (rv == CKR_OK)
+        M.enumerated = true;
     pthread_mutex_unlock (&module_lock);
     store_token_list_free (recs, n);
     return rv;
@@ -262,6 +268,7 @@ core_initialize (void)
             M.st = NULL;
             M.tpm = NULL;
             M.forked = false;
+            M.enumerated = false;
         }
         M.libp11 = dl_iterate_phdr (find_libp11, NULL) != 0;
         if (M.libp11)
@@ -305,6 +312,7 @@ core_finalize (void)
     M.sessions = NULL;
     M.slots = NULL;
     M.n_sessions = M.n_slots = 0;
+    M.enumerated = false;
     tpm_free (M.tpm);
     M.tpm = NULL;
     store_close (M.st);
@@ -335,6 +343,26 @@ core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count)
     if (list != NULL && n > *count)
         rv = CKR_BUFFER_TOO_SMALL;
     *count = n;
+    return rv;
+}
+
+CK_RV
+core_slot_event (CK_SLOT_ID *slot)
+{
+    CK_RV rv = slots_refresh ();
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = CKR_NO_EVENT;
+    pthread_mutex_lock (&module_lock);
+    for (size_t i = 0; i < M.n_slots && rv == CKR_NO_EVENT; i++) {
+        if (M.slots[i]->event) {
+            M.slots[i]->event = false;
+            *slot = M.slots[i]->slot_id;
+            rv = CKR_OK;
+        }
+    }
+    pthread_mutex_unlock (&module_lock);
     return rv;
 }
 

@@ -41,20 +41,6 @@ op_sign_free (sign_op *op)
     free (op);
 }
 
-void
-session_ops_free (tt_session *sess)
-{
-    if (sess->find != NULL) {
-        free (sess->find->handles);
-        free (sess->find);
-        sess->find = NULL;
-    }
-    op_sign_free (sess->sign);
-    op_sign_free (sess->verify);
-    crypto_digest_free (sess->digest);
-    sess->sign = sess->verify = NULL;
-    sess->digest = NULL;
-}
 
 static void
 digest_end (tt_session *sess)
@@ -122,13 +108,18 @@ op_digest_final (tt_session *sess, CK_BYTE *out, CK_ULONG *out_len)
 }
 
 CK_RV
-op_digest_key (tt_session *sess)
+op_digest_key (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE key)
 {
-    /* TPM keys never leave the TPM: there is nothing to digest. */
+    tt_object *obj;
+    CK_RV rv;
+
     if (sess->digest == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
+    /* TPM keys never leave the TPM: there is nothing to digest. Like any
+     * failed C_DigestUpdate, this ends the operation. */
+    rv = object_lookup (tok, sess, key, CKR_KEY_HANDLE_INVALID, &obj);
     digest_end (sess);
-    return CKR_KEY_INDIGESTIBLE;
+    return rv != CKR_OK ? rv : CKR_KEY_INDIGESTIBLE;
 }
 
 CK_RV
@@ -672,6 +663,29 @@ op_verify (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, c
         return rv;
     }
     return op_verify_final (tok, sess, sig, sig_len);
+}
+
+CK_RV
+op_cancel (tt_session *sess, CK_FLAGS flags)
+{
+    if (flags & CKF_SIGN)
+        sign_end (sess, false);
+    if (flags & CKF_VERIFY)
+        sign_end (sess, true);
+    if (flags & CKF_DIGEST)
+        digest_end (sess);
+    if ((flags & CKF_FIND_OBJECTS) && sess->find != NULL) {
+        free (sess->find->handles);
+        free (sess->find);
+        sess->find = NULL;
+    }
+    return CKR_OK;
+}
+
+void
+session_ops_free (tt_session *sess)
+{
+    op_cancel (sess, CKF_SIGN | CKF_VERIFY | CKF_DIGEST | CKF_FIND_OBJECTS);
 }
 
 CK_RV

@@ -383,6 +383,12 @@ token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user, const CK
         return CKR_SESSION_READ_ONLY_EXISTS;
     if (user == CKU_USER && tok->rec.user_pub.data == NULL)
         return CKR_USER_PIN_NOT_INITIALIZED;
+    if (pin_len < TT_MIN_PIN || pin_len > TT_MAX_PIN) {
+        /* It cannot be the PIN: refused without a TPM attempt (no lockout count). */
+        LOG_WARN ("token '%s': a PIN has %d to %d bytes, this one %lu", tok->rec.label, TT_MIN_PIN,
+                  TT_MAX_PIN, (unsigned long) pin_len);
+        return CKR_PIN_INCORRECT;
+    }
     rv = unseal_with_pin (&tok->rec, user == CKU_SO, pin, pin_len, &secret);
     if (rv != CKR_OK)
         return rv;

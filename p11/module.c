@@ -216,6 +216,16 @@ session_enter (CK_SESSION_HANDLE h, tt_token **tok, tt_session **sess)
     return rv;
 }
 
+/* Bad arguments to a digest, sign or verify call: like any other error but a
+ * length query, they end the operation (2.40 §5.10-5.12, C_Sign: "always
+ * terminates the active signing operation unless ..."). */
+static CK_RV
+bad_arguments (tt_session *sess, CK_FLAGS op)
+{
+    op_cancel (sess, op);
+    return CKR_ARGUMENTS_BAD;
+}
+
 static CK_RV
 p11_C_InitPIN (CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
 {
@@ -362,7 +372,7 @@ p11_C_Login (CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULO
 
     if (rv != CKR_OK)
         return TRACE (rv);
-    if (pin == NULL && pin_len > 0)
+    if (pin == NULL) /* no protected authentication path: the PIN is given */
         rv = CKR_ARGUMENTS_BAD;
     else
         rv = token_login_inlock (tok, sess, user, pin, pin_len);
@@ -374,8 +384,11 @@ static CK_RV
 p11_C_LoginUser (CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len,
                  CK_UTF8CHAR_PTR username, CK_ULONG username_len)
 {
-    (void) username;
-    (void) username_len;
+    /* Tokens here have one user of each type: a user name is accepted and not used. */
+    if (username == NULL && username_len > 0) {
+        CK_RV rv = core_check ();
+        return TRACE (rv != CKR_OK ? rv : CKR_ARGUMENTS_BAD);
+    }
     return p11_C_Login (h, user, pin, pin_len);
 }
 
@@ -571,7 +584,7 @@ p11_C_Digest (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR o
     if (rv != CKR_OK)
         return TRACE (rv);
     if ((data == NULL && len > 0) || out_len == NULL)
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_DIGEST);
     else
         rv = op_digest (sess, data, len, out, out_len);
     core_leave (tok);
@@ -588,7 +601,7 @@ p11_C_DigestUpdate (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
     if (rv != CKR_OK)
         return TRACE (rv);
     if (data == NULL && len > 0)
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_DIGEST);
     else
         rv = op_digest_update (sess, data, len);
     core_leave (tok);
@@ -604,8 +617,7 @@ p11_C_DigestKey (CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key)
 
     if (rv != CKR_OK)
         return TRACE (rv);
-    (void) key;
-    rv = op_digest_key (sess);
+    rv = op_digest_key (tok, sess, key);
     core_leave (tok);
     return TRACE (rv);
 }
@@ -620,7 +632,7 @@ p11_C_DigestFinal (CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
     if (rv != CKR_OK)
         return TRACE (rv);
     if (out_len == NULL)
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_DIGEST);
     else
         rv = op_digest_final (sess, out, out_len);
     core_leave (tok);
@@ -652,7 +664,7 @@ p11_C_Sign (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig
     if (rv != CKR_OK)
         return TRACE (rv);
     if ((data == NULL && len > 0) || sig_len == NULL)
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_SIGN);
     else
         rv = op_sign (tok, sess, data, len, sig, sig_len);
     core_leave (tok);
@@ -669,7 +681,7 @@ p11_C_SignUpdate (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
     if (rv != CKR_OK)
         return TRACE (rv);
     if (data == NULL && len > 0)
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_SIGN);
     else
         rv = op_sign_update (tok, sess, false, data, len);
     core_leave (tok);
@@ -686,7 +698,7 @@ p11_C_SignFinal (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
     if (rv != CKR_OK)
         return TRACE (rv);
     if (sig_len == NULL)
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_SIGN);
     else
         rv = op_sign_final (tok, sess, sig, sig_len);
     core_leave (tok);
@@ -718,7 +730,7 @@ p11_C_Verify (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR s
     if (rv != CKR_OK)
         return TRACE (rv);
     if ((data == NULL && len > 0) || (sig == NULL && sig_len > 0))
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_VERIFY);
     else
         rv = op_verify (tok, sess, data, len, sig, sig_len);
     core_leave (tok);
@@ -735,7 +747,7 @@ p11_C_VerifyUpdate (CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
     if (rv != CKR_OK)
         return TRACE (rv);
     if (data == NULL && len > 0)
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_VERIFY);
     else
         rv = op_sign_update (tok, sess, true, data, len);
     core_leave (tok);
@@ -752,7 +764,7 @@ p11_C_VerifyFinal (CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
     if (rv != CKR_OK)
         return TRACE (rv);
     if (sig == NULL && sig_len > 0)
-        rv = CKR_ARGUMENTS_BAD;
+        rv = bad_arguments (sess, CKF_VERIFY);
     else
         rv = op_verify_final (tok, sess, sig, sig_len);
     core_leave (tok);
@@ -877,28 +889,40 @@ p11_C_CancelFunction (CK_SESSION_HANDLE h)
     return TRACE (rv);
 }
 
+/* CKF_DONT_BLOCK: the next slot event or CKR_NO_EVENT. A blocking wait is not
+ * supported: the module starts no threads and has no notification to wait on. */
 static CK_RV
 p11_C_WaitForSlotEvent (CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
 {
     CK_RV rv = core_check ();
-    (void) flags;
-    (void) slot;
-    (void) reserved;
-    return TRACE (rv != CKR_OK ? rv : CKR_FUNCTION_NOT_SUPPORTED);
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    return_val_if_fail (slot != NULL, CKR_ARGUMENTS_BAD);
+    return_val_if_fail (reserved == NULL, CKR_ARGUMENTS_BAD);
+    if (!(flags & CKF_DONT_BLOCK))
+        return TRACE (CKR_FUNCTION_NOT_SUPPORTED);
+    return TRACE (core_slot_event (slot));
 }
 
-/* What we do not implement: initialized → CKR_FUNCTION_NOT_SUPPORTED. */
+/* What we do not implement (all take a session first): an invalid session is
+ * CKR_SESSION_HANDLE_INVALID as everywhere, else CKR_FUNCTION_NOT_SUPPORTED. */
 static CK_RV
-not_supported (void)
+not_supported (CK_SESSION_HANDLE h)
 {
-    CK_RV rv = core_check ();
-    return rv != CKR_OK ? rv : CKR_FUNCTION_NOT_SUPPORTED;
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return rv;
+    core_leave (tok);
+    return CKR_FUNCTION_NOT_SUPPORTED;
 }
 
 #define UNSUPPORTED(name, args)                                                                  \
     static CK_RV p11_##name args                                                                 \
     {                                                                                            \
-        return TRACE (not_supported ());                                                         \
+        return TRACE (not_supported (h));                                                        \
     }
 
 #pragma GCC diagnostic push
@@ -934,7 +958,6 @@ UNSUPPORTED (C_WrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HAND
 UNSUPPORTED (C_UnwrapKey, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE a,
                            CK_BYTE_PTR b, CK_ULONG c, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                            CK_OBJECT_HANDLE_PTR k))
-UNSUPPORTED (C_SessionCancel, (CK_SESSION_HANDLE h, CK_FLAGS f))
 UNSUPPORTED (C_MessageInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
 UNSUPPORTED (C_CryptMessage, (CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR ad,
                               CK_ULONG adl, CK_BYTE_PTR in, CK_ULONG il, CK_BYTE_PTR out,
@@ -951,6 +974,21 @@ UNSUPPORTED (C_SignMessageBegin, (CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG p
 UNSUPPORTED (C_VerifyMessage, (CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR d,
                                CK_ULONG dl, CK_BYTE_PTR s, CK_ULONG sl))
 #pragma GCC diagnostic pop
+
+/* 3.0 §5.6.5: ends the operations named by flags; none of ours refuses to end. */
+static CK_RV
+p11_C_SessionCancel (CK_SESSION_HANDLE h, CK_FLAGS flags)
+{
+    tt_token *tok;
+    tt_session *sess;
+    CK_RV rv = session_enter (h, &tok, &sess);
+
+    if (rv != CKR_OK)
+        return TRACE (rv);
+    rv = op_cancel (sess, flags);
+    core_leave (tok);
+    return TRACE (rv);
+}
 
 static CK_RV p11_C_GetFunctionList (CK_FUNCTION_LIST_PTR_PTR list);
 static CK_RV p11_C_GetInterfaceList (CK_INTERFACE_PTR list, CK_ULONG_PTR count);

@@ -26,6 +26,20 @@ hexval (char c)
     return -1;
 }
 
+void
+pad32 (CK_UTF8CHAR out[32], const char *s)
+{
+    size_t n = strlen (s);
+    memset (out, ' ', 32);
+    memcpy (out, s, n < 32 ? n : 32);
+}
+
+bool
+blank_padded (const CK_UTF8CHAR *p, size_t n)
+{
+    return memchr (p, 0, n) == NULL && p[n - 1] == ' ';
+}
+
 long
 unhex (const char *hex, CK_BYTE *out, size_t max)
 {

@@ -5,6 +5,9 @@
  * table it gets: once through C_GetInterface (the 3.0 table) and once through
  * C_GetFunctionList (the 2.40 table), each run on a token of its own.
  * Signatures are checked independently with the openssl command line tool.
+ * The spec's general rules (argument checks, invalid handles, session states,
+ * length queries...) are test-conformance's table; this is the scenario of a
+ * consumer and what is particular to this module.
  *
  * Needs a TPM (tests/with-swtpm.sh sets up TPMTRUST_TCTI and TPMTRUST_STORE)
  * whose dictionary-attack lockout allows at least 3 failures: the whole
@@ -29,6 +32,7 @@
 
 #include "core/ck.h"
 #include "pkcs11-tpmtrust.h"
+#include "tests/module/helpers.h"
 #include "tests/unit/tap.h"
 
 #define N_ELEM(a) (sizeof (a) / sizeof ((a)[0]))
@@ -53,8 +57,6 @@
 #define SO_PIN "12345678"
 #define USER_PIN "1234"
 #define USER_PIN2 "5678"
-#define BAD_SESSION ((CK_SESSION_HANDLE) 0x7ead0bad)
-#define BAD_OBJECT ((CK_OBJECT_HANDLE) 0x7eadbeef)
 
 static CK_FUNCTION_LIST *F;      /* the table of the current run */
 static CK_FUNCTION_LIST_3_0 *F3; /* the same table in the 3.0 run, else NULL */
@@ -103,14 +105,6 @@ typedef struct {
 
 /* ---- small helpers ---- */
 
-static void
-pad32 (CK_UTF8CHAR out[32], const char *s)
-{
-    size_t n = strlen (s);
-    memset (out, ' ', 32);
-    memcpy (out, s, n < 32 ? n : 32);
-}
-
 static bool
 all_zero (const CK_BYTE *p, size_t n)
 {
@@ -118,13 +112,6 @@ all_zero (const CK_BYTE *p, size_t n)
         if (p[i] != 0)
             return false;
     return true;
-}
-
-/* True if the fixed-size field has no NUL and ends with a blank. */
-static bool
-blank_padded (const CK_UTF8CHAR *p, size_t n)
-{
-    return memchr (p, 0, n) == NULL && p[n - 1] == ' ';
 }
 
 static int
@@ -431,81 +418,20 @@ verify (CK_SESSION_HANDLE s, CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE key, const
     return rv;
 }
 
-static CK_RV
-mutex_create (CK_VOID_PTR_PTR m)
-{
-    *m = NULL;
-    return CKR_OK;
-}
-
-static CK_RV
-mutex_other (CK_VOID_PTR m)
-{
-    (void) m;
-    return CKR_OK;
-}
-
 /* ---- the scenario ---- */
 
+/* C_Initialize's argument rules and C_GetInfo's format are test-conformance's
+ * (INIT-*, INFO-1); here only what is ours. */
 static bool
 test_initialize (run_ctx *c)
 {
-    CK_C_INITIALIZE_ARGS args;
     CK_INFO info;
-    CK_ULONG n = 0;
-    int reserved;
 
-    printf ("# %s: before and at C_Initialize\n", c->name);
-    is_rv (F->C_GetInfo (&info), CKR_CRYPTOKI_NOT_INITIALIZED, "C_GetInfo before C_Initialize");
-    is_rv (F->C_GetSlotList (CK_FALSE, NULL, &n), CKR_CRYPTOKI_NOT_INITIALIZED,
-           "C_GetSlotList before C_Initialize");
-    is_rv (F->C_OpenSession (1, CKF_SERIAL_SESSION, NULL, NULL, &c->rw),
-           CKR_CRYPTOKI_NOT_INITIALIZED, "C_OpenSession before C_Initialize");
-    is_rv (F->C_Finalize (NULL), CKR_CRYPTOKI_NOT_INITIALIZED, "C_Finalize before C_Initialize");
-
-    memset (&args, 0, sizeof args);
-    args.pReserved = &reserved;
-    is_rv (F->C_Initialize (&args), CKR_ARGUMENTS_BAD, "C_Initialize, pReserved not NULL");
-    memset (&args, 0, sizeof args);
-    args.CreateMutex = mutex_create;
-    args.flags = CKF_OS_LOCKING_OK;
-    is_rv (F->C_Initialize (&args), CKR_ARGUMENTS_BAD, "C_Initialize, only CreateMutex");
-    memset (&args, 0, sizeof args);
-    args.CreateMutex = mutex_create;
-    args.DestroyMutex = mutex_other;
-    args.LockMutex = mutex_other;
-    is_rv (F->C_Initialize (&args), CKR_ARGUMENTS_BAD, "C_Initialize, 3 of 4 mutex callbacks");
-    args.UnlockMutex = mutex_other;
-    is_rv (F->C_Initialize (&args), CKR_CANT_LOCK,
-           "C_Initialize, mutex callbacks without CKF_OS_LOCKING_OK");
-    is_rv (F->C_GetInfo (&info), CKR_CRYPTOKI_NOT_INITIALIZED,
-           "C_GetInfo after the refused C_Initialize calls");
-
+    printf ("# %s: C_Initialize\n", c->name);
     REQUIRE_RV (F->C_Initialize (NULL), CKR_OK, "C_Initialize (NULL)");
-    is_rv (F->C_Initialize (NULL), CKR_CRYPTOKI_ALREADY_INITIALIZED, "second C_Initialize");
-    REQUIRE_RV (F->C_Finalize (NULL), CKR_OK, "C_Finalize");
-    memset (&args, 0, sizeof args);
-    args.flags = CKF_OS_LOCKING_OK;
-    REQUIRE_RV (F->C_Initialize (&args), CKR_OK, "C_Initialize, CKF_OS_LOCKING_OK");
-    is_rv (F->C_Initialize (&args), CKR_CRYPTOKI_ALREADY_INITIALIZED,
-           "C_Initialize, CKF_OS_LOCKING_OK, again");
-
     REQUIRE_RV (F->C_GetInfo (&info), CKR_OK, "C_GetInfo");
-    /* Each table reports its own version. */
-    ok (F3 != NULL ? info.cryptokiVersion.major == 3 && info.cryptokiVersion.minor == 0
-                   : info.cryptokiVersion.major == 2 && info.cryptokiVersion.minor == 40,
-        "C_GetInfo: cryptokiVersion %u.%u (want %s)", info.cryptokiVersion.major,
-        info.cryptokiVersion.minor, F3 != NULL ? "3.0" : "2.40");
-    ok (blank_padded (info.manufacturerID, sizeof info.manufacturerID)
-            && memcmp (info.manufacturerID, TPMTRUST_MANUFACTURER,
-                       strlen (TPMTRUST_MANUFACTURER))
-                   == 0,
-        "C_GetInfo: manufacturerID '%.32s' is blank padded", (const char *) info.manufacturerID);
-    ok (blank_padded (info.libraryDescription, sizeof info.libraryDescription),
-        "C_GetInfo: libraryDescription '%.32s' is blank padded",
-        (const char *) info.libraryDescription);
-    ok (info.flags == 0, "C_GetInfo: flags 0x%lx (want 0)", info.flags);
-    is_rv (F->C_GetInfo (NULL), CKR_ARGUMENTS_BAD, "C_GetInfo (NULL)");
+    ok (memcmp (info.manufacturerID, TPMTRUST_MANUFACTURER, strlen (TPMTRUST_MANUFACTURER)) == 0,
+        "C_GetInfo: manufacturerID '%.32s'", (const char *) info.manufacturerID);
     return true;
 }
 
@@ -543,33 +469,18 @@ test_slots (run_ctx *c)
     bool have_ecdsa = false, have_gen = false;
 
     printf ("# %s: slots and tokens\n", c->name);
-    REQUIRE_RV (F->C_GetSlotList (CK_FALSE, NULL, &n), CKR_OK, "C_GetSlotList length query");
+    /* the list conventions are test-conformance's (SLOT-1) */
+    n = N_ELEM (list);
+    REQUIRE_RV (F->C_GetSlotList (CK_FALSE, list, &n), CKR_OK, "C_GetSlotList");
     REQUIRE (n >= 1 && n < N_ELEM (list), "C_GetSlotList: %lu slots", n);
-    n2 = 0;
-    is_rv (F->C_GetSlotList (CK_FALSE, list, &n2), CKR_BUFFER_TOO_SMALL,
-           "C_GetSlotList, buffer of 0");
-    ok (n2 == n, "C_GetSlotList, buffer too small: count %lu (want %lu)", n2, n);
-    n2 = N_ELEM (list);
-    REQUIRE_RV (F->C_GetSlotList (CK_FALSE, list, &n2), CKR_OK, "C_GetSlotList");
-    ok (n2 == n, "C_GetSlotList: count %lu (want %lu)", n2, n);
     n2 = N_ELEM (list2);
     is_rv (F->C_GetSlotList (CK_TRUE, list2, &n2), CKR_OK, "C_GetSlotList (tokenPresent)");
     ok (n2 == n, "C_GetSlotList (tokenPresent): every slot has a token (%lu of %lu)", n2, n);
     REQUIRE (find_empty_slot (list, n, &empty), "exactly one slot has an uninitialized token");
     c->slot = empty;
 
-    is_rv (F->C_GetSlotInfo (0x7fff1234, &si), CKR_SLOT_ID_INVALID,
-           "C_GetSlotInfo, invalid slot");
-    is_rv (F->C_GetTokenInfo (0x7fff1234, &ti), CKR_SLOT_ID_INVALID,
-           "C_GetTokenInfo, invalid slot");
-    is_rv (F->C_OpenSession (0x7fff1234, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_SLOT_ID_INVALID,
-           "C_OpenSession, invalid slot");
-    is_rv (F->C_GetMechanismList (0x7fff1234, NULL, &nm), CKR_SLOT_ID_INVALID,
-           "C_GetMechanismList, invalid slot");
     is_rv (F->C_GetSlotInfo (c->slot, &si), CKR_OK, "C_GetSlotInfo");
-    ok ((si.flags & CKF_TOKEN_PRESENT) && blank_padded (si.slotDescription, 64)
-            && blank_padded (si.manufacturerID, 32),
-        "C_GetSlotInfo: token present, blank padded strings");
+    ok (si.flags & CKF_TOKEN_PRESENT, "C_GetSlotInfo: token present");
 
     is_rv (F->C_GetTokenInfo (c->slot, &ti), CKR_OK, "C_GetTokenInfo, empty slot");
     ok (!(ti.flags & CKF_TOKEN_INITIALIZED) && !(ti.flags & CKF_USER_PIN_INITIALIZED),
@@ -587,8 +498,6 @@ test_slots (run_ctx *c)
             && mi.ulMaxKeySize >= 256,
         "CKM_ECDSA: sign, verify, 256 bits (flags 0x%lx, %lu-%lu)", mi.flags, mi.ulMinKeySize,
         mi.ulMaxKeySize);
-    is_rv (F->C_GetMechanismInfo (c->slot, CKM_RSA_PKCS, &mi), CKR_MECHANISM_INVALID,
-           "C_GetMechanismInfo RSA");
 
     is_rv (F->C_OpenSession (c->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
            CKR_TOKEN_NOT_RECOGNIZED, "C_OpenSession on the uninitialized token");
@@ -604,8 +513,6 @@ test_slots (run_ctx *c)
     ok (ti.serialNumber[0] != ' ' && ti.serialNumber[0] != 0
             && memchr (ti.serialNumber, 0, sizeof ti.serialNumber) == NULL,
         "token serial '%.16s' not empty", (const char *) ti.serialNumber);
-    ok (blank_padded (ti.manufacturerID, 32) && blank_padded (ti.model, 16),
-        "token manufacturerID/model blank padded");
     ok ((ti.flags & (CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED | CKF_RNG))
             == (CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED | CKF_RNG),
         "token flags 0x%lx: TOKEN_INITIALIZED, LOGIN_REQUIRED, RNG", ti.flags);
@@ -626,36 +533,15 @@ test_slots (run_ctx *c)
 static bool
 test_sessions (run_ctx *c)
 {
-    CK_SESSION_HANDLE s, ro2;
+    CK_SESSION_HANDLE ro2;
     CK_SESSION_INFO si;
-    CK_BYTE rnd[4];
     CK_FLAGS fl;
     CK_MECHANISM gen = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
     CK_ATTRIBUTE pub_t[] = { { CKA_EC_PARAMS, oid_p256, sizeof oid_p256 } };
     CK_OBJECT_HANDLE pub, priv;
-    CK_TOKEN_INFO ti;
 
     printf ("# %s: sessions and login\n", c->name);
-    is_rv (F->C_OpenSession (c->slot, 0, NULL, NULL, &s), CKR_SESSION_PARALLEL_NOT_SUPPORTED,
-           "C_OpenSession without CKF_SERIAL_SESSION");
-    is_rv (F->C_OpenSession (c->slot, CKF_SERIAL_SESSION, NULL, NULL, NULL), CKR_ARGUMENTS_BAD,
-           "C_OpenSession, NULL phSession");
-    is_rv (F->C_CloseSession (BAD_SESSION), CKR_SESSION_HANDLE_INVALID,
-           "C_CloseSession, invalid handle");
-    is_rv (F->C_GetSessionInfo (BAD_SESSION, &si), CKR_SESSION_HANDLE_INVALID,
-           "C_GetSessionInfo, invalid handle");
-    is_rv (login (BAD_SESSION, CKU_USER, USER_PIN), CKR_SESSION_HANDLE_INVALID,
-           "C_Login, invalid handle");
-    is_rv (F->C_Logout (BAD_SESSION), CKR_SESSION_HANDLE_INVALID, "C_Logout, invalid handle");
-    is_rv (F->C_FindObjectsInit (BAD_SESSION, NULL, 0), CKR_SESSION_HANDLE_INVALID,
-           "C_FindObjectsInit, invalid handle");
-    is_rv (F->C_GenerateRandom (BAD_SESSION, rnd, sizeof rnd), CKR_SESSION_HANDLE_INVALID,
-           "C_GenerateRandom, invalid handle");
-    is_rv (F->C_SignInit (BAD_SESSION, &gen, 1), CKR_SESSION_HANDLE_INVALID,
-           "C_SignInit, invalid handle");
-    is_rv (F->C_CreateObject (BAD_SESSION, pub_t, 1, &pub), CKR_SESSION_HANDLE_INVALID,
-           "C_CreateObject, invalid handle");
-
+    /* session and login rules as such are test-conformance's (SESS-*) */
     REQUIRE_RV (F->C_OpenSession (c->slot, CKF_SERIAL_SESSION, NULL, NULL, &c->ro), CKR_OK,
                 "C_OpenSession R/O");
     REQUIRE_RV (F->C_OpenSession (c->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &c->rw),
@@ -667,9 +553,6 @@ test_sessions (run_ctx *c)
             && si.flags == CKF_SERIAL_SESSION,
         "R/O session: slot %lu state %lu flags 0x%lx", si.slotID, si.state, si.flags);
     ok (session_state (c->rw) == CKS_RW_PUBLIC_SESSION, "R/W session: CKS_RW_PUBLIC_SESSION");
-    is_rv (F->C_GetTokenInfo (c->slot, &ti), CKR_OK, "C_GetTokenInfo with sessions");
-    ok (ti.ulSessionCount == 2 && ti.ulRwSessionCount == 1, "session counts %lu, %lu (want 2, 1)",
-        ti.ulSessionCount, ti.ulRwSessionCount);
     {
         CK_UTF8CHAR label[32];
         pad32 (label, c->label);
@@ -677,19 +560,13 @@ test_sessions (run_ctx *c)
                CKR_SESSION_EXISTS, "C_InitToken with sessions open");
     }
 
-    is_rv (F->C_Logout (c->rw), CKR_USER_NOT_LOGGED_IN, "C_Logout, not logged in");
     is_rv (login (c->rw, CKU_USER, USER_PIN), CKR_USER_PIN_NOT_INITIALIZED,
            "C_Login USER before C_InitPIN");
-    is_rv (login (c->rw, 42, USER_PIN), CKR_USER_TYPE_INVALID, "C_Login, user type 42");
-    is_rv (login (c->rw, CKU_SO, SO_PIN), CKR_SESSION_READ_ONLY_EXISTS,
-           "C_Login SO with a R/O session open");
     is_rv (F->C_CloseSession (c->ro), CKR_OK, "C_CloseSession R/O");
     is_rv (F->C_GetSessionInfo (c->ro, &si), CKR_SESSION_HANDLE_INVALID,
            "C_GetSessionInfo on the closed session");
     REQUIRE_RV (login (c->rw, CKU_SO, SO_PIN), CKR_OK, "C_Login SO");
     ok (session_state (c->rw) == CKS_RW_SO_FUNCTIONS, "state CKS_RW_SO_FUNCTIONS");
-    is_rv (F->C_OpenSession (c->slot, CKF_SERIAL_SESSION, NULL, NULL, &s),
-           CKR_SESSION_READ_WRITE_SO_EXISTS, "C_OpenSession R/O while the SO is logged in");
     is_rv (F->C_InitPIN (c->rw, (CK_UTF8CHAR_PTR) "12", 2), CKR_PIN_LEN_RANGE,
            "C_InitPIN, 2-byte PIN");
     REQUIRE_RV (F->C_InitPIN (c->rw, (CK_UTF8CHAR_PTR) USER_PIN, strlen (USER_PIN)), CKR_OK,
@@ -711,13 +588,9 @@ test_sessions (run_ctx *c)
         "token flags 0x%lx: a failed login is counted, not locked", fl);
     ok (session_state (c->rw) == CKS_RW_PUBLIC_SESSION, "still public after the wrong PIN");
     REQUIRE_RV (login (c->rw, CKU_USER, USER_PIN), CKR_OK, "C_Login USER");
-    is_rv (login (c->rw, CKU_USER, USER_PIN), CKR_USER_ALREADY_LOGGED_IN, "second C_Login USER");
-    is_rv (login (c->rw, CKU_SO, SO_PIN), CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
-           "C_Login SO while the user is logged in");
     is_rv (F->C_GetSessionInfo (c->rw, &si), CKR_OK, "C_GetSessionInfo R/W");
     ok (si.state == CKS_RW_USER_FUNCTIONS && si.flags == (CKF_SERIAL_SESSION | CKF_RW_SESSION),
         "R/W session: state %lu (want CKS_RW_USER_FUNCTIONS) flags 0x%lx", si.state, si.flags);
-    is_rv (F->C_GetSessionInfo (c->rw, NULL), CKR_ARGUMENTS_BAD, "C_GetSessionInfo (NULL)");
     REQUIRE_RV (F->C_OpenSession (c->slot, CKF_SERIAL_SESSION, NULL, NULL, &c->ro), CKR_OK,
                 "C_OpenSession R/O while logged in");
     ok (session_state (c->ro) == CKS_RO_USER_FUNCTIONS, "R/O session: CKS_RO_USER_FUNCTIONS");
@@ -807,8 +680,6 @@ test_objects (run_ctx *c)
         };
         REQUIRE_RV (F->C_CreateObject (c->rw, t, N_ELEM (t), &obj), CKR_OK,
                     "C_CreateObject data token object (R/W)");
-        is_rv (F->C_CreateObject (c->ro, t, N_ELEM (t), &h), CKR_SESSION_READ_ONLY,
-               "C_CreateObject token object in a R/O session");
         t[1].pValue = &no;
         is_rv (F->C_CreateObject (c->ro, t, N_ELEM (t), &sobj), CKR_OK,
                "C_CreateObject session object in a R/O session");
@@ -891,8 +762,6 @@ test_objects (run_ctx *c)
         ok (t[3].ulValueLen == 1 && tok == CK_TRUE, "CKA_TOKEN still filled (TRUE)");
         ok (t[4].ulValueLen == 1 && priv == CK_FALSE, "CKA_PRIVATE default FALSE for data");
     }
-    is_rv (get_attr (c->rw, BAD_OBJECT, CKA_VALUE, NULL, &len), CKR_OBJECT_HANDLE_INVALID,
-           "C_GetAttributeValue, invalid object handle");
     ok (get_bool (c->rw, obj, CKA_MODIFIABLE) == CK_TRUE, "CKA_MODIFIABLE default TRUE");
 
     /* C_SetAttributeValue */
@@ -949,8 +818,6 @@ test_objects (run_ctx *c)
     }
     is_rv (F->C_GetObjectSize (c->rw, obj, &size), CKR_OK, "C_GetObjectSize");
     ok (size >= sizeof value && size != CK_UNAVAILABLE_INFORMATION, "object size %lu", size);
-    is_rv (F->C_GetObjectSize (c->rw, BAD_OBJECT, &size), CKR_OBJECT_HANDLE_INVALID,
-           "C_GetObjectSize, invalid handle");
     is_rv (F->C_DestroyObject (c->ro, copy), CKR_SESSION_READ_ONLY,
            "C_DestroyObject of a token object in a R/O session");
     is_rv (F->C_DestroyObject (c->rw, copy), CKR_OK, "C_DestroyObject of the copy");
@@ -961,16 +828,10 @@ test_objects (run_ctx *c)
            "C_DestroyObject again");
 
     /* C_FindObjects */
-    is_rv (F->C_FindObjects (c->rw, found, 1, &len), CKR_OPERATION_NOT_INITIALIZED,
-           "C_FindObjects without C_FindObjectsInit");
-    is_rv (F->C_FindObjectsFinal (c->rw), CKR_OPERATION_NOT_INITIALIZED,
-           "C_FindObjectsFinal without C_FindObjectsInit");
     {
         CK_ATTRIBUTE t[] = { { CKA_LABEL, label2, (CK_ULONG) strlen (label2) } };
         CK_ULONG got = 0;
         REQUIRE_RV (F->C_FindObjectsInit (c->rw, t, 1), CKR_OK, "C_FindObjectsInit by label");
-        is_rv (F->C_FindObjectsInit (c->rw, t, 1), CKR_OPERATION_ACTIVE,
-               "C_FindObjectsInit twice");
         is_rv (F->C_FindObjects (c->rw, found, N_ELEM (found), &got), CKR_OK, "C_FindObjects");
         ok (got == 1 && found[0] == obj, "found the one object by its label (%lu)", got);
         is_rv (F->C_FindObjects (c->rw, found, N_ELEM (found), &got), CKR_OK,
@@ -1233,21 +1094,12 @@ test_keys (run_ctx *c)
     /* CKM_ECDSA over a 32-byte digest: length query, too small, sign */
     for (size_t i = 0; i < sizeof digest; i++)
         digest[i] = (CK_BYTE) (i * 7 + 1);
+    /* length queries and CKR_OPERATION_ACTIVE: test-conformance (OP-1, OP-4) */
     REQUIRE_RV (F->C_SignInit (c->rw, &m_ecdsa, priv), CKR_OK, "C_SignInit CKM_ECDSA");
-    is_rv (F->C_SignInit (c->rw, &m_ecdsa, priv), CKR_OPERATION_ACTIVE, "C_SignInit twice");
     is_rv (F->C_SignInit (c->rw, NULL, priv), CKR_OK, "C_SignInit (NULL) cancels (3.0)");
     REQUIRE_RV (F->C_SignInit (c->rw, &m_ecdsa, priv), CKR_OK, "C_SignInit after the cancel");
-    slen = 0;
-    is_rv (F->C_Sign (c->rw, digest, sizeof digest, NULL, &slen), CKR_OK,
-           "C_Sign length query");
-    ok (slen == 64, "signature length %lu (want 64)", slen);
-    slen = 10;
-    is_rv (F->C_Sign (c->rw, digest, sizeof digest, sig, &slen), CKR_BUFFER_TOO_SMALL,
-           "C_Sign, 10-byte buffer");
-    ok (slen == 64, "too small: length %lu (want 64)", slen);
     slen = sizeof sig;
-    REQUIRE_RV (F->C_Sign (c->rw, digest, sizeof digest, sig, &slen), CKR_OK,
-                "C_Sign after the length queries (operation still active)");
+    REQUIRE_RV (F->C_Sign (c->rw, digest, sizeof digest, sig, &slen), CKR_OK, "C_Sign");
     ok (slen == 64, "signature of %lu bytes", slen);
     memcpy (good, sig, sizeof good);
     len = sizeof sig2;
@@ -1309,9 +1161,6 @@ test_keys (run_ctx *c)
     is_rv (F->C_SignUpdate (c->rw, msg, 4), CKR_OK, "C_SignUpdate 1");
     is_rv (F->C_SignUpdate (c->rw, msg + 4, 10), CKR_OK, "C_SignUpdate 2");
     is_rv (F->C_SignUpdate (c->rw, msg + 14, sizeof msg - 1 - 14), CKR_OK, "C_SignUpdate 3");
-    slen = 0;
-    is_rv (F->C_SignFinal (c->rw, NULL, &slen), CKR_OK, "C_SignFinal length query");
-    ok (slen == 64, "C_SignFinal length %lu", slen);
     slen = sizeof sig2;
     is_rv (F->C_SignFinal (c->rw, sig2, &slen), CKR_OK, "C_SignFinal");
     ok (slen == 64 && openssl_verify_sha256 (c, msg, sizeof msg - 1, sig2, slen),
@@ -1333,20 +1182,6 @@ test_keys (run_ctx *c)
     is_rv (F->C_SignInit (c->rw, &m_ecdsa, pub), CKR_KEY_TYPE_INCONSISTENT,
            "C_SignInit with the public key");
     is_rv (F->C_SignInit (c->rw, &m_sha, priv), CKR_MECHANISM_INVALID, "C_SignInit CKM_SHA256");
-    {
-        CK_ULONG param = 1;
-        CK_MECHANISM mp = { CKM_ECDSA, &param, sizeof param };
-        is_rv (F->C_SignInit (c->rw, &mp, priv), CKR_MECHANISM_PARAM_INVALID,
-               "C_SignInit CKM_ECDSA with a parameter");
-    }
-    is_rv (F->C_SignInit (c->rw, &m_ecdsa, BAD_OBJECT), CKR_KEY_HANDLE_INVALID,
-           "C_SignInit, invalid key handle");
-    is_rv (F->C_VerifyInit (c->rw, &m_ecdsa, BAD_OBJECT), CKR_KEY_HANDLE_INVALID,
-           "C_VerifyInit, invalid key handle");
-    is_rv (F->C_Sign (c->rw, digest, sizeof digest, sig, &slen), CKR_OPERATION_NOT_INITIALIZED,
-           "C_Sign without C_SignInit");
-    is_rv (F->C_Verify (c->rw, digest, sizeof digest, sig, 64), CKR_OPERATION_NOT_INITIALIZED,
-           "C_Verify without C_VerifyInit");
 
     /* two sessions sign at the same time, each with its own operation */
     {
@@ -1585,31 +1420,20 @@ test_keys (run_ctx *c)
 static bool
 test_digest_random (run_ctx *c)
 {
-    CK_MECHANISM m = { CKM_SHA256, NULL, 0 }, bad = { CKM_ECDSA, NULL, 0 };
+    CK_MECHANISM m = { CKM_SHA256, NULL, 0 };
     CK_BYTE out[64], rnd[100];
     CK_ULONG len;
 
     printf ("# %s: digest and random without login\n", c->name);
     ok (session_state (c->ro) == CKS_RO_PUBLIC_SESSION, "R/O session: public");
-    is_rv (F->C_DigestInit (c->ro, &bad), CKR_MECHANISM_INVALID, "C_DigestInit CKM_ECDSA");
+    /* length queries, CKR_OPERATION_ACTIVE and bad mechanisms: test-conformance (OP-*) */
     REQUIRE_RV (F->C_DigestInit (c->ro, &m), CKR_OK, "C_DigestInit CKM_SHA256");
-    is_rv (F->C_DigestInit (c->ro, &m), CKR_OPERATION_ACTIVE, "C_DigestInit twice");
-    len = 0;
-    is_rv (F->C_Digest (c->ro, (CK_BYTE_PTR) "abc", 3, NULL, &len), CKR_OK,
-           "C_Digest length query");
-    ok (len == 32, "digest length %lu", len);
-    len = 16;
-    is_rv (F->C_Digest (c->ro, (CK_BYTE_PTR) "abc", 3, out, &len), CKR_BUFFER_TOO_SMALL,
-           "C_Digest, 16-byte buffer");
-    ok (len == 32, "too small: length %lu", len);
     len = sizeof out;
     is_rv (F->C_Digest (c->ro, (CK_BYTE_PTR) "abc", 3, out, &len), CKR_OK, "C_Digest \"abc\"");
     ok (len == 32 && memcmp (out, sha256_abc, 32) == 0, "SHA-256 (\"abc\") is the known vector");
     {
         CK_BYTE state[64];
         CK_ULONG slen = sizeof state;
-        is_rv (F->C_GetOperationState (c->ro, state, &slen), CKR_OPERATION_NOT_INITIALIZED,
-               "C_GetOperationState with nothing active");
         REQUIRE_RV (F->C_DigestInit (c->ro, &m), CKR_OK, "C_DigestInit again");
         is_rv (F->C_GetOperationState (c->ro, state, &slen), CKR_STATE_UNSAVEABLE,
                "C_GetOperationState during a digest");
@@ -1625,8 +1449,6 @@ test_digest_random (run_ctx *c)
         is_rv (F->C_DigestFinal (c->ro, out, &len), CKR_OPERATION_NOT_INITIALIZED,
                "and that ended it");
     }
-    is_rv (F->C_Digest (c->ro, (CK_BYTE_PTR) "abc", 3, out, &len), CKR_OPERATION_NOT_INITIALIZED,
-           "C_Digest again: the operation ended");
     REQUIRE_RV (F->C_DigestInit (c->ro, &m), CKR_OK, "C_DigestInit for multi-part");
     is_rv (F->C_DigestUpdate (c->ro, (CK_BYTE_PTR) "a", 1), CKR_OK, "C_DigestUpdate \"a\"");
     is_rv (F->C_DigestUpdate (c->ro, (CK_BYTE_PTR) "bc", 2), CKR_OK, "C_DigestUpdate \"bc\"");
@@ -1638,14 +1460,6 @@ test_digest_random (run_ctx *c)
     memset (rnd, 0, sizeof rnd);
     is_rv (F->C_GenerateRandom (c->ro, rnd, sizeof rnd), CKR_OK, "C_GenerateRandom 100 bytes");
     ok (!all_zero (rnd, sizeof rnd), "random bytes are not all zero");
-    is_rv (F->C_GenerateRandom (c->ro, NULL, 5), CKR_ARGUMENTS_BAD, "C_GenerateRandom (NULL, 5)");
-    {
-        CK_OBJECT_HANDLE h;
-        CK_ATTRIBUTE t[] = { { CKA_CLASS, &c_data, sizeof c_data },
-                             { CKA_PRIVATE, &yes, sizeof yes } };
-        is_rv (F->C_CreateObject (c->ro, t, N_ELEM (t), &h), CKR_USER_NOT_LOGGED_IN,
-               "C_CreateObject private session object, not logged in");
-    }
     return true;
 }
 
@@ -1671,33 +1485,14 @@ test_pins (run_ctx *c)
     REQUIRE_RV (rv, CKR_OK, F3 ? "C_LoginUser with the new PIN" : "C_Login with the new PIN");
     ok (session_state (c->ro) == CKS_RO_USER_FUNCTIONS, "logged in");
 
-    /* unsupported functions, while we have a session */
+    /* unsupported functions, slot events, C_SessionCancel: test-conformance (OP-8, SLOT-6) */
     {
-        CK_MECHANISM m = { CKM_AES_CBC, NULL, 0 }, d = { CKM_ECDH1_DERIVE, NULL, 0 };
+        CK_MECHANISM d = { CKM_ECDH1_DERIVE, NULL, 0 }, m = { CKM_AES_CBC, NULL, 0 };
         CK_OBJECT_HANDLE h;
-        CK_BYTE buf[64];
-        CK_ULONG len = sizeof buf;
-        is_rv (F->C_EncryptInit (c->rw, &m, c->priv), CKR_FUNCTION_NOT_SUPPORTED, "C_EncryptInit");
-        is_rv (F->C_DecryptInit (c->rw, &m, c->priv), CKR_FUNCTION_NOT_SUPPORTED, "C_DecryptInit");
-        is_rv (F->C_WrapKey (c->rw, &m, c->priv, c->pub, buf, &len), CKR_FUNCTION_NOT_SUPPORTED,
-               "C_WrapKey");
         is_rv (F->C_DeriveKey (c->rw, &d, c->priv, NULL, 0, &h), CKR_MECHANISM_INVALID,
                "C_DeriveKey with CKM_ECDH1_DERIVE");
         is_rv (F->C_GenerateKey (c->rw, &m, NULL, 0, &h), CKR_MECHANISM_INVALID,
                "C_GenerateKey with CKM_AES_CBC");
-        is_rv (F->C_SeedRandom (c->rw, buf, 4), CKR_RANDOM_SEED_NOT_SUPPORTED, "C_SeedRandom");
-        {
-            CK_SLOT_ID slot;
-            is_rv (F->C_WaitForSlotEvent (CKF_DONT_BLOCK, &slot, NULL),
-                   CKR_FUNCTION_NOT_SUPPORTED, "C_WaitForSlotEvent");
-        }
-        if (F3 != NULL) {
-            CK_MECHANISM e = { CKM_ECDSA, NULL, 0 };
-            is_rv (F3->C_MessageSignInit (c->rw, &e, c->priv), CKR_FUNCTION_NOT_SUPPORTED,
-                   "C_MessageSignInit");
-            is_rv (F3->C_SessionCancel (c->rw, CKF_SIGN), CKR_FUNCTION_NOT_SUPPORTED,
-                   "C_SessionCancel");
-        }
     }
 
     REQUIRE_RV (F->C_CloseAllSessions (c->slot), CKR_OK, "C_CloseAllSessions");
@@ -1711,8 +1506,6 @@ test_pins (run_ctx *c)
     REQUIRE_RV (F->C_OpenSession (c->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
                 CKR_OK, "C_OpenSession");
     ok (session_state (s) == CKS_RW_PUBLIC_SESSION, "C_CloseAllSessions logged out");
-    is_rv (F->C_CloseAllSessions (0x7fff1234), CKR_SLOT_ID_INVALID,
-           "C_CloseAllSessions, invalid slot");
     c->rw = s;
     return true;
 }
@@ -1807,27 +1600,12 @@ test_reinit (run_ctx *c)
     return true;
 }
 
+/* C_Finalize's rules are test-conformance's (INIT-1, INIT-7). */
 static bool
 test_finalize (run_ctx *c)
 {
-    CK_INFO info;
-    CK_ULONG n = 0;
-    CK_SESSION_HANDLE s;
-    int reserved;
-
     printf ("# %s: C_Finalize\n", c->name);
-    is_rv (F->C_Finalize (&reserved), CKR_ARGUMENTS_BAD, "C_Finalize (non-NULL)");
     REQUIRE_RV (F->C_Finalize (NULL), CKR_OK, "C_Finalize");
-    is_rv (F->C_GetInfo (&info), CKR_CRYPTOKI_NOT_INITIALIZED, "C_GetInfo after C_Finalize");
-    is_rv (F->C_GetSlotList (CK_FALSE, NULL, &n), CKR_CRYPTOKI_NOT_INITIALIZED,
-           "C_GetSlotList after C_Finalize");
-    is_rv (F->C_OpenSession (c->slot, CKF_SERIAL_SESSION, NULL, NULL, &s),
-           CKR_CRYPTOKI_NOT_INITIALIZED, "C_OpenSession after C_Finalize");
-    is_rv (F->C_GetSessionInfo (c->rw, NULL), CKR_CRYPTOKI_NOT_INITIALIZED,
-           "C_GetSessionInfo after C_Finalize");
-    is_rv (F->C_EncryptInit (c->rw, NULL, 0), CKR_CRYPTOKI_NOT_INITIALIZED,
-           "C_EncryptInit after C_Finalize");
-    is_rv (F->C_Finalize (NULL), CKR_CRYPTOKI_NOT_INITIALIZED, "C_Finalize again");
     return true;
 }
 
@@ -1861,10 +1639,9 @@ main (int argc, char **argv)
     CK_C_GetFunctionList get_function_list;
     CK_C_GetInterfaceList get_interface_list;
     CK_C_GetInterface get_interface;
-    CK_INTERFACE list[4], *iface = NULL;
+    CK_INTERFACE *iface = NULL;
     CK_FUNCTION_LIST *fl = NULL;
-    CK_VERSION v240 = { 2, 40 }, v30 = { 3, 0 }, v99 = { 9, 9 };
-    CK_ULONG n;
+    CK_VERSION v30 = { 3, 0 };
     struct timespec t0, t1;
     void *mod;
     int rc;
@@ -1898,61 +1675,15 @@ main (int argc, char **argv)
     if (!get_function_list || !get_interface_list || !get_interface)
         return tap_done ();
 
-    /* ---- run 1: the 3.0 interface ---- */
+    /* ---- run 1: the 3.0 interface (its conventions: test-conformance IFACE-*) ---- */
     printf ("# run 1: C_GetInterface\n");
-    n = 0;
-    is_rv (get_interface_list (NULL, &n), CKR_OK, "C_GetInterfaceList count");
-    ok (n == 2, "C_GetInterfaceList: %lu interfaces (want 2)", n);
-    n = 1;
-    is_rv (get_interface_list (list, &n), CKR_BUFFER_TOO_SMALL, "C_GetInterfaceList, room for 1");
-    ok (n == 2, "buffer too small: count %lu", n);
-    n = N_ELEM (list);
-    is_rv (get_interface_list (list, &n), CKR_OK, "C_GetInterfaceList");
-    if (n == 2) {
-        const CK_VERSION *a = list[0].pFunctionList, *b = list[1].pFunctionList;
-        ok (strcmp ((char *) list[0].pInterfaceName, "PKCS 11") == 0
-                && strcmp ((char *) list[1].pInterfaceName, "PKCS 11") == 0,
-            "both are named \"PKCS 11\"");
-        ok (a != NULL && b != NULL
-                && ((a->major == 3 && a->minor == 0 && b->major == 2 && b->minor == 40)
-                    || (a->major == 2 && a->minor == 40 && b->major == 3 && b->minor == 0)),
-            "versions 3.0 and 2.40");
-    } else {
-        ok (false, "C_GetInterfaceList returned %lu interfaces", n);
-    }
-    is_rv (get_interface ((CK_UTF8CHAR_PTR) "PKCS 11", &v240, &iface, 0), CKR_OK,
-           "C_GetInterface (\"PKCS 11\", 2.40)");
-    ok (iface != NULL && ((CK_VERSION *) iface->pFunctionList)->major == 2
-            && ((CK_VERSION *) iface->pFunctionList)->minor == 40,
-        "the 2.40 table");
-    if (get_function_list (&fl) == CKR_OK && iface != NULL)
-        ok (fl == iface->pFunctionList, "C_GetFunctionList returns that same table");
-    else
-        ok (false, "C_GetFunctionList");
-    ok (get_interface ((CK_UTF8CHAR_PTR) "PKCS 11", &v99, &iface, 0) != CKR_OK,
-        "C_GetInterface (\"PKCS 11\", 9.9) fails");
-    ok (get_interface ((CK_UTF8CHAR_PTR) "Vendor X", NULL, &iface, 0) != CKR_OK,
-        "C_GetInterface (\"Vendor X\") fails");
-    is_rv (get_interface (NULL, NULL, NULL, 0), CKR_ARGUMENTS_BAD, "C_GetInterface, NULL out");
-    iface = NULL;
-    is_rv (get_interface ((CK_UTF8CHAR_PTR) "PKCS 11", NULL, &iface, 0), CKR_OK,
-           "C_GetInterface (\"PKCS 11\", NULL)");
+    (void) get_interface_list;
+    is_rv (get_interface ((CK_UTF8CHAR_PTR) "PKCS 11", &v30, &iface, 0), CKR_OK,
+           "C_GetInterface (\"PKCS 11\", 3.0)");
     if (iface != NULL && iface->pFunctionList != NULL) {
         F3 = iface->pFunctionList;
         F = iface->pFunctionList;
-        ok (F3->version.major == 3 && F3->version.minor == 0, "table version %u.%u (want 3.0)",
-            F3->version.major, F3->version.minor);
-        ok (iface->flags & CKF_INTERFACE_FORK_SAFE, "interface flags 0x%lx: fork safe",
-            iface->flags);
-        ok (F3->C_GetInterfaceList != NULL && F3->C_GetInterface != NULL
-                && F3->C_LoginUser != NULL && F3->C_MessageVerifyFinal != NULL,
-            "the 3.0 members are there");
-        iface = NULL;
-        is_rv (F3->C_GetInterface ((CK_UTF8CHAR_PTR) "PKCS 11", &v30, &iface, 0), CKR_OK,
-               "C_GetInterface (3.0) through the table");
-        ok (iface != NULL && iface->pFunctionList == F3, "the same table");
-        if (F3->version.major == 3)
-            scenario ("3.0", NULL);
+        scenario ("3.0", NULL);
     } else {
         ok (false, "C_GetInterface gave no table");
     }
@@ -1961,14 +1692,9 @@ main (int argc, char **argv)
     printf ("# run 2: C_GetFunctionList\n");
     F3 = NULL;
     fl = NULL;
-    is_rv (get_function_list (NULL), CKR_ARGUMENTS_BAD, "C_GetFunctionList (NULL)");
     is_rv (get_function_list (&fl), CKR_OK, "C_GetFunctionList");
     if (fl != NULL) {
         F = fl;
-        ok (F->version.major == 2 && F->version.minor == 40, "table version %u.%u (want 2.40)",
-            F->version.major, F->version.minor);
-        ok (F->C_GetFunctionList != NULL && F->C_WaitForSlotEvent != NULL,
-            "the table is complete");
         scenario ("2.40", n_runs == 1 ? "tpmtrust test 3.0" : NULL);
     } else {
         ok (false, "C_GetFunctionList gave no table");

@@ -11,7 +11,9 @@
 # transient object and no loaded session: the scenario's copies, logouts,
 # fork and failed login must not leak TPM resources.
 #
-# Run as: tests/with-swtpm.sh tests/module/test-module.sh
+# Run as: tests/with-swtpm.sh tests/module/test-module.sh [PROGRAM]
+# PROGRAM (default test-module) names another program of tests/module run the
+# same way (test-conformance.sh uses it).
 
 set -u
 
@@ -21,7 +23,7 @@ msg() { echo "test-module.sh: $*" >&2; }
 : "${TT_MODULE:?TT_MODULE is not set (run through make check)}"
 : "${TPMTRUST_TCTI:?TPMTRUST_TCTI is not set (run under tests/with-swtpm.sh)}"
 
-prog=$TT_BUILDDIR/tests/module/test-module
+prog=$TT_BUILDDIR/tests/module/${1:-test-module}
 if [ ! -x "$prog" ]; then
     msg "$prog is not built"
     exit 99
