@@ -110,7 +110,9 @@ token_info_inlock (tt_token *tok, CK_TOKEN_INFO *info)
     pad (info->model, sizeof info->model, "TPM 2.0");
     pad (info->serialNumber, sizeof info->serialNumber, tok->rec.serial);
     pad (info->utcTime, sizeof info->utcTime, "");
-    info->flags = CKF_RNG | CKF_LOGIN_REQUIRED | (store_write_protected () ? CKF_WRITE_PROTECTED : 0);
+    info->flags = CKF_RNG | CKF_LOGIN_REQUIRED;
+    if (store_write_protected ())
+        info->flags |= CKF_WRITE_PROTECTED;
     if (tok->rec.id != 0) {
         CK_FLAGS count = pin_count_flags (false);
         info->flags |= CKF_TOKEN_INITIALIZED;

@@ -77,10 +77,10 @@ write (int fd, const void *buf, size_t n)
     return f (fd, buf, n);
 }
 
-ssize_t
-pwrite (int fd, const void *buf, size_t n, off_t off)
+static ssize_t
+guarded_pwrite (void **cache, const char *name, int fd, const void *buf, size_t n, off_t off)
 {
-    pwrite_fn f = (pwrite_fn) real (&real_pwrite, "pwrite");
+    pwrite_fn f = (pwrite_fn) real (cache, name);
     if (grows_listed (fd, n, off)) {
         errno = ENOSPC;
         return -1;
@@ -89,12 +89,13 @@ pwrite (int fd, const void *buf, size_t n, off_t off)
 }
 
 ssize_t
+pwrite (int fd, const void *buf, size_t n, off_t off)
+{
+    return guarded_pwrite (&real_pwrite, "pwrite", fd, buf, n, off);
+}
+
+ssize_t
 pwrite64 (int fd, const void *buf, size_t n, off_t off)
 {
-    pwrite_fn f = (pwrite_fn) real (&real_pwrite64, "pwrite64");
-    if (grows_listed (fd, n, off)) {
-        errno = ENOSPC;
-        return -1;
-    }
-    return f (fd, buf, n, off);
+    return guarded_pwrite (&real_pwrite64, "pwrite64", fd, buf, n, off);
 }

@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -148,4 +149,30 @@ ossl_hmac256 (const CK_BYTE *key, size_t key_len, const CK_BYTE *data, size_t le
                       &out_len)
                != NULL
            && out_len == 32;
+}
+
+CK_RV
+get_attr_alloc (CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                CK_ATTRIBUTE_TYPE type, CK_BYTE **val, CK_ULONG *len)
+{
+    CK_ATTRIBUTE a = { type, NULL, 0 };
+    CK_RV rv = f->C_GetAttributeValue (s, h, &a, 1);
+
+    *val = NULL;
+    *len = 0;
+    if (rv != CKR_OK)
+        return rv;
+    if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        return CKR_ATTRIBUTE_TYPE_INVALID;
+    a.pValue = calloc (1, a.ulValueLen + 1);
+    if (a.pValue == NULL)
+        return CKR_HOST_MEMORY;
+    rv = f->C_GetAttributeValue (s, h, &a, 1);
+    if (rv != CKR_OK) {
+        free (a.pValue);
+        return rv;
+    }
+    *val = a.pValue;
+    *len = a.ulValueLen;
+    return CKR_OK;
 }

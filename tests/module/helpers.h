@@ -20,6 +20,11 @@ bool module_load (const char *prog, const char *path, CK_FUNCTION_LIST **out);
  * TAP comment style, when there is none). */
 bool find_token_slot (CK_FUNCTION_LIST *f, const char *label, CK_SLOT_ID *out);
 
+/* One attribute into a fresh calloc'd buffer (NUL-terminated for convenience;
+ * the caller frees it). */
+CK_RV get_attr_alloc (CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                      CK_ATTRIBUTE_TYPE type, CK_BYTE **val, CK_ULONG *len);
+
 /* Independent checks with OpenSSL. ECDSA: r||s over SHA-256(msg) against a
  * DER SubjectPublicKeyInfo. Ed25519: a 64-byte signature against a raw
  * 32-byte public key. HMAC-SHA256 into out. */

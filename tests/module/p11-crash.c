@@ -194,24 +194,7 @@ new_id (int kind, CK_BYTE id[ID_LEN])
 static CK_RV
 get_attr (CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, CK_BYTE **val, CK_ULONG *len)
 {
-    CK_ATTRIBUTE a = { type, NULL, 0 };
-    CK_RV rv = F->C_GetAttributeValue (sess, h, &a, 1);
-
-    *val = NULL;
-    *len = 0;
-    if (rv != CKR_OK)
-        return rv;
-    a.pValue = calloc (1, a.ulValueLen + 1);
-    if (a.pValue == NULL)
-        return CKR_HOST_MEMORY;
-    rv = F->C_GetAttributeValue (sess, h, &a, 1);
-    if (rv != CKR_OK) {
-        free (a.pValue);
-        return rv;
-    }
-    *val = a.pValue;
-    *len = a.ulValueLen;
-    return CKR_OK;
+    return get_attr_alloc (F, sess, h, type, val, len);
 }
 
 /* The object's id: CKA_ID, or a data object's CKA_APPLICATION in hex. */
@@ -625,8 +608,8 @@ check_key_pair_member (CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, const CK_BYTE *i
     EVP_PKEY *k = rv == CKR_OK ? d2i_PUBKEY (NULL, &p, (long) spki_len) : NULL;
 
     if (k == NULL || EVP_PKEY_get_base_id (k) != (ed ? EVP_PKEY_ED25519 : EVP_PKEY_EC)) {
-        fail ("object %lu (%s key): no usable CKA_PUBLIC_KEY_INFO (0x%lx)", h, ed ? "Ed25519" : "EC",
-              rv);
+        fail ("object %lu (%s key): no usable CKA_PUBLIC_KEY_INFO (0x%lx)", h,
+              ed ? "Ed25519" : "EC", rv);
         free (spki);
         EVP_PKEY_free (k);
         return;
@@ -636,7 +619,8 @@ check_key_pair_member (CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, const CK_BYTE *i
         rv = sign (ed ? CKM_EDDSA : CKM_ECDSA_SHA256, h, sig, &sig_len);
         if (rv != CKR_OK)
             fail ("object %lu (%s private key): C_Sign: 0x%lx", h, ed ? "Ed25519" : "EC", rv);
-        else if (ed ? !(sig_len == 64 && spki_len == 44 && ossl_ed_verify (spki + 12, msg, sizeof msg, sig))
+        else if (ed ? !(sig_len == 64 && spki_len == 44
+                        && ossl_ed_verify (spki + 12, msg, sizeof msg, sig))
                     : !ossl_ecdsa_verify (spki, spki_len, msg, sizeof msg, sig, sig_len))
             fail ("object %lu (%s private key): OpenSSL rejects its signature", h,
                   ed ? "Ed25519" : "EC");

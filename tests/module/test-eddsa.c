@@ -134,26 +134,7 @@ add (tmpl *t, CK_ATTRIBUTE_TYPE type, const void *v, CK_ULONG len)
 static CK_RV
 get_attr (CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, CK_BYTE **val, CK_ULONG *len)
 {
-    CK_ATTRIBUTE a = { type, NULL, 0 };
-    CK_RV rv = F->C_GetAttributeValue (sess, h, &a, 1);
-
-    *val = NULL;
-    *len = 0;
-    if (rv != CKR_OK)
-        return rv;
-    if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
-        return CKR_ATTRIBUTE_TYPE_INVALID;
-    a.pValue = calloc (1, a.ulValueLen + 1);
-    if (a.pValue == NULL)
-        return CKR_HOST_MEMORY;
-    rv = F->C_GetAttributeValue (sess, h, &a, 1);
-    if (rv != CKR_OK) {
-        free (a.pValue);
-        return rv;
-    }
-    *val = a.pValue;
-    *len = a.ulValueLen;
-    return CKR_OK;
+    return get_attr_alloc (F, sess, h, type, val, len);
 }
 
 static CK_RV
