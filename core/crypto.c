@@ -17,6 +17,7 @@
 
 #define LOG_MODULE "crypto"
 #include "crypto.h"
+#include "pkcs11-tpmtrust.h"
 #include "log.h"
 
 #define PIN_KDF_ITERATIONS 10000
@@ -489,8 +490,13 @@ crypto_unwrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const uint8_
     unsigned long long plen = 0;
 
     *plain = NULL;
-    if (key->len != crypto_aead_xchacha20poly1305_ietf_KEYBYTES || in_len < NONCE_LEN + TAG_LEN)
+    if (key->len != crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
         return CKR_ENCRYPTED_DATA_INVALID;
+    if (in_len < NONCE_LEN + TAG_LEN) {
+        LOG_ERROR ("a wrapped key auth value is %zu bytes, too short: the store row is damaged",
+                   in_len);
+        return CKR_TPMTRUST_OBJECT_DAMAGED;
+    }
     p = secbuf_new (in_len - NONCE_LEN - TAG_LEN);
     if (p == NULL)
         return CKR_HOST_MEMORY;
@@ -501,7 +507,7 @@ crypto_unwrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const uint8_
         secbuf_free (p);
         LOG_ERROR ("a wrapped key auth value does not decrypt under this token's secret: the "
                    "store row is damaged or belongs to another token");
-        return CKR_ENCRYPTED_DATA_INVALID;
+        return CKR_TPMTRUST_OBJECT_DAMAGED;
     }
     *plain = p;
     return CKR_OK;

@@ -88,8 +88,8 @@ CK_RV crypto_pin_auth (const uint8_t *salt, size_t salt_len, const uint8_t *pin,
                        secbuf **out);
 
 /* XChaCha20-Poly1305 under key (32 bytes); ad binds the wrap to its object.
- * wrap output: nonce || ciphertext || tag, malloc'd. unwrap: CKR_ENCRYPTED_DATA_INVALID
- * when the tag does not verify. */
+ * wrap output: nonce || ciphertext || tag, malloc'd. unwrap: CKR_TPMTRUST_OBJECT_DAMAGED
+ * when the wrap is truncated or its tag does not verify (with a log line). */
 CK_RV crypto_wrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const secbuf *plain,
                    uint8_t **out, size_t *out_len);
 CK_RV crypto_unwrap (const secbuf *key, const uint8_t *ad, size_t ad_len, const uint8_t *in,

@@ -446,13 +446,22 @@ object_from_store (const store_object *so, tt_object **out)
 {
     attr_list *attrs = NULL;
     tt_object *obj;
+    CK_ULONG cls;
     CK_RV rv = attr_list_decode (so->attrs.data, so->attrs.len, &attrs);
 
     *out = NULL;
     if (rv != CKR_OK) {
-        LOG_ERROR ("stored object %lld is damaged (its attributes do not decode): skipped",
+        LOG_ERROR ("stored object %lld is damaged (its attributes do not decode): skipped; "
+                   "the store is left as it is",
                    (long long) so->id);
         return rv;
+    }
+    if (!attr_list_ulong (attrs, CKA_CLASS, &cls) || schema_for (cls) == NULL) {
+        LOG_ERROR ("stored object %lld is damaged (no valid CKA_CLASS): skipped; the store is "
+                   "left as it is",
+                   (long long) so->id);
+        attr_list_free (attrs);
+        return CKR_DATA_INVALID;
     }
     obj = object_new (attrs);
     if (obj == NULL) {
@@ -573,11 +582,9 @@ object_access (tt_token *tok, tt_session *sess, const attr_list *attrs, bool wri
         rv = core_store (&st);
         if (rv != CKR_OK)
             return rv;
-        if (store_readonly (st)) {
-            LOG_ERROR ("the store %s is read-only: token objects cannot be created",
-                       store_path (st));
-            return CKR_TOKEN_WRITE_PROTECTED;
-        }
+        rv = store_write_check (st);
+        if (rv != CKR_OK)
+            return rv;
     }
     return CKR_OK;
 }

@@ -498,7 +498,7 @@ sign_check_result (const sign_op *op, CK_RV *rv)
 {
     if (*rv == CKR_PIN_INCORRECT) {
         LOG_ERROR ("the TPM refused this key's auth value: the store row does not match the key");
-        *rv = CKR_DEVICE_ERROR;
+        *rv = CKR_TPMTRUST_OBJECT_DAMAGED;
     } else if (*rv == CKR_TPMTRUST_PCR_MISMATCH) {
         pcr_report (op->pcrs, op->pcr_values, op->pcr_values_len);
     }

@@ -91,6 +91,14 @@ pin_count_flags (bool so)
     return f;
 }
 
+/* A read-only store (or one with a newer schema): nothing on the token can change. */
+static bool
+store_write_protected (void)
+{
+    store *st;
+    return core_store (&st) == CKR_OK && store_readonly (st);
+}
+
 CK_RV
 token_info_inlock (tt_token *tok, CK_TOKEN_INFO *info)
 {
@@ -103,6 +111,8 @@ token_info_inlock (tt_token *tok, CK_TOKEN_INFO *info)
     pad (info->serialNumber, sizeof info->serialNumber, tok->rec.serial);
     pad (info->utcTime, sizeof info->utcTime, "");
     info->flags = CKF_RNG | CKF_LOGIN_REQUIRED;
+    if (store_write_protected ())
+        info->flags |= CKF_WRITE_PROTECTED;
     if (tok->rec.id != 0) {
         CK_FLAGS count = pin_count_flags (false);
         info->flags |= CKF_TOKEN_INITIALIZED;
@@ -219,8 +229,8 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
     if (tok->sessions > 0)
         return CKR_SESSION_EXISTS;
     rv = core_store (&st);
-    if (rv == CKR_OK && store_readonly (st))
-        rv = CKR_TOKEN_WRITE_PROTECTED;
+    if (rv == CKR_OK)
+        rv = store_write_check (st);
     /* Re-initializing needs the SO PIN of the token as it is. */
     if (rv == CKR_OK && tok->rec.id != 0)
         rv = unseal_with_pin (&tok->rec, true, pin, pin_len, &old);

@@ -33,6 +33,14 @@
 #define CKR_TPMTRUST_PCR_MISMATCH (CKR_TPMTRUST_BASE + 0x01)
 
 /*
+ * A stored object whose key material is damaged: its wrapped auth value does not
+ * decrypt under the token secret with its TPM public blob, or the TPM refuses its
+ * auth value. Using it fails with this code and a log line naming the object;
+ * other objects are unaffected and nothing is rewritten (docs/robustness.md).
+ */
+#define CKR_TPMTRUST_OBJECT_DAMAGED (CKR_TPMTRUST_BASE + 0x02)
+
+/*
  * Watchdog heartbeats (docs/watchdog.md).
  * CKM_TPMTRUST_WATCHDOG_DERIVE, C_DeriveKey on the root secret (a TPM HMAC key bound
  * to PCRs, CKA_DERIVE TRUE): the per-boot heartbeat key, a session CKO_SECRET_KEY of

@@ -18,7 +18,12 @@ struct store {
     sqlite3 *db;
     char *path;
     bool readonly;
+    bool newer; /* schema newer than ours: read, never written */
+    bool full;  /* opened read-only because its filesystem is full */
 };
+
+/* How long a change waits for another process's write lock before giving up. */
+#define STORE_BUSY_TIMEOUT_MS 5000
 
 static const char *const schema_v1[] = {
     "CREATE TABLE tokens ("
@@ -50,17 +55,42 @@ sql_rv (store *st, int rc, const char *what)
     LOG_ERROR ("store %s: %s failed: %s", st->path, what, sqlite3_errmsg (st->db));
     switch (base) {
     case SQLITE_READONLY:
-        LOG_ERROR ("the store is read-only: signing works, changes need write access to %s "
-                   "and its directory",
-                   st->path);
+        if (st->full) {
+            LOG_ERROR ("the filesystem holding %s is full: free space and retry (nothing was "
+                       "changed; signing still works)",
+                       st->path);
+            return CKR_DEVICE_MEMORY;
+        }
+        if (st->newer)
+            LOG_ERROR ("the store %s has a newer schema than this tpmtrust understands: it is "
+                       "only read; upgrade tpmtrust to change it",
+                       st->path);
+        else
+            LOG_ERROR ("the store is read-only: signing works, changes need write access to %s "
+                       "and its directory",
+                       st->path);
         return CKR_TOKEN_WRITE_PROTECTED;
     case SQLITE_FULL:
-        LOG_ERROR ("the filesystem holding %s is full: free space and retry", st->path);
+        LOG_ERROR ("the filesystem holding %s is full: free space and retry (nothing was "
+                   "changed; signing still works)",
+                   st->path);
         return CKR_DEVICE_MEMORY;
+    case SQLITE_IOERR:
+        if (sqlite3_system_errno (st->db) == ENOSPC || sqlite3_system_errno (st->db) == EDQUOT
+            || sqlite3_system_errno (st->db) == EFBIG) {
+            LOG_ERROR ("the filesystem holding %s is full (%s): free space and retry (nothing "
+                       "was changed; signing still works)",
+                       st->path, strerror (sqlite3_system_errno (st->db)));
+            return CKR_DEVICE_MEMORY;
+        }
+        return CKR_DEVICE_ERROR;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-        LOG_ERROR ("another process held the store locked for longer than the busy timeout");
-        return CKR_DEVICE_ERROR;
+        LOG_ERROR ("the store %s is locked: another process held its write lock for longer than "
+                   "the busy timeout (%d s); nothing was changed, retry ('fuser %s' names the "
+                   "processes that have it open)",
+                   st->path, STORE_BUSY_TIMEOUT_MS / 1000, st->path);
+        return CKR_FUNCTION_FAILED;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
         LOG_ERROR ("the store file is damaged: restore %s from a backup", st->path);
@@ -100,13 +130,7 @@ store_migrate (store *st)
 
     if (v < 0)
         return sql_rv (st, sqlite3_errcode (st->db), "reading the schema version");
-    if (v > STORE_SCHEMA_VERSION) {
-        LOG_ERROR ("store %s has schema version %d, newer than this tpmtrust understands (%d): "
-                   "upgrade tpmtrust; the store was left untouched",
-                   st->path, v, STORE_SCHEMA_VERSION);
-        return CKR_DEVICE_ERROR;
-    }
-    if (v == STORE_SCHEMA_VERSION)
+    if (v == STORE_SCHEMA_VERSION || st->newer)
         return CKR_OK;
     if (st->readonly) {
         LOG_ERROR ("store %s needs an upgrade from schema %d to %d but is read-only", st->path, v,
@@ -128,6 +152,93 @@ store_migrate (store *st)
         return exec (st, "COMMIT");
     exec (st, "ROLLBACK");
     return rv;
+}
+
+/* True when the last error on st came from a full filesystem (or quota). */
+static bool
+store_disk_full (store *st)
+{
+    int e = sqlite3_system_errno (st->db);
+    return (sqlite3_errcode (st->db) & 0xff) == SQLITE_FULL || e == ENOSPC || e == EDQUOT
+           || e == EFBIG;
+}
+
+/* A WAL store cannot be opened normally on a full filesystem: its shared-memory
+ * index (-shm) cannot be made. When no change waits in its -wal file, the main
+ * file is the whole store: read it as an immutable file (no locks, no -shm).
+ * Changes then get CKR_DEVICE_MEMORY until the process opens the store again. */
+static CK_RV
+store_open_full (store *st)
+{
+    static const char hexd[] = "0123456789abcdef";
+    size_t n = strlen (st->path);
+    char *wal = malloc (n + 5), *uri = malloc (3 * n + 32), *u;
+    struct stat sb;
+    CK_RV rv = CKR_HOST_MEMORY;
+
+    if (wal == NULL || uri == NULL)
+        goto out;
+    snprintf (wal, n + 5, "%s-wal", st->path);
+    if (stat (wal, &sb) == 0 && sb.st_size > 0) {
+        LOG_ERROR ("the filesystem holding %s is full, and the store's latest changes are still "
+                   "in %s: it cannot be read until space is freed",
+                   st->path, wal);
+        rv = CKR_DEVICE_MEMORY;
+        goto out;
+    }
+    u = uri + sprintf (uri, "file:");
+    for (const char *p = st->path; *p != '\0'; p++)
+        if (*p == '%' || *p == '?' || *p == '#') {
+            *u++ = '%';
+            *u++ = hexd[(unsigned char) *p >> 4];
+            *u++ = hexd[*p & 0xf];
+        } else {
+            *u++ = *p;
+        }
+    strcpy (u, "?immutable=1");
+    sqlite3_close (st->db);
+    st->db = NULL;
+    if (sqlite3_open_v2 (uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK
+        || store_schema_version (st) < 0) {
+        LOG_ERROR ("the filesystem holding %s is full and the store cannot be read: %s",
+                   st->path, st->db ? sqlite3_errmsg (st->db) : "out of memory");
+        rv = CKR_DEVICE_MEMORY;
+        goto out;
+    }
+    sqlite3_extended_result_codes (st->db, 1);
+    st->readonly = st->full = true;
+    LOG_WARN ("the filesystem holding %s is full: the store is opened read-only (signing works; "
+              "changes get CKR_DEVICE_MEMORY): free space",
+              st->path);
+    rv = CKR_OK;
+out:
+    free (wal);
+    free (uri);
+    return rv;
+}
+
+CK_RV
+store_write_check (store *st)
+{
+    if (st->full) {
+        LOG_ERROR ("the filesystem holding %s is full: free space and retry (nothing was "
+                   "changed; signing still works)",
+                   st->path);
+        return CKR_DEVICE_MEMORY;
+    }
+    if (st->newer) {
+        LOG_ERROR ("the store %s has a newer schema than this tpmtrust understands: it is only "
+                   "read; upgrade tpmtrust to change it",
+                   st->path);
+        return CKR_TOKEN_WRITE_PROTECTED;
+    }
+    if (st->readonly) {
+        LOG_ERROR ("the store %s is read-only: signing works, changes need write access to it "
+                   "and its directory",
+                   st->path);
+        return CKR_TOKEN_WRITE_PROTECTED;
+    }
+    return CKR_OK;
 }
 
 /* Creates the file 0600 (and a missing parent directory 0700) before sqlite does. */
@@ -212,8 +323,23 @@ store_open (const char *path, store **out)
         return CKR_DEVICE_ERROR;
     }
     st->readonly = sqlite3_db_readonly (st->db, "main") == 1;
-    sqlite3_busy_timeout (st->db, 5000);
+    sqlite3_busy_timeout (st->db, STORE_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes (st->db, 1);
+    if (!memory && !uri && store_schema_version (st) < 0 && store_disk_full (st)
+        && (rv = store_open_full (st)) != CKR_OK) {
+        store_close (st);
+        return rv;
+    }
+    /* A newer schema is read as far as our queries can, and never written (not
+     * even its journal mode): this connection refuses every change. */
+    if (store_schema_version (st) > STORE_SCHEMA_VERSION) {
+        st->newer = st->readonly = true;
+        exec (st, "PRAGMA query_only = ON");
+        LOG_WARN ("store %s has schema version %d, newer than this tpmtrust understands (%d): "
+                  "opened read-only (signing works, changes get CKR_TOKEN_WRITE_PROTECTED); "
+                  "upgrade tpmtrust to change it. Nothing in it is rewritten",
+                  path, store_schema_version (st), STORE_SCHEMA_VERSION);
+    }
     exec (st, "PRAGMA foreign_keys = ON");
     exec (st, "PRAGMA secure_delete = ON");
     if (!st->readonly && !memory) {

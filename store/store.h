@@ -4,9 +4,11 @@
  * blobs, salt, label, serial) and objects (encoded attributes, TPM blobs, the
  * wrapped per-object authValue). Nothing stored reveals a key without the TPM.
  *
- * All functions return CK_RV: CKR_TOKEN_WRITE_PROTECTED for a read-only store,
- * CKR_DEVICE_MEMORY for a full disk, CKR_DEVICE_ERROR for other store failures
- * (locked past the busy timeout, corrupt, newer schema), each with a log line.
+ * All functions return CK_RV: CKR_TOKEN_WRITE_PROTECTED for a read-only store
+ * (or one whose schema is newer than ours: it is read, never written),
+ * CKR_DEVICE_MEMORY for a full disk, CKR_FUNCTION_FAILED when another process
+ * held the write lock past the busy timeout (5 s), CKR_DEVICE_ERROR for other
+ * store failures (a damaged file), each with a log line.
  * A store handle is used under the caller's lock (one thread at a time).
  */
 #ifndef TT_STORE_H
@@ -50,6 +52,10 @@ CK_RV store_open (const char *path, store **out);
 void store_close (store *st); /* NULL-safe */
 const char *store_path (const store *st);
 bool store_readonly (const store *st);
+/* Whether changes can be made, before any TPM work: CKR_OK, else with a log line
+ * CKR_TOKEN_WRITE_PROTECTED (read-only store, newer schema) or CKR_DEVICE_MEMORY
+ * (opened read-only because its filesystem is full). */
+CK_RV store_write_check (store *st);
 int store_schema_version (store *st);
 
 CK_RV store_tx_begin (store *st);

@@ -106,6 +106,7 @@ rv_name (CK_RV rv)
     case CKR_SLOT_ID_INVALID: return "CKR_SLOT_ID_INVALID";
     case CKR_USER_PIN_NOT_INITIALIZED: return "CKR_USER_PIN_NOT_INITIALIZED";
     case CKR_TPMTRUST_PCR_MISMATCH: return "CKR_TPMTRUST_PCR_MISMATCH (bound PCRs changed)";
+    case CKR_TPMTRUST_OBJECT_DAMAGED: return "CKR_TPMTRUST_OBJECT_DAMAGED (damaged store row)";
     default: return "error";
     }
 }

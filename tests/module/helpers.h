@@ -17,4 +17,25 @@ bool blank_padded (const CK_UTF8CHAR *p, size_t n);
 /* Decodes hex into out (at most max bytes); returns the length or -1. */
 long unhex (const char *hex, CK_BYTE *out, size_t max);
 
+/* dlopen()s the module and gets its function table through C_GetFunctionList,
+ * as a consumer does; prog names the caller in the message on failure. */
+bool module_load (const char *prog, const char *path, CK_FUNCTION_LIST **out);
+/* The slot holding the initialized token labelled label (message on stdout,
+ * TAP comment style, when there is none). */
+bool find_token_slot (CK_FUNCTION_LIST *f, const char *label, CK_SLOT_ID *out);
+
+/* One attribute into a fresh calloc'd buffer (NUL-terminated for convenience;
+ * the caller frees it). */
+CK_RV get_attr_alloc (CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                      CK_ATTRIBUTE_TYPE type, CK_BYTE **val, CK_ULONG *len);
+
+/* Independent checks with OpenSSL. ECDSA: r||s over SHA-256(msg) against a
+ * DER SubjectPublicKeyInfo. Ed25519: a 64-byte signature against a raw
+ * 32-byte public key. HMAC-SHA256 into out. */
+bool ossl_ecdsa_verify (const CK_BYTE *spki, size_t spki_len, const CK_BYTE *msg, size_t len,
+                        const CK_BYTE *rs, size_t rs_len);
+bool ossl_ed_verify (const CK_BYTE pk[32], const CK_BYTE *msg, size_t len, const CK_BYTE *sig);
+bool ossl_hmac256 (const CK_BYTE *key, size_t key_len, const CK_BYTE *data, size_t len,
+                   CK_BYTE out[32]);
+
 #endif

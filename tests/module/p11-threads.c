@@ -49,6 +49,7 @@
 #include <openssl/x509.h>
 
 #include "core/ck.h"
+#include "tests/module/helpers.h"
 
 #ifndef CKA_PUBLIC_KEY_INFO
 #define CKA_PUBLIC_KEY_INFO (0x129UL)
@@ -87,14 +88,6 @@ fail (const char *fmt, ...)
         fputs ("p11-threads: (further failures not shown)\n", stderr);
     }
     pthread_mutex_unlock (&print_lock);
-}
-
-static double
-now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static const char *
@@ -170,24 +163,7 @@ static CK_RV
 get_attr (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, CK_BYTE **val,
           CK_ULONG *len)
 {
-    CK_ATTRIBUTE a = { type, NULL, 0 };
-    CK_RV rv = p11->C_GetAttributeValue (s, o, &a, 1);
-
-    if (rv != CKR_OK)
-        return rv;
-    if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
-        return CKR_ATTRIBUTE_TYPE_INVALID;
-    a.pValue = malloc (a.ulValueLen ? a.ulValueLen : 1);
-    if (a.pValue == NULL)
-        return CKR_HOST_MEMORY;
-    rv = p11->C_GetAttributeValue (s, o, &a, 1);
-    if (rv != CKR_OK) {
-        free (a.pValue);
-        return rv;
-    }
-    *val = a.pValue;
-    *len = a.ulValueLen;
-    return CKR_OK;
+    return get_attr_alloc (p11, s, o, type, val, len);
 }
 
 static void

@@ -134,26 +134,7 @@ add (tmpl *t, CK_ATTRIBUTE_TYPE type, const void *v, CK_ULONG len)
 static CK_RV
 get_attr (CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, CK_BYTE **val, CK_ULONG *len)
 {
-    CK_ATTRIBUTE a = { type, NULL, 0 };
-    CK_RV rv = F->C_GetAttributeValue (sess, h, &a, 1);
-
-    *val = NULL;
-    *len = 0;
-    if (rv != CKR_OK)
-        return rv;
-    if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
-        return CKR_ATTRIBUTE_TYPE_INVALID;
-    a.pValue = calloc (1, a.ulValueLen + 1);
-    if (a.pValue == NULL)
-        return CKR_HOST_MEMORY;
-    rv = F->C_GetAttributeValue (sess, h, &a, 1);
-    if (rv != CKR_OK) {
-        free (a.pValue);
-        return rv;
-    }
-    *val = a.pValue;
-    *len = a.ulValueLen;
-    return CKR_OK;
+    return get_attr_alloc (F, sess, h, type, val, len);
 }
 
 static CK_RV
@@ -315,60 +296,6 @@ ed_sign (CK_OBJECT_HANDLE key, const CK_BYTE *msg, size_t len, CK_BYTE sig[64])
 
 /* ---- independent checks ---- */
 
-static bool
-ossl_ed_verify (const CK_BYTE pk[32], const CK_BYTE *msg, size_t len, const CK_BYTE *sig)
-{
-    static const CK_BYTE empty[1];
-    EVP_PKEY *k = EVP_PKEY_new_raw_public_key (EVP_PKEY_ED25519, NULL, pk, 32);
-    EVP_MD_CTX *c = EVP_MD_CTX_new ();
-    bool good = k != NULL && c != NULL && EVP_DigestVerifyInit (c, NULL, NULL, NULL, k) == 1
-                && EVP_DigestVerify (c, sig, 64, msg ? msg : empty, len) == 1;
-    EVP_MD_CTX_free (c);
-    EVP_PKEY_free (k);
-    return good;
-}
-
-/* r||s (2 * field bytes) over SHA-256(msg), checked against an SPKI. */
-static bool
-ossl_ecdsa_verify (const CK_BYTE *spki, size_t spki_len, const CK_BYTE *msg, size_t len,
-                   const CK_BYTE *rs, size_t rs_len)
-{
-    const unsigned char *p = spki;
-    EVP_PKEY *k = d2i_PUBKEY (NULL, &p, (long) spki_len);
-    ECDSA_SIG *s = ECDSA_SIG_new ();
-    BIGNUM *r = BN_bin2bn (rs, (int) (rs_len / 2), NULL),
-           *ss = BN_bin2bn (rs + rs_len / 2, (int) (rs_len / 2), NULL);
-    unsigned char *der = NULL;
-    int der_len = -1;
-    EVP_MD_CTX *c = EVP_MD_CTX_new ();
-    bool good = false;
-
-    if (k != NULL && s != NULL && r != NULL && ss != NULL && ECDSA_SIG_set0 (s, r, ss) == 1) {
-        r = ss = NULL; /* owned by s */
-        der_len = i2d_ECDSA_SIG (s, &der);
-    }
-    if (der_len > 0 && c != NULL)
-        good = EVP_DigestVerifyInit (c, NULL, EVP_sha256 (), NULL, k) == 1
-               && EVP_DigestVerify (c, der, (size_t) der_len, msg, len) == 1;
-    EVP_MD_CTX_free (c);
-    OPENSSL_free (der);
-    BN_free (r);
-    BN_free (ss);
-    ECDSA_SIG_free (s);
-    EVP_PKEY_free (k);
-    return good;
-}
-
-static bool
-ossl_hmac256 (const CK_BYTE *key, size_t key_len, const CK_BYTE *data, size_t len, CK_BYTE out[32])
-{
-    size_t out_len = 0;
-    return EVP_Q_mac (NULL, "HMAC", NULL, "SHA256", NULL, key, key_len, data, len, out, 32,
-                      &out_len)
-               != NULL
-           && out_len == 32;
-}
-
 /* ---- creating keys ---- */
 
 /* C_CreateObject of an Ed25519 private key from a seed (CKA_VALUE). */
@@ -445,31 +372,7 @@ pair_generate (bool ec, const CK_BYTE *params, size_t params_len, bool token, co
 static bool
 find_slot (const char *label)
 {
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = N_ELEM (slots);
-    CK_UTF8CHAR want[32];
-    size_t len = strlen (label);
-    CK_RV rv;
-
-    if (len > 32)
-        return false;
-    memset (want, ' ', sizeof want);
-    memcpy (want, label, len);
-    rv = F->C_GetSlotList (CK_TRUE, slots, &n);
-    if (rv != CKR_OK) {
-        printf ("# C_GetSlotList: 0x%lx\n", rv);
-        return false;
-    }
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_TOKEN_INFO ti;
-        if (F->C_GetTokenInfo (slots[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED)
-            && memcmp (ti.label, want, sizeof want) == 0) {
-            slot = slots[i];
-            return true;
-        }
-    }
-    printf ("# no initialized token labelled '%s' among %lu slot(s)\n", label, n);
-    return false;
+    return find_token_slot (F, label, &slot);
 }
 
 static CK_RV
@@ -1643,13 +1546,11 @@ int
 main (int argc, char **argv)
 {
     const char *mode, *token;
-    CK_C_GetFunctionList get_list;
     CK_C_INITIALIZE_ARGS init = { .flags = CKF_OS_LOCKING_OK };
     char self[4096];
     ssize_t self_len;
     int a = 1, mi, nargs;
     bool child;
-    void *dl;
     CK_RV rv;
 
     setvbuf (stdout, NULL, _IOLBF, 0);
@@ -1681,16 +1582,8 @@ main (int argc, char **argv)
         return 2;
     }
 
-    dl = dlopen (module_path, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL) {
-        fprintf (stderr, "test-eddsa: dlopen %s: %s\n", module_path, dlerror ());
+    if (!module_load ("test-eddsa", module_path, &F))
         return 2;
-    }
-    *(void **) &get_list = dlsym (dl, "C_GetFunctionList");
-    if (get_list == NULL || get_list (&F) != CKR_OK) {
-        fprintf (stderr, "test-eddsa: C_GetFunctionList unavailable\n");
-        return 2;
-    }
     rv = F->C_Initialize (&init);
     if (child) { /* no TAP: one result line for the parent */
         int rc = 1;

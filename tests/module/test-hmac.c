@@ -192,31 +192,7 @@ check_mac (const char *what, CK_OBJECT_HANDLE key, int hash, bool general, const
 static bool
 find_slot (const char *label)
 {
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = N_ELEM (slots);
-    CK_UTF8CHAR want[32];
-    size_t len = strlen (label);
-    CK_RV rv;
-
-    if (len > 32)
-        return false;
-    memset (want, ' ', sizeof want);
-    memcpy (want, label, len);
-    rv = F->C_GetSlotList (CK_TRUE, slots, &n);
-    if (rv != CKR_OK) {
-        printf ("# C_GetSlotList: 0x%lx\n", rv);
-        return false;
-    }
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_TOKEN_INFO ti;
-        if (F->C_GetTokenInfo (slots[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED)
-            && memcmp (ti.label, want, sizeof want) == 0) {
-            slot = slots[i];
-            return true;
-        }
-    }
-    printf ("# no initialized token labelled '%s' among %lu slot(s)\n", label, n);
-    return false;
+    return find_token_slot (F, label, &slot);
 }
 
 static CK_RV
@@ -1297,10 +1273,8 @@ int
 main (int argc, char **argv)
 {
     const char *module, *mode, *token;
-    CK_C_GetFunctionList get_list;
     CK_C_INITIALIZE_ARGS init = { .flags = CKF_OS_LOCKING_OK };
     int a = 1;
-    void *dl;
     CK_RV rv;
 
     setvbuf (stdout, NULL, _IOLBF, 0);
@@ -1324,16 +1298,8 @@ main (int argc, char **argv)
     token = getenv ("TT_TOKEN") ? getenv ("TT_TOKEN") : "hmac";
     pin = getenv ("TT_PIN") ? getenv ("TT_PIN") : "1234";
 
-    dl = dlopen (module, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL) {
-        fprintf (stderr, "test-hmac: dlopen %s: %s\n", module, dlerror ());
+    if (!module_load ("test-hmac", module, &F))
         return 2;
-    }
-    *(void **) &get_list = dlsym (dl, "C_GetFunctionList");
-    if (get_list == NULL || get_list (&F) != CKR_OK) {
-        fprintf (stderr, "test-hmac: C_GetFunctionList unavailable\n");
-        return 2;
-    }
     rv = F->C_Initialize (&init);
     is_rv (rv, CKR_OK, "C_Initialize");
     if (rv != CKR_OK)
