@@ -25,9 +25,10 @@ struct tpm_lease {
 };
 
 /* Field 22 of /proc/PID/stat: the start time, so that a reused pid is not
- * taken for the process that wrote a file. 0 when unknown. */
+ * taken for the process that wrote a file; 0 when unknown. zombie: the
+ * process has ended and waits for its parent (kill (pid, 0) still succeeds). */
 static unsigned long long
-start_time (long pid)
+start_time (long pid, bool *zombie)
 {
     char path[64], buf[1024];
     unsigned long long st = 0;
@@ -35,6 +36,7 @@ start_time (long pid)
     size_t n;
     FILE *f;
 
+    *zombie = false;
     snprintf (path, sizeof path, "/proc/%ld/stat", pid);
     if ((f = fopen (path, "r")) == NULL)
         return 0;
@@ -42,6 +44,8 @@ start_time (long pid)
     fclose (f);
     buf[n] = '\0';
     p = strrchr (buf, ')'); /* the command name may hold spaces */
+    if (p != NULL && p[1] == ' ')
+        *zombie = p[2] == 'Z' || p[2] == 'X';
     for (int field = 2; p != NULL && field < 22; field++)
         p = strchr (p + 1, ' ');
     if (p != NULL)
@@ -52,9 +56,13 @@ start_time (long pid)
 static bool
 alive (long pid, unsigned long long st)
 {
+    bool zombie;
+    unsigned long long now;
+
     if (kill ((pid_t) pid, 0) != 0 && errno != EPERM)
         return false;
-    return st == 0 || start_time (pid) == st;
+    now = start_time (pid, &zombie);
+    return !zombie && (st == 0 || now == st);
 }
 
 /* mkdir 0700 and check it is ours and private. */
@@ -81,6 +89,7 @@ lease_open (const char *tcti_conf)
     const char *xdg = getenv ("XDG_RUNTIME_DIR");
     char base[400];
     uint8_t h[32];
+    bool zombie;
     tpm_lease *l;
 
     if (xdg != NULL && xdg[0] == '/')
@@ -99,7 +108,7 @@ lease_open (const char *tcti_conf)
         return NULL;
     }
     snprintf (l->file, sizeof l->file, "%s/%ld.%llu", l->dir, (long) getpid (),
-              start_time ((long) getpid ()));
+              start_time ((long) getpid (), &zombie));
     return l;
 }
 
