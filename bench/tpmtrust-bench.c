@@ -415,23 +415,9 @@ ck_ok (CK_RV rv, const char *what)
 }
 
 static bool
-module_load (void)
+bench_load (void)
 {
-    void *dl;
-    CK_C_GetFunctionList get_list;
-    if (F != NULL)
-        return true;
-    dl = dlopen (module_path, RTLD_NOW | RTLD_LOCAL);
-    if (dl == NULL) {
-        fprintf (stderr, "tpmtrust-bench: dlopen %s: %s\n", module_path, dlerror ());
-        return false;
-    }
-    *(void **) &get_list = dlsym (dl, "C_GetFunctionList");
-    if (get_list == NULL) {
-        fprintf (stderr, "tpmtrust-bench: no C_GetFunctionList in %s\n", module_path);
-        return false;
-    }
-    return ck_ok (get_list (&F), "C_GetFunctionList");
+    return F != NULL || module_load ("tpmtrust-bench", module_path, &F);
 }
 
 static bool
@@ -488,7 +474,7 @@ login (CK_SESSION_HANDLE s)
 static bool
 module_open (CK_SESSION_HANDLE *s)
 {
-    return module_load () && module_init () && find_slot () && open_session (s) && login (*s);
+    return bench_load () && module_init () && find_slot () && open_session (s) && login (*s);
 }
 
 /* 1 found, 0 not there, -1 error. */
@@ -1059,7 +1045,7 @@ sub_latency (void)
     CK_SESSION_HANDLE s;
     struct sign_arg a = { .kind = K_ECDSA };
     double t0, t1, t2, t3, login_s;
-    if (!module_load ())
+    if (!bench_load ())
         return 2;
     t0 = now ();
     if (!module_init ())
@@ -1090,7 +1076,7 @@ sub_phase_a (void)
 {
     CK_SLOT_ID slots[64];
     CK_ULONG n = N_ELEM (slots);
-    if (!module_load () || !module_init ())
+    if (!bench_load () || !module_init ())
         return 2;
     if (!ck_ok (F->C_GetSlotList (CK_TRUE, slots, &n), "C_GetSlotList"))
         return 2;
