@@ -7,7 +7,9 @@
  * All functions return CK_RV: CKR_TOKEN_WRITE_PROTECTED for a read-only store,
  * CKR_DEVICE_MEMORY for a full disk, CKR_DEVICE_ERROR for other store failures
  * (locked past the busy timeout, corrupt, newer schema), each with a log line.
- * A store handle is used under the caller's lock (one thread at a time).
+ * A store handle may be used from any thread: each call, and each transaction
+ * (store_tx_begin to store_tx_commit or store_tx_rollback, by one thread), runs
+ * alone on the connection.
  */
 #ifndef TT_STORE_H
 #define TT_STORE_H
