@@ -86,17 +86,28 @@ exec (store *st, const char *sql)
     return sql_rv (st, sqlite3_exec (st->db, sql, NULL, NULL, NULL), sql);
 }
 
-int
-store_schema_version (store *st)
+/* Without st->lock: store_open runs it before anyone else has the handle (and
+ * under core_store's lock, which the store's lock must never be taken under). */
+static int
+schema_version (store *st)
 {
     sqlite3_stmt *stmt = NULL;
     int v = -1;
 
-    pthread_mutex_lock (&st->lock);
     if (sqlite3_prepare_v2 (st->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK
         && sqlite3_step (stmt) == SQLITE_ROW)
         v = sqlite3_column_int (stmt, 0);
     sqlite3_finalize (stmt);
+    return v;
+}
+
+int
+store_schema_version (store *st)
+{
+    int v;
+
+    pthread_mutex_lock (&st->lock);
+    v = schema_version (st);
     pthread_mutex_unlock (&st->lock);
     return v;
 }
@@ -104,7 +115,7 @@ store_schema_version (store *st)
 static CK_RV
 store_migrate (store *st)
 {
-    int v = store_schema_version (st);
+    int v = schema_version (st);
     CK_RV rv;
     char sql[64];
 
@@ -127,7 +138,7 @@ store_migrate (store *st)
     if (rv != CKR_OK)
         return rv;
     /* Re-read inside the write lock: another process may have migrated. */
-    for (v = store_schema_version (st); rv == CKR_OK && v < STORE_SCHEMA_VERSION; v++) {
+    for (v = schema_version (st); rv == CKR_OK && v < STORE_SCHEMA_VERSION; v++) {
         for (const char *const *s = migrations[v]; rv == CKR_OK && *s != NULL; s++)
             rv = exec (st, *s);
         snprintf (sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
