@@ -315,19 +315,6 @@ ed_sign (CK_OBJECT_HANDLE key, const CK_BYTE *msg, size_t len, CK_BYTE sig[64])
 
 /* ---- independent checks ---- */
 
-static bool
-ossl_ed_verify (const CK_BYTE pk[32], const CK_BYTE *msg, size_t len, const CK_BYTE *sig)
-{
-    static const CK_BYTE empty[1];
-    EVP_PKEY *k = EVP_PKEY_new_raw_public_key (EVP_PKEY_ED25519, NULL, pk, 32);
-    EVP_MD_CTX *c = EVP_MD_CTX_new ();
-    bool good = k != NULL && c != NULL && EVP_DigestVerifyInit (c, NULL, NULL, NULL, k) == 1
-                && EVP_DigestVerify (c, sig, 64, msg ? msg : empty, len) == 1;
-    EVP_MD_CTX_free (c);
-    EVP_PKEY_free (k);
-    return good;
-}
-
 /* r||s (2 * field bytes) over SHA-256(msg), checked against an SPKI. */
 static bool
 ossl_ecdsa_verify (const CK_BYTE *spki, size_t spki_len, const CK_BYTE *msg, size_t len,
@@ -445,31 +432,7 @@ pair_generate (bool ec, const CK_BYTE *params, size_t params_len, bool token, co
 static bool
 find_slot (const char *label)
 {
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = N_ELEM (slots);
-    CK_UTF8CHAR want[32];
-    size_t len = strlen (label);
-    CK_RV rv;
-
-    if (len > 32)
-        return false;
-    memset (want, ' ', sizeof want);
-    memcpy (want, label, len);
-    rv = F->C_GetSlotList (CK_TRUE, slots, &n);
-    if (rv != CKR_OK) {
-        printf ("# C_GetSlotList: 0x%lx\n", rv);
-        return false;
-    }
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_TOKEN_INFO ti;
-        if (F->C_GetTokenInfo (slots[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED)
-            && memcmp (ti.label, want, sizeof want) == 0) {
-            slot = slots[i];
-            return true;
-        }
-    }
-    printf ("# no initialized token labelled '%s' among %lu slot(s)\n", label, n);
-    return false;
+    return find_token_slot (F, label, &slot);
 }
 
 static CK_RV

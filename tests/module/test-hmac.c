@@ -192,31 +192,7 @@ check_mac (const char *what, CK_OBJECT_HANDLE key, int hash, bool general, const
 static bool
 find_slot (const char *label)
 {
-    CK_SLOT_ID slots[64];
-    CK_ULONG n = N_ELEM (slots);
-    CK_UTF8CHAR want[32];
-    size_t len = strlen (label);
-    CK_RV rv;
-
-    if (len > 32)
-        return false;
-    memset (want, ' ', sizeof want);
-    memcpy (want, label, len);
-    rv = F->C_GetSlotList (CK_TRUE, slots, &n);
-    if (rv != CKR_OK) {
-        printf ("# C_GetSlotList: 0x%lx\n", rv);
-        return false;
-    }
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_TOKEN_INFO ti;
-        if (F->C_GetTokenInfo (slots[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED)
-            && memcmp (ti.label, want, sizeof want) == 0) {
-            slot = slots[i];
-            return true;
-        }
-    }
-    printf ("# no initialized token labelled '%s' among %lu slot(s)\n", label, n);
-    return false;
+    return find_token_slot (F, label, &slot);
 }
 
 static CK_RV
