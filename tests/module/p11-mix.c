@@ -504,7 +504,7 @@ mix_worker (void *arg)
             do_destroy (w);
         else
             do_slots (w);
-        if (!w->shared && w->ops % 50 == 0 && !do_churn (w))
+        if (!w->shared && w->ops % 25 == 0 && !do_churn (w))
             return NULL;
     }
     /* What this thread holds must read back as created. */
