@@ -22,7 +22,8 @@ PROG=$TT_BUILDDIR/tests/module/coredump-secrets
 [ -x "$PROG" ] || die "$PROG not built (make check builds it)"
 
 W=$TT_TMP/coredump
-mkdir -m 700 -p "$W"
+mkdir -p "$W"
+chmod 700 "$W"
 cd "$W" # nothing of the dump lands in the source tree
 export TT_TOKEN=test
 pin="ttpin-$(openssl rand -hex 12)"
@@ -87,8 +88,11 @@ msg "the module signed with the imported HMAC key and seed (checked with openssl
 rc=0
 "$PROG" scan "core.$prog_pid" secrets >scan.out || rc=$?
 cat scan.out
-[ "$rc" -ne 0 ] && [ "${TT_KEEP:-0}" = 1 ] && msg "TT_KEEP=1: kept $W/core.$prog_pid and $W/secrets"
-[ "$rc" -ne 0 ] && [ "${TT_KEEP:-0}" = 1 ] || rm -f "core.$prog_pid" secrets
+if [ "$rc" -ne 0 ] && [ "${TT_KEEP:-0}" = 1 ]; then
+    msg "TT_KEEP=1: kept $W/core.$prog_pid and $W/secrets"
+else
+    rm -f "core.$prog_pid" secrets
+fi
 [ "$rc" -eq 0 ] || die "secrets found in the core dump after C_Finalize (above)"
 known=$(sed -n 's/^KNOWN: //p' scan.out)
 msg "PASS: no PIN, HMAC key or Ed25519 seed (or its expansion) in the core dump outside tpm2-tss's buffers; both controls found${known:+. Known: $known}"
