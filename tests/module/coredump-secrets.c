@@ -240,27 +240,41 @@ typedef struct hits {
     unsigned long ours, known; /* known: in tpm2-tss buffers (known_place) */
 } hits;
 
-/* Every place needle occurs in hay, printed (up to 4) with what it is in. */
+/* Every place needle occurs in hay, printed (up to 4) with what it is in.
+ * A freed small heap chunk has its first 16 bytes reused by malloc, so a
+ * secret of 32 bytes or more is looked for by its first and its last 16 bytes
+ * too; each place counts once (by where the whole would start). */
 static hits
 find_all (const CK_BYTE *hay, size_t hay_len, const CK_BYTE *needle, size_t len,
           const char *name)
 {
+    size_t starts[64], n = 0, part = len >= 32 ? 16 : len;
+    size_t deltas[2] = { 0, len - part };
     hits h = { 0, 0 };
-    const CK_BYTE *p = hay, *end = hay + hay_len;
 
     printf ("%-28s", name);
-    while ((p = memmem (p, (size_t) (end - p), needle, len)) != NULL) {
-        const char *known = known_place (hay, (size_t) (p - hay));
-        if (h.ours + h.known < 4)
-            printf (" 0x%zx%s%s%s", (size_t) (p - hay), known ? " (" : "", known ? known : "",
+    for (size_t d = 0; d < (part < len ? 2 : 1); d++) {
+        const CK_BYTE *p = hay + deltas[d], *end = hay + hay_len;
+        while (p < end && (p = memmem (p, (size_t) (end - p), needle + deltas[d], part)) != NULL) {
+            size_t at = (size_t) (p - hay) - deltas[d], i;
+            for (i = 0; i < n && starts[i] != at; i++)
+                ;
+            if (i == n && n < sizeof starts / sizeof starts[0])
+                starts[n++] = at;
+            p++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *known = known_place (hay, starts[i]);
+        if (i < 4)
+            printf (" 0x%zx%s%s%s", starts[i], known ? " (" : "", known ? known : "",
                     known ? ")" : "");
         if (known)
             h.known++;
         else
             h.ours++;
-        p++;
     }
-    printf ("%s %lu hit(s)\n", h.ours + h.known > 4 ? " ..." : "", h.ours + h.known);
+    printf ("%s %zu place(s)\n", n > 4 ? " ..." : "", n);
     return h;
 }
 
@@ -327,8 +341,8 @@ scan (const char *core, const char *path)
     }
     live = find_all (map, (size_t) sb.st_size, s.live, (size_t) s.live_len,
                      "control: live marker");
-    /* malloc reuses a freed chunk's first 16 bytes for its lists */
-    freed = find_all (map, (size_t) sb.st_size, s.freed + 16, (size_t) s.freed_len - 16,
+    /* malloc reuses a freed chunk's first 16 bytes: found by its tail */
+    freed = find_all (map, (size_t) sb.st_size, s.freed, (size_t) s.freed_len,
                       "control: freed marker");
     munmap ((void *) map, (size_t) sb.st_size);
     if (live.ours + live.known == 0 || freed.ours + freed.known == 0) {
