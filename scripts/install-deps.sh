@@ -8,7 +8,7 @@ PKGS=(
     build-essential autoconf automake libtool pkg-config
     libtss2-dev libssl-dev libsodium-dev libsqlite3-dev libp11-kit-dev
     p11-kit opensc swtpm swtpm-tools tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0
-    dbus sqlite3 openssl xxd libyaml-0-2
+    dbus sqlite3 openssl xxd libyaml-0-2 gdb
     openssh-client openssh-server libengine-pkcs11-openssl gnutls-bin curl tpm2-openssl
 )
 

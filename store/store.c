@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,19 @@
 #include "core/log.h"
 #include "store.h"
 
+/* One connection serves every token of the process (and tpmtrust-tool), from
+ * any thread: lock (recursive) makes each call, and each transaction from
+ * store_tx_begin to its commit or rollback, one thread's at a time. Without it,
+ * two tokens' transactions interleave on the connection: one's BEGIN fails
+ * inside the other's, one's COMMIT commits the other's rows. */
 struct store {
     sqlite3 *db;
     char *path;
     bool readonly;
     bool newer; /* schema newer than ours: read, never written */
     bool full;  /* opened read-only because its filesystem is full */
+    pthread_mutex_t lock;
+    bool tx_held; /* a transaction holds lock (by the thread that holds it) */
 };
 
 /* How long a change waits for another process's write lock before giving up. */
@@ -108,8 +116,10 @@ exec (store *st, const char *sql)
     return sql_rv (st, sqlite3_exec (st->db, sql, NULL, NULL, NULL), sql);
 }
 
-int
-store_schema_version (store *st)
+/* Without st->lock: store_open runs it before anyone else has the handle (and
+ * under core_store's lock, which the store's lock must never be taken under). */
+static int
+schema_version (store *st)
 {
     sqlite3_stmt *stmt = NULL;
     int v = -1;
@@ -121,10 +131,21 @@ store_schema_version (store *st)
     return v;
 }
 
+int
+store_schema_version (store *st)
+{
+    int v;
+
+    pthread_mutex_lock (&st->lock);
+    v = schema_version (st);
+    pthread_mutex_unlock (&st->lock);
+    return v;
+}
+
 static CK_RV
 store_migrate (store *st)
 {
-    int v = store_schema_version (st);
+    int v = schema_version (st);
     CK_RV rv;
     char sql[64];
 
@@ -141,7 +162,7 @@ store_migrate (store *st)
     if (rv != CKR_OK)
         return rv;
     /* Re-read inside the write lock: another process may have migrated. */
-    for (v = store_schema_version (st); rv == CKR_OK && v < STORE_SCHEMA_VERSION; v++) {
+    for (v = schema_version (st); rv == CKR_OK && v < STORE_SCHEMA_VERSION; v++) {
         for (const char *const *s = migrations[v]; rv == CKR_OK && *s != NULL; s++)
             rv = exec (st, *s);
         snprintf (sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
@@ -302,6 +323,13 @@ store_open (const char *path, store **out)
         free (st);
         return CKR_HOST_MEMORY;
     }
+    {
+        pthread_mutexattr_t ma;
+        pthread_mutexattr_init (&ma);
+        pthread_mutexattr_settype (&ma, PTHREAD_MUTEX_RECURSIVE);
+        pthread_mutex_init (&st->lock, &ma);
+        pthread_mutexattr_destroy (&ma);
+    }
     if (!memory && !uri && access (path, F_OK) != 0)
         store_create_file (path);
     if (!memory && !uri && (rv = store_check_modes (path)) != CKR_OK) {
@@ -364,6 +392,7 @@ store_close (store *st)
         return;
     if (st->db != NULL && sqlite3_close (st->db) != SQLITE_OK)
         LOG_WARN ("closing the store %s: %s", st->path, sqlite3_errmsg (st->db));
+    pthread_mutex_destroy (&st->lock);
     free (st->path);
     free (st);
 }
@@ -380,23 +409,53 @@ store_readonly (const store *st)
     return st->readonly;
 }
 
+/* A transaction keeps st->lock from begin to its end: other threads' calls
+ * wait for it (the holder's own calls go through: the lock is recursive). */
 CK_RV
 store_tx_begin (store *st)
 {
-    return exec (st, "BEGIN IMMEDIATE");
+    CK_RV rv;
+
+    pthread_mutex_lock (&st->lock);
+    rv = exec (st, "BEGIN IMMEDIATE");
+    if (rv == CKR_OK)
+        st->tx_held = true; /* keeps the lock */
+    else
+        pthread_mutex_unlock (&st->lock);
+    return rv;
+}
+
+/* Releases the transaction's hold on the lock once sqlite says it is over
+ * (a failed COMMIT leaves it open for the caller's rollback). */
+static void
+tx_release (store *st)
+{
+    if (st->tx_held && sqlite3_get_autocommit (st->db)) {
+        st->tx_held = false;
+        pthread_mutex_unlock (&st->lock);
+    }
 }
 
 CK_RV
 store_tx_commit (store *st)
 {
-    return exec (st, "COMMIT");
+    CK_RV rv;
+
+    pthread_mutex_lock (&st->lock);
+    rv = exec (st, "COMMIT");
+    tx_release (st);
+    pthread_mutex_unlock (&st->lock);
+    return rv;
 }
 
 void
 store_tx_rollback (store *st)
 {
+    pthread_mutex_lock (&st->lock);
     if (!sqlite3_get_autocommit (st->db))
         exec (st, "ROLLBACK");
+    tx_release (st);
+    pthread_mutex_unlock (&st->lock);
 }
 
 CK_RV
@@ -441,8 +500,11 @@ run (store *st, const char *sql, int (*bind) (sqlite3_stmt *, const void *), con
      int64_t *rowid)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2 (st->db, sql, -1, &stmt, NULL);
+    CK_RV rv;
+    int rc;
 
+    pthread_mutex_lock (&st->lock);
+    rc = sqlite3_prepare_v2 (st->db, sql, -1, &stmt, NULL);
     if (rc == SQLITE_OK && bind != NULL)
         rc = bind (stmt, arg);
     if (rc == SQLITE_OK)
@@ -450,7 +512,9 @@ run (store *st, const char *sql, int (*bind) (sqlite3_stmt *, const void *), con
     if (rc == SQLITE_DONE && rowid != NULL)
         *rowid = sqlite3_last_insert_rowid (st->db);
     sqlite3_finalize (stmt);
-    return sql_rv (st, rc, sql);
+    rv = sql_rv (st, rc, sql);
+    pthread_mutex_unlock (&st->lock);
+    return rv;
 }
 
 static int
@@ -541,7 +605,10 @@ select_rows (store *st, const char *sql, const int64_t *id, size_t elem,
     uint8_t *arr = NULL;
     size_t n = 0;
     CK_RV rv = CKR_OK;
-    int rc = sqlite3_prepare_v2 (st->db, sql, -1, &stmt, NULL);
+    int rc;
+
+    pthread_mutex_lock (&st->lock);
+    rc = sqlite3_prepare_v2 (st->db, sql, -1, &stmt, NULL);
 
     if (rc == SQLITE_OK && id != NULL)
         rc = sqlite3_bind_int64 (stmt, 1, *id);
@@ -562,6 +629,7 @@ select_rows (store *st, const char *sql, const int64_t *id, size_t elem,
     if (rv == CKR_OK)
         rv = sql_rv (st, rc, sql);
     sqlite3_finalize (stmt);
+    pthread_mutex_unlock (&st->lock);
     *out = arr;
     *count = n;
     return rv;

@@ -9,7 +9,9 @@
  * CKR_DEVICE_MEMORY for a full disk, CKR_FUNCTION_FAILED when another process
  * held the write lock past the busy timeout (5 s), CKR_DEVICE_ERROR for other
  * store failures (a damaged file), each with a log line.
- * A store handle is used under the caller's lock (one thread at a time).
+ * A store handle may be used from any thread: each call, and each transaction
+ * (store_tx_begin to store_tx_commit or store_tx_rollback, by one thread), runs
+ * alone on the connection.
  */
 #ifndef TT_STORE_H
 #define TT_STORE_H

@@ -19,6 +19,7 @@
 #   abrmd_stop              stop both, switch the TCTI variables back to swtpm
 #   tt_require_abrmd        like tt_require_swtpm, for tpm2-abrmd + dbus-daemon
 #   tt_transient_count      print the number of loaded transient objects
+#   tt_session_count        print the number of loaded and saved sessions
 #   tt_cleanup              stop everything, remove TT_TMP (unless TT_KEEP=1);
 #                           runs automatically from an EXIT trap
 #
@@ -478,6 +479,21 @@ tt_transient_count() {
         return 1
     fi
     printf '%s\n' "$out" | grep -c '0x' || true
+}
+
+# Number of sessions (loaded or context-saved) in the TPM; the same caveat as
+# tt_transient_count applies through tpm2-abrmd.
+tt_session_count() {
+    local tcti=${TPM2TOOLS_TCTI:-${TPMTRUST_TCTI:-}} out n=0 kind
+    [ -n "$tcti" ] || { _tt_msg "ERROR: tt_session_count: no TCTI exported"; return 1; }
+    for kind in handles-loaded-session handles-saved-session; do
+        if ! out=$(timeout -k 1 10 tpm2_getcap -T "$tcti" "$kind" 2>&1); then
+            _tt_msg "ERROR: tpm2_getcap $kind failed: $out"
+            return 1
+        fi
+        n=$((n + $(printf '%s\n' "$out" | grep -c '0x' || true)))
+    done
+    echo "$n"
 }
 
 tt_cleanup() {

@@ -16,6 +16,11 @@ void pad32 (CK_UTF8CHAR out[32], const char *s);
 bool blank_padded (const CK_UTF8CHAR *p, size_t n);
 /* Decodes hex into out (at most max bytes); returns the length or -1. */
 long unhex (const char *hex, CK_BYTE *out, size_t max);
+/* The slot of the initialized token labelled label; false (with a "# " line on
+ * stdout saying why) when there is none. */
+bool find_token_slot (CK_FUNCTION_LIST_PTR f, const char *label, CK_SLOT_ID *slot);
+/* Ed25519 verification with OpenSSL (independent of the module's libsodium). */
+bool ossl_ed_verify (const CK_BYTE pk[32], const CK_BYTE *msg, size_t len, const CK_BYTE *sig);
 
 /* dlopen()s the module and gets its function table through C_GetFunctionList,
  * as a consumer does; prog names the caller in the message on failure. */

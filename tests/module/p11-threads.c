@@ -8,6 +8,10 @@
  *                                      with OpenSSL
  *   p11-threads [MODULE] sign M        one thread, M signs; every 100th (and
  *                                      the last) is checked with OpenSSL
+ *   p11-threads [MODULE] mix N S       N threads mixing signs, searches, object
+ *                                      creation and destruction for S seconds,
+ *                                      on shared and own sessions (p11-mix.c)
+ *   p11-threads [MODULE] mixcheck      every object on the token is usable
  *
  * MODULE defaults to $TT_MODULE. The token is found by label ($TT_TOKEN,
  * default "test"), the user PIN is $TT_PIN (default 1234) and the key pair is
@@ -50,6 +54,7 @@
 
 #include "core/ck.h"
 #include "tests/module/helpers.h"
+#include "tests/module/p11-threads.h"
 
 #ifndef CKA_PUBLIC_KEY_INFO
 #define CKA_PUBLIC_KEY_INFO (0x129UL)
@@ -69,10 +74,7 @@ static size_t field_len; /* bytes of r (and of s) */
 static unsigned long errors_shown;
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void
-fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-
-static void
+void
 fail (const char *fmt, ...)
 {
     va_list ap;
@@ -90,7 +92,7 @@ fail (const char *fmt, ...)
     pthread_mutex_unlock (&print_lock);
 }
 
-static const char *
+const char *
 env_or (const char *name, const char *dflt)
 {
     const char *v = getenv (name);
@@ -166,7 +168,7 @@ get_attr (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, CK_BY
     return get_attr_alloc (p11, s, o, type, val, len);
 }
 
-static void
+void
 ssl_errors (const char *what)
 {
     unsigned long e;
@@ -182,7 +184,7 @@ ssl_errors (const char *what)
  * EVP_PKEY from CKA_EC_PARAMS (a DER OID) and CKA_EC_POINT (a DER OCTET
  * STRING holding the uncompressed point; a bare point is accepted too).
  */
-static EVP_PKEY *
+EVP_PKEY *
 pkey_from_point (const CK_BYTE *params, CK_ULONG params_len, const CK_BYTE *point,
                  CK_ULONG point_len)
 {
@@ -294,8 +296,9 @@ out:
 }
 
 /* 1: valid, 0: invalid, -1: error. SIG is r||s. */
-static int
-ossl_verify (const CK_BYTE *digest, size_t digest_len, const CK_BYTE *sig, size_t sig_len)
+int
+ossl_verify_key (EVP_PKEY *key, const CK_BYTE *digest, size_t digest_len, const CK_BYTE *sig,
+                 size_t sig_len)
 {
     ECDSA_SIG *es = NULL;
     BIGNUM *r = NULL, *s = NULL;
@@ -316,7 +319,7 @@ ossl_verify (const CK_BYTE *digest, size_t digest_len, const CK_BYTE *sig, size_
     der_len = i2d_ECDSA_SIG (es, &der);
     if (der_len <= 0)
         goto out;
-    ctx = EVP_PKEY_CTX_new (pubkey, NULL);
+    ctx = EVP_PKEY_CTX_new (key, NULL);
     if (ctx == NULL || EVP_PKEY_verify_init (ctx) <= 0)
         goto out;
     ret = EVP_PKEY_verify (ctx, der, (size_t) der_len, digest, digest_len);
@@ -330,6 +333,12 @@ out:
     OPENSSL_free (der);
     ECDSA_SIG_free (es);
     return ret;
+}
+
+static int
+ossl_verify (const CK_BYTE *digest, size_t digest_len, const CK_BYTE *sig, size_t sig_len)
+{
+    return ossl_verify_key (pubkey, digest, digest_len, sig, sig_len);
 }
 
 typedef struct {
@@ -423,55 +432,16 @@ out:
     return NULL;
 }
 
-static bool
-find_slot (const char *label)
-{
-    CK_SLOT_ID *slots = NULL;
-    CK_ULONG n = 0;
-    char want[32];
-    size_t len = strlen (label);
-    bool found = false;
-    CK_RV rv;
-
-    if (len > sizeof want) {
-        fail ("token label too long: %s", label);
-        return false;
-    }
-    memset (want, ' ', sizeof want);
-    memcpy (want, label, len);
-    rv = p11->C_GetSlotList (CK_TRUE, NULL, &n);
-    if (rv == CKR_OK && n > 0) {
-        slots = calloc (n, sizeof *slots);
-        rv = slots ? p11->C_GetSlotList (CK_TRUE, slots, &n) : CKR_HOST_MEMORY;
-    }
-    if (rv != CKR_OK) {
-        fail ("C_GetSlotList = 0x%lx", rv);
-        free (slots);
-        return false;
-    }
-    for (CK_ULONG i = 0; i < n && !found; i++) {
-        CK_TOKEN_INFO ti;
-        if (p11->C_GetTokenInfo (slots[i], &ti) != CKR_OK)
-            continue;
-        if ((ti.flags & CKF_TOKEN_INITIALIZED) && memcmp (ti.label, want, sizeof want) == 0) {
-            slot = slots[i];
-            found = true;
-        }
-    }
-    free (slots);
-    if (!found)
-        fail ("no initialized token labelled '%s' (%lu slots)", label, n);
-    return found;
-}
-
 static void
 usage (void)
 {
     fprintf (stderr, "usage: p11-threads [MODULE] threads N M\n"
                      "       p11-threads [MODULE] init\n"
                      "       p11-threads [MODULE] sign M\n"
+                     "       p11-threads [MODULE] mix N SECONDS\n"
+                     "       p11-threads [MODULE] mixcheck\n"
                      "env: TT_MODULE, TT_TOKEN (test), TT_PIN (1234), TT_KEY_ID (01),\n"
-                     "     TT_NO_FINALIZE (0)\n");
+                     "     TT_NO_FINALIZE (0); mix: TT_TOKEN2, TT_MIX_KEEP (0)\n");
 }
 
 int
@@ -492,7 +462,8 @@ main (int argc, char **argv)
 
     /* MODULE is optional: anything that is not a mode name. */
     if (argc > 1 && strcmp (argv[1], "threads") != 0 && strcmp (argv[1], "sign") != 0
-        && strcmp (argv[1], "init") != 0)
+        && strcmp (argv[1], "init") != 0 && strcmp (argv[1], "mix") != 0
+        && strcmp (argv[1], "mixcheck") != 0)
         module = argv[argi++];
     else
         module = getenv ("TT_MODULE");
@@ -507,6 +478,14 @@ main (int argc, char **argv)
             usage ();
             return 2;
         }
+    } else if (strcmp (mode, "mix") == 0 && argc - argi == 2) {
+        if (!parse_count (argv[argi], MAX_THREADS, &n_threads)
+            || !parse_count (argv[argi + 1], 3600, &n_signs)) {
+            usage ();
+            return 2;
+        }
+    } else if (strcmp (mode, "mixcheck") == 0 && argc == argi) {
+        /* see p11-mix.c */
     } else if (strcmp (mode, "init") == 0 && argc == argi) {
         /* only what a program that scans modules does: load, initialize, info, finalize */
     } else if (strcmp (mode, "sign") == 0 && argc - argi == 1) {
@@ -543,6 +522,12 @@ main (int argc, char **argv)
         goto done;
     }
     initialized = true;
+    if (strcmp (mode, "mix") == 0 || strcmp (mode, "mixcheck") == 0) {
+        /* n_signs is the duration in seconds here */
+        failures += strcmp (mode, "mix") == 0 ? mix_run (p11, n_threads, n_signs) != 0
+                                              : mix_check (p11) != 0;
+        goto done;
+    }
     if (strcmp (mode, "init") == 0) {
         CK_INFO info;
         rv = p11->C_GetInfo (&info);
@@ -551,7 +536,8 @@ main (int argc, char **argv)
         printf ("init: C_Initialize, C_GetInfo, C_Finalize: 0x%lx\n", rv);
         return rv == CKR_OK ? 0 : 1;
     }
-    if (!find_slot (env_or ("TT_TOKEN", "test"))) {
+    if (!find_token_slot (p11, env_or ("TT_TOKEN", "test"), &slot)) {
+        fail ("no token labelled %s", env_or ("TT_TOKEN", "test"));
         failures++;
         goto done;
     }

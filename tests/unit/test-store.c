@@ -2,6 +2,7 @@
 /* Unit tests of the store on an in-memory database and on a file. */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -130,10 +131,93 @@ test_files (void)
     ok (system (cmd) == 0, "clean up");
 }
 
+/* Threads sharing one store handle (as the tokens of a process do): each
+ * transaction must stay whole, whatever the others do meanwhile. */
+typedef struct tx_worker {
+    store *st;
+    int64_t token_id;
+    unsigned committed, failures;
+} tx_worker;
+
+static void *
+tx_worker_run (void *arg)
+{
+    tx_worker *w = arg;
+    for (unsigned i = 0; i < 200; i++) {
+        store_object a = { 0 }, b = { 0 };
+        CK_RV rv = store_tx_begin (w->st);
+        a.token_id = b.token_id = w->token_id;
+        store_blob_set (&a.attrs, "\x01", 1);
+        store_blob_set (&b.attrs, "\x02", 1);
+        if (rv == CKR_OK)
+            rv = store_object_put (w->st, &a);
+        if (rv == CKR_OK)
+            rv = store_object_put (w->st, &b);
+        if (rv == CKR_OK && i % 3 == 0)
+            store_tx_rollback (w->st);
+        else if (rv == CKR_OK && (rv = store_tx_commit (w->st)) == CKR_OK)
+            w->committed += 2;
+        if (rv != CKR_OK) {
+            store_tx_rollback (w->st);
+            w->failures++;
+        }
+        store_object_clear (&a);
+        store_object_clear (&b);
+    }
+    return NULL;
+}
+
+static void
+test_threads (void)
+{
+    char dir[] = "/tmp/tpmtrust-store-XXXXXX", path[128];
+    store *st = NULL;
+    store_token t;
+    tx_worker w[4];
+    pthread_t th[4];
+    unsigned want = 0, failures = 0;
+    size_t total = 0;
+
+    if (mkdtemp (dir) == NULL) {
+        ok (false, "mkdtemp");
+        return;
+    }
+    snprintf (path, sizeof path, "%s/store.sqlite3", dir);
+    is_rv (store_open (path, &st), CKR_OK, "open a file store for threads");
+    for (int i = 0; i < 4; i++) {
+        char serial[17];
+        snprintf (serial, sizeof serial, "%016d", i);
+        fill_token (&t, "threads", serial);
+        store_token_add (st, &t, 0);
+        w[i] = (tx_worker) { st, t.id, 0, 0 };
+        store_token_clear (&t);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_create (&th[i], NULL, tx_worker_run, &w[i]);
+    for (int i = 0; i < 4; i++) {
+        store_object *objs = NULL;
+        size_t n = 0;
+        pthread_join (th[i], NULL);
+        want += w[i].committed;
+        failures += w[i].failures;
+        if (store_object_list (st, w[i].token_id, &objs, &n) == CKR_OK)
+            total += n;
+        ok (n == w[i].committed, "thread %d: %zu objects stored, %u committed", i, n,
+            w[i].committed);
+        store_object_list_free (objs, n);
+    }
+    ok (failures == 0, "4 threads x 200 transactions on one handle: %u failed", failures);
+    ok (total == want && want == 4 * 2 * 133, "%zu objects in all, %u committed", total, want);
+    store_close (st);
+    snprintf (path, sizeof path, "rm -rf '%s'", dir);
+    ok (system (path) == 0, "temp dir removed");
+}
+
 int
 main (void)
 {
     test_memory ();
     test_files ();
+    test_threads ();
     return tap_done ();
 }
