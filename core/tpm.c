@@ -136,6 +136,16 @@ cache_evict_inlock (tpm *t)
     return true;
 }
 
+/* After an ESAPI command with a response-encrypted secret: ESAPI decrypted
+ * it in place in the SAPI context's buffer, which it frees unwiped later. */
+static void
+esys_wipe_response (tpm *t)
+{
+    TSS2_SYS_CONTEXT *sys = NULL;
+    if (t->esys != NULL && Esys_GetSysContext (t->esys, &sys) == TSS2_RC_SUCCESS)
+        tpm_fast_wipe_response (sys);
+}
+
 /* After a command: true when it failed for want of an object slot and a
  * cached key was flushed to make room (the caller retries). */
 static bool
@@ -1023,6 +1033,7 @@ tpm_nv_read_secret (tpm *t, uint32_t index, tpm_pcrs pcrs, size_t size, secbuf *
         rv = tpm_rv (t, Esys_NV_Read (t->esys, nv, nv, s, ESYS_TR_NONE, ESYS_TR_NONE,
                                       (UINT16) size, 0, &data),
                      "reading the NV secret");
+    esys_wipe_response (t);
     tpm_flush_inlock (t, &s);
     if (nv != ESYS_TR_NONE && t->esys != NULL)
         Esys_TR_Close (t->esys, &nv);
@@ -1181,6 +1192,7 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
         rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
         if (rv == CKR_OK) {
             r = Esys_Unseal (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &out);
+            esys_wipe_response (t);
             rv = tpm_rv (t, r, "unsealing");
             tpm_key_session_done (t, k, &s, rv);
         }
@@ -1432,6 +1444,7 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
             rv = tpm_rv (t, Esys_HMAC (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &buf, hash,
                                        &result),
                          "computing an HMAC");
+            esys_wipe_response (t);
             tpm_key_session_done (t, k, &s, rv);
         }
     }
@@ -1570,6 +1583,7 @@ tpm_hmac_finish (tpm *t, tpm_hmac_seq *seq, const uint8_t *data, size_t len, uin
                                                ESYS_TR_NONE, &buf, ESYS_TR_RH_NULL, &result,
                                                &ticket),
                      "completing an HMAC sequence");
+        esys_wipe_response (t);
         tpm_session_failed (t, rv);
         if (rv == CKR_OK) {
             h = ESYS_TR_NONE; /* SequenceComplete flushes the sequence */
