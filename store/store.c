@@ -220,7 +220,7 @@ store_open_full (store *st)
     sqlite3_close (st->db);
     st->db = NULL;
     if (sqlite3_open_v2 (uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK
-        || store_schema_version (st) < 0) {
+        || schema_version (st) < 0) {
         LOG_ERROR ("the filesystem holding %s is full and the store cannot be read: %s",
                    st->path, st->db ? sqlite3_errmsg (st->db) : "out of memory");
         rv = CKR_DEVICE_MEMORY;
@@ -353,20 +353,20 @@ store_open (const char *path, store **out)
     st->readonly = sqlite3_db_readonly (st->db, "main") == 1;
     sqlite3_busy_timeout (st->db, STORE_BUSY_TIMEOUT_MS);
     sqlite3_extended_result_codes (st->db, 1);
-    if (!memory && !uri && store_schema_version (st) < 0 && store_disk_full (st)
+    if (!memory && !uri && schema_version (st) < 0 && store_disk_full (st)
         && (rv = store_open_full (st)) != CKR_OK) {
         store_close (st);
         return rv;
     }
     /* A newer schema is read as far as our queries can, and never written (not
      * even its journal mode): this connection refuses every change. */
-    if (store_schema_version (st) > STORE_SCHEMA_VERSION) {
+    if (schema_version (st) > STORE_SCHEMA_VERSION) {
         st->newer = st->readonly = true;
         exec (st, "PRAGMA query_only = ON");
         LOG_WARN ("store %s has schema version %d, newer than this tpmtrust understands (%d): "
                   "opened read-only (signing works, changes get CKR_TOKEN_WRITE_PROTECTED); "
                   "upgrade tpmtrust to change it. Nothing in it is rewritten",
-                  path, store_schema_version (st), STORE_SCHEMA_VERSION);
+                  path, schema_version (st), STORE_SCHEMA_VERSION);
     }
     exec (st, "PRAGMA foreign_keys = ON");
     exec (st, "PRAGMA secure_delete = ON");
