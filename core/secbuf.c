@@ -7,6 +7,8 @@
 
 #include "secbuf.h"
 
+static size_t live; /* secbufs not yet freed: sodium_malloc memory is not seen by LSan */
+
 secbuf *
 secbuf_new (size_t len)
 {
@@ -25,6 +27,7 @@ secbuf_new (size_t len)
     }
     sodium_memzero (buf->data, len ? len : 1);
     buf->len = len;
+    __atomic_add_fetch (&live, 1, __ATOMIC_RELAXED);
     return buf;
 }
 
@@ -44,4 +47,11 @@ secbuf_free (secbuf *buf)
         return;
     sodium_free (buf->data); /* wipes */
     sodium_free (buf);
+    __atomic_sub_fetch (&live, 1, __ATOMIC_RELAXED);
+}
+
+size_t
+secbuf_live (void)
+{
+    return __atomic_load_n (&live, __ATOMIC_RELAXED);
 }
