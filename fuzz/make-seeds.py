@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import os
 import struct
+import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,7 +53,23 @@ def mech(m, param=None):
         return b'\x80' + ulong(m)
     return b'\x82' + ulong(m) + length(len(param)) + param
 
+def x509_der():
+    """A small self-signed P-256 certificate (openssl), for CKO_CERTIFICATE."""
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+                        '-nodes', '-keyout', d + '/k', '-subj', '/CN=seed', '-days', '1',
+                        '-outform', 'DER', '-out', d + '/c'], check=True, capture_output=True)
+        with open(d + '/c', 'rb') as f:
+            return f.read()
+
+CERT = x509_der()
+
 TEMPLATES = {
+    'certificate': template(attr(CKA_CLASS, ulong(CKO_CERTIFICATE)), attr(CKA_CERTIFICATE_TYPE, ulong(0)),
+                            attr(CKA_TOKEN, boolean(0)), attr(CKA_VALUE, CERT), attr(CKA_LABEL, b'cert')),
+    'ed-private': template(attr(CKA_CLASS, ulong(CKO_PRIVATE_KEY)),
+                           attr(CKA_KEY_TYPE, ulong(CKK_EC_EDWARDS)), attr(CKA_TOKEN, boolean(0)),
+                           attr(CKA_EC_PARAMS, ED_OID), attr(CKA_VALUE, b's' * 32)),
     'data': template(attr(CKA_CLASS, ulong(CKO_DATA)), attr(CKA_TOKEN, boolean(0)),
                      attr(CKA_LABEL, b'seed'), attr(CKA_APPLICATION, b'app'),
                      attr(CKA_VALUE, b'hello')),
@@ -110,6 +128,9 @@ def p11_seeds():
         + op(15, mech(CKM_HEARTBEAT, b'n' * 16) + b'\x00')
     yield 'pcr-private', init + op(31, u8(3) + length(0)) + OPEN_RW + create(TEMPLATES['ec-private-pcr']) \
         + op(34, u8(64) + b'\x00' + u8(8) + b'\x00') + op(33, mech(CKM_ECDSA) + b'\x01')
+    yield 'certificate', init + OPEN_RW + create(TEMPLATES['certificate']) + FIND_ALL + get_all()
+    yield 'ed-private', init + op(31, u8(3) + length(0)) + OPEN_RW + create(TEMPLATES['ed-private']) \
+        + op(15, mech(CKM_EDDSA) + b'\x00') + op(16, length(5) + b'hello' + out_buf())
     # C_Initialize with locking callbacks and flags
     yield 'init-args', b'\x1f' + ulong(2) + OPEN_RW + op(33, mech(CKM_ECDSA) + b'\x01')
 

@@ -26,9 +26,13 @@ export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
     TESTS="tests/unit/test-attr tests/unit/test-store tests/module/test-module.sh" \
     TEST_SUITE_LOG=test-suite-asan.log) || status=1
 
-# one closing line over both runs, from automake's .trs files
-pass=$(cat build/tests/*/*.trs build-asan/tests/*/*.trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
-failed=$(cat build/tests/*/*.trs build-asan/tests/*/*.trs 2>/dev/null | grep -cE '^:test-result: (FAIL|ERROR|XPASS)' || true)
-skip=$(cat build/tests/*/*.trs build-asan/tests/*/*.trs 2>/dev/null | grep -c '^:test-result: SKIP' || true)
+echo "== fuzzing: a short run of each libFuzzer target (tests/fuzz/run.sh, docs/fuzzing.md)"
+bash tests/fuzz/run.sh build-fuzz || status=1
+
+# one closing line over all runs, from automake's .trs files
+trs=(build/tests/*/*.trs build-asan/tests/*/*.trs build-fuzz/tests/*/*.trs)
+pass=$(cat "${trs[@]}" 2>/dev/null | grep -c '^:test-result: PASS' || true)
+failed=$(cat "${trs[@]}" 2>/dev/null | grep -cE '^:test-result: (FAIL|ERROR|XPASS)' || true)
+skip=$(cat "${trs[@]}" 2>/dev/null | grep -c '^:test-result: SKIP' || true)
 echo "$pass passed, $failed failed, $skip skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
