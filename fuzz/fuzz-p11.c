@@ -148,6 +148,10 @@ one_call (state *s, uint8_t op)
      * to every compiler */
     CK_SESSION_HANDLE sh = pick_session (s);
     CK_OBJECT_HANDLE oh = pick_object (s);
+    /* op 200 and up: the same call with NULL for every pointer argument P() marks
+     * (a caller's mistake the module must answer with CKR_ARGUMENTS_BAD) */
+    bool nul = op >= 200;
+#define P(x) (nul ? NULL : (x))
 
     switch (op % 40) {
     case 0: { /* C_OpenSession on the token, the empty slot or any id */
@@ -155,7 +159,7 @@ one_call (state *s, uint8_t op)
         uint8_t b = fz_u8 (f);
         CK_SLOT_ID slot = b < 0xc0 ? s->slot : b < 0xf0 ? s->slot + 1 : fz_ulong (f);
         CK_FLAGS flags = b & 1 ? fz_ulong (f) : CKF_SERIAL_SESSION | (b & 2 ? CKF_RW_SESSION : 0);
-        if (fl->C_OpenSession (slot, flags, NULL, NULL, &opened) == CKR_OK
+        if (fl->C_OpenSession (slot, flags, NULL, NULL, P (&opened)) == CKR_OK
             && s->n_sess < MAX_SESSIONS)
             s->sess[s->n_sess++] = opened;
         break;
@@ -167,12 +171,12 @@ one_call (state *s, uint8_t op)
     case 3:
     case 4:
         t = fz_template (f, 32, &n);
-        rv = fl->C_CreateObject (sh, t, n, &h);
+        rv = fl->C_CreateObject (sh, P (t), n, P (&h));
         keep_object (s, rv, h);
         break;
     case 5:
         t = fz_template (f, 16, &n);
-        rv = fl->C_CopyObject (sh, oh, t, n, &h);
+        rv = fl->C_CopyObject (sh, oh, P (t), n, P (&h));
         keep_object (s, rv, h);
         break;
     case 6:
@@ -181,11 +185,11 @@ one_call (state *s, uint8_t op)
     case 7:
     case 8:
         t = get_template (s, &n);
-        fl->C_GetAttributeValue (sh, oh, t, n);
+        fl->C_GetAttributeValue (sh, oh, P (t), n);
         break;
     case 9:
         t = fz_template (f, 16, &n);
-        fl->C_SetAttributeValue (sh, oh, t, n);
+        fl->C_SetAttributeValue (sh, oh, P (t), n);
         break;
     case 10: { /* a whole search */
         CK_OBJECT_HANDLE found[8];
@@ -200,18 +204,18 @@ one_call (state *s, uint8_t op)
     }
     case 11:
         t = fz_template (f, 8, &n);
-        fl->C_FindObjectsInit (sh, t, n);
+        fl->C_FindObjectsInit (sh, P (t), n);
         break;
     case 12: {
         CK_OBJECT_HANDLE found[8];
-        fl->C_FindObjects (sh, found, fz_pick (f, 9), &n);
+        fl->C_FindObjects (sh, P (found), fz_pick (f, 9), P (&n));
         break;
     }
     case 13:
         fl->C_FindObjectsFinal (sh);
         break;
     case 14:
-        fl->C_GetObjectSize (sh, oh, &n);
+        fl->C_GetObjectSize (sh, oh, P (&n));
         break;
     case 15:
         m = fz_mechanism (f);
@@ -221,15 +225,15 @@ one_call (state *s, uint8_t op)
         len = fz_len (f, 2048);
         data = fz_bytes (f, len);
         buf = out_buf (s, &n);
-        fl->C_Sign (sh, data, len, buf, &n);
+        fl->C_Sign (sh, P (data), len, buf, P (&n));
         break;
     case 17:
         len = fz_len (f, 4096);
-        fl->C_SignUpdate (sh, fz_bytes (f, len), len);
+        fl->C_SignUpdate (sh, P (fz_bytes (f, len)), len);
         break;
     case 18:
         buf = out_buf (s, &n);
-        fl->C_SignFinal (sh, buf, &n);
+        fl->C_SignFinal (sh, buf, P (&n));
         break;
     case 19:
         m = fz_mechanism (f);
@@ -239,54 +243,54 @@ one_call (state *s, uint8_t op)
         len = fz_len (f, 2048);
         data = fz_bytes (f, len);
         n = fz_len (f, 512);
-        fl->C_Verify (sh, data, len, fz_bytes (f, n), n);
+        fl->C_Verify (sh, P (data), len, P (fz_bytes (f, n)), n);
         break;
     case 21:
         len = fz_len (f, 4096);
-        fl->C_VerifyUpdate (sh, fz_bytes (f, len), len);
+        fl->C_VerifyUpdate (sh, P (fz_bytes (f, len)), len);
         break;
     case 22:
         n = fz_len (f, 512);
-        fl->C_VerifyFinal (sh, fz_bytes (f, n), n);
+        fl->C_VerifyFinal (sh, P (fz_bytes (f, n)), n);
         break;
     case 23:
-        fl->C_DigestInit (sh, fz_mechanism (f));
+        fl->C_DigestInit (sh, P (fz_mechanism (f)));
         break;
     case 24:
         len = fz_len (f, 2048);
         data = fz_bytes (f, len);
         buf = out_buf (s, &n);
-        fl->C_Digest (sh, data, len, buf, &n);
+        fl->C_Digest (sh, P (data), len, buf, P (&n));
         break;
     case 25:
         len = fz_len (f, 2048);
-        fl->C_DigestUpdate (sh, fz_bytes (f, len), len);
+        fl->C_DigestUpdate (sh, P (fz_bytes (f, len)), len);
         break;
     case 26:
         fl->C_DigestKey (sh, oh);
         break;
     case 27:
         buf = out_buf (s, &n);
-        fl->C_DigestFinal (sh, buf, &n);
+        fl->C_DigestFinal (sh, buf, P (&n));
         break;
     case 28:
         m = fz_mechanism (f);
         t = fz_template (f, 16, &n);
-        rv = fl->C_GenerateKey (sh, m, t, n, &h);
+        rv = fl->C_GenerateKey (sh, P (m), P (t), n, P (&h));
         keep_object (s, rv, h);
         break;
     case 29:
         m = fz_mechanism (f);
         t = fz_template (f, 16, &n);
         t2 = fz_template (f, 16, &n2);
-        rv = fl->C_GenerateKeyPair (sh, m, t, n, t2, n2, &h, &h2);
+        rv = fl->C_GenerateKeyPair (sh, P (m), P (t), n, P (t2), n2, P (&h), P (&h2));
         keep_object (s, rv, h);
         keep_object (s, rv, h2);
         break;
     case 30:
         m = fz_mechanism (f);
         t = fz_template (f, 16, &n);
-        rv = fl->C_DeriveKey (sh, m, oh, t, n, &h);
+        rv = fl->C_DeriveKey (sh, P (m), oh, P (t), n, P (&h));
         keep_object (s, rv, h);
         break;
     case 31: { /* login (the TPM checks PINs: CKR_DEVICE_ERROR), or a fake one */
@@ -295,7 +299,7 @@ one_call (state *s, uint8_t op)
         if (user == 3)
             fuzz_fake_login (s->slot);
         else
-            fl->C_Login (sh, user, fz_bytes (f, len), len);
+            fl->C_Login (sh, user, P (fz_bytes (f, len)), len);
         break;
     }
     case 32:
@@ -306,10 +310,10 @@ one_call (state *s, uint8_t op)
         CK_MECHANISM_INFO mi;
         CK_SLOT_INFO si;
         CK_INFO gi;
-        fl->C_GetSessionInfo (sh, &info);
-        fl->C_GetMechanismInfo (s->slot, fz_mechanism (f)->mechanism, &mi);
-        fl->C_GetSlotInfo (fz_bool (f) ? s->slot : fz_ulong (f), &si);
-        fl->C_GetInfo (&gi);
+        fl->C_GetSessionInfo (sh, P (&info));
+        fl->C_GetMechanismInfo (s->slot, fz_mechanism (f)->mechanism, P (&mi));
+        fl->C_GetSlotInfo (fz_bool (f) ? s->slot : fz_ulong (f), P (&si));
+        fl->C_GetInfo (P (&gi));
         break;
     }
     case 34: { /* the list calls, as length queries and into short buffers */
@@ -317,27 +321,27 @@ one_call (state *s, uint8_t op)
         CK_SLOT_ID slots[8];
         uint8_t b;
         n = fz_pick (f, 65);
-        fl->C_GetMechanismList (s->slot, fz_bool (f) ? NULL : mechs, &n);
+        fl->C_GetMechanismList (s->slot, fz_bool (f) ? NULL : mechs, P (&n));
         n = fz_pick (f, 9);
         b = fz_u8 (f);
-        fl->C_GetSlotList (b & 1, b & 2 ? NULL : slots, &n);
+        fl->C_GetSlotList (b & 1, b & 2 ? NULL : slots, P (&n));
         break;
     }
     case 35:
         buf = out_buf (s, &n);
-        fl->C_GetOperationState (sh, buf, &n);
+        fl->C_GetOperationState (sh, buf, P (&n));
         len = fz_len (f, 256);
-        fl->C_SetOperationState (sh, fz_bytes (f, len), len, oh, oh);
+        fl->C_SetOperationState (sh, P (fz_bytes (f, len)), len, oh, oh);
         break;
     case 36:
         len = fz_len (f, 256);
-        fl->C_SeedRandom (sh, fz_bytes (f, len), len);
+        fl->C_SeedRandom (sh, P (fz_bytes (f, len)), len);
         break;
     case 37: { /* TPM-bound: CKR_DEVICE_ERROR, quickly */
         CK_TOKEN_INFO ti;
         len = fz_len (f, 64);
-        fl->C_GenerateRandom (sh, fz_alloc (f, len), len);
-        fl->C_GetTokenInfo (s->slot, &ti);
+        fl->C_GenerateRandom (sh, P (fz_alloc (f, len)), len);
+        fl->C_GetTokenInfo (s->slot, P (&ti));
         break;
     }
     case 38: { /* PIN changes and a token init on the empty slot (the TPM says no) */
@@ -345,9 +349,9 @@ one_call (state *s, uint8_t op)
         CK_ULONG a = fz_len (f, 300), b = fz_len (f, 300);
         CK_BYTE *pa = fz_bytes (f, a), *pb = fz_bytes (f, b);
         memset (label, ' ', sizeof label);
-        fl->C_InitPIN (sh, pa, a);
-        fl->C_SetPIN (sh, pa, a, pb, b);
-        fl->C_InitToken (s->slot + fz_pick (f, 2), pb, b, label);
+        fl->C_InitPIN (sh, P (pa), a);
+        fl->C_SetPIN (sh, P (pa), a, P (pb), b);
+        fl->C_InitToken (s->slot + fz_pick (f, 2), P (pb), b, P (label));
         break;
     }
     default:
@@ -357,6 +361,7 @@ one_call (state *s, uint8_t op)
             fl->C_SessionCancel (sh, fz_ulong (f));
         break;
     }
+#undef P
 }
 
 int
