@@ -335,6 +335,12 @@ object_visible (const tt_token *tok, const tt_object *obj)
     return !object_private (obj) || tok->login == CKU_USER;
 }
 
+bool
+object_tpm_key (const tt_object *obj)
+{
+    return obj->tpm_pub.data != NULL && obj->tpm_priv.data != NULL && obj->wrapped_auth != NULL;
+}
+
 static CK_OBJECT_CLASS
 object_class (const tt_object *obj)
 {
