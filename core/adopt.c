@@ -172,7 +172,7 @@ object_export_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h,
 
     if (rv != CKR_OK)
         return rv;
-    if (obj->tpm_pub.data == NULL || obj->wrapped_auth == NULL)
+    if (!object_tpm_key (obj))
         return CKR_KEY_TYPE_INCONSISTENT;
     if (!token_user_logged_in (tok))
         return CKR_USER_NOT_LOGGED_IN;

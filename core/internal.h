@@ -113,6 +113,9 @@ CK_RV object_lookup (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK_RV 
 /* Stores a new object or pair atomically (token objects), then links them to tok. */
 CK_RV object_add_inlock (tt_token *tok, tt_session *sess, tt_object **objs, size_t n);
 tt_object *object_new (attr_list *attrs);
+/* True when obj is a TPM object: public and private blob and wrapped auth value
+ * (a store row may lack any of them: such an object is no key). */
+bool object_tpm_key (const tt_object *obj);
 /* Template rules (object.c): see the schema there. Schema flags: */
 #define A_CREATE 0x01     /* may be given in a template */
 #define A_MODIFY 0x02     /* C_SetAttributeValue and C_CopyObject may change it */

@@ -265,7 +265,7 @@ template_defaults (CK_OBJECT_CLASS cls, attr_list *list)
     const schema_entry *const *secs = schema_for (cls);
     CK_RV rv = CKR_OK;
 
-    for (; *secs != NULL && rv == CKR_OK; secs++) {
+    for (; secs != NULL && *secs != NULL && rv == CKR_OK; secs++) { /* NULL: no such class */
         for (const schema_entry *e = *secs; e->type != (CK_ATTRIBUTE_TYPE) -1 && rv == CKR_OK;
              e++) {
             if (attr_list_find (list, e->type) != NULL)
@@ -286,7 +286,7 @@ CK_RV
 template_required (CK_OBJECT_CLASS cls, const attr_list *list)
 {
     const schema_entry *const *secs = schema_for (cls);
-    for (; *secs != NULL; secs++)
+    for (; secs != NULL && *secs != NULL; secs++)
         for (const schema_entry *e = *secs; e->type != (CK_ATTRIBUTE_TYPE) -1; e++)
             if ((e->flags & A_REQUIRE) && attr_list_find (list, e->type) == NULL) {
                 LOG_DEBUG ("the template lacks attribute 0x%lx", e->type);
@@ -333,6 +333,12 @@ static bool
 object_visible (const tt_token *tok, const tt_object *obj)
 {
     return !object_private (obj) || tok->login == CKU_USER;
+}
+
+bool
+object_tpm_key (const tt_object *obj)
+{
+    return obj->tpm_pub.data != NULL && obj->tpm_priv.data != NULL && obj->wrapped_auth != NULL;
 }
 
 static CK_OBJECT_CLASS

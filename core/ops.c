@@ -184,7 +184,7 @@ sign_check_key (tt_token *tok, const mech_info *m, const tt_object *obj, bool ve
         if (!ok)
             return CKR_MECHANISM_INVALID;
     }
-    if (in_tpm && (obj->tpm_pub.data == NULL || obj->wrapped_auth == NULL))
+    if (in_tpm && !object_tpm_key (obj))
         return CKR_KEY_TYPE_INCONSISTENT;
     if (in_tpm && !token_user_logged_in (tok))
         return CKR_USER_NOT_LOGGED_IN;

@@ -24,6 +24,7 @@
 #define SLOTS 256 /* 64 KiB */
 #define WORDS (SLOTS / 64)
 
+static size_t live; /* secbufs not yet freed: sodium_malloc memory is not seen by LSan */
 static uint8_t *arena;
 static uint64_t used[WORDS];
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
@@ -75,6 +76,7 @@ secbuf_new (size_t len)
     if (len <= SLOT - sizeof *buf && (buf = slot_take ()) != NULL) {
         buf->data = (unsigned char *) (buf + 1);
         buf->len = len;
+        __atomic_add_fetch (&live, 1, __ATOMIC_RELAXED);
         return buf; /* the slot was wiped when given back */
     }
     buf = sodium_malloc (sizeof *buf);
@@ -88,6 +90,7 @@ secbuf_new (size_t len)
     }
     sodium_memzero (buf->data, len ? len : 1);
     buf->len = len;
+    __atomic_add_fetch (&live, 1, __ATOMIC_RELAXED);
     return buf;
 }
 
@@ -103,8 +106,17 @@ secbuf_dup (const void *data, size_t len)
 void
 secbuf_free (secbuf *buf)
 {
-    if (buf == NULL || slot_give (buf))
+    if (buf == NULL)
+        return;
+    __atomic_sub_fetch (&live, 1, __ATOMIC_RELAXED);
+    if (slot_give (buf))
         return;
     sodium_free (buf->data); /* wipes */
     sodium_free (buf);
+}
+
+size_t
+secbuf_live (void)
+{
+    return __atomic_load_n (&live, __ATOMIC_RELAXED);
 }

@@ -102,7 +102,7 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
     pcrs = pcr_of_object (root->attrs);
     values = attr_list_find (root->attrs, CKA_TPMTRUST_PCR_VALUES);
     nv = attr_list_ulong (root->attrs, CKA_TPMTRUST_NV_INDEX, &nv_index);
-    if (cls != CKO_SECRET_KEY || (!nv && (root->tpm_pub.data == NULL || root->wrapped_auth == NULL))) {
+    if (cls != CKO_SECRET_KEY || (!nv && !object_tpm_key (root))) {
         LOG_ERROR ("the watchdog root must be a TPM HMAC key or an NV-index root");
         return CKR_KEY_TYPE_INCONSISTENT;
     }

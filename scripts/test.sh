@@ -40,13 +40,13 @@ export TSAN_OPTIONS="suppressions=$top/tests/tsan.supp second_deadlock_stack=1"
     TESTS="tests/unit/test-store tests/integration/mix.sh" \
     TEST_SUITE_LOG=test-suite-tsan.log) || status=1
 
-# one closing line over all three runs, from automake's .trs files
-trs="build/tests/*/*.trs build-asan/tests/*/*.trs build-tsan/tests/*/*.trs"
-# shellcheck disable=SC2086
-pass=$(cat $trs 2>/dev/null | grep -c '^:test-result: PASS' || true)
-# shellcheck disable=SC2086
-failed=$(cat $trs 2>/dev/null | grep -cE '^:test-result: (FAIL|ERROR|XPASS)' || true)
-# shellcheck disable=SC2086
-skip=$(cat $trs 2>/dev/null | grep -c '^:test-result: SKIP' || true)
+echo "== fuzzing: a short run of each libFuzzer target (tests/fuzz/run.sh, docs/fuzzing.md)"
+bash tests/fuzz/run.sh build-fuzz || status=1
+
+# one closing line over all runs, from automake's .trs files
+trs=(build/tests/*/*.trs build-asan/tests/*/*.trs build-tsan/tests/*/*.trs build-fuzz/tests/*/*.trs)
+pass=$(cat "${trs[@]}" 2>/dev/null | grep -c '^:test-result: PASS' || true)
+failed=$(cat "${trs[@]}" 2>/dev/null | grep -cE '^:test-result: (FAIL|ERROR|XPASS)' || true)
+skip=$(cat "${trs[@]}" 2>/dev/null | grep -c '^:test-result: SKIP' || true)
 echo "$pass passed, $failed failed, $skip skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "config.h"
 
+#include <limits.h>
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -12,6 +13,7 @@
 
 #define TSS2_LOADABLE_OID "2.23.133.10.1.3"
 #define TSS2_PEM_NAME "TSS2 PRIVATE KEY"
+#define TSS2_MAX_FILE (1024 * 1024) /* a key file is a few hundred bytes */
 
 typedef struct {
     ASN1_OBJECT *type;
@@ -62,9 +64,9 @@ take (const ASN1_OCTET_STRING *s, uint8_t **out, size_t *len)
 }
 
 int
-tss2_read (const char *path, tss2_key *k, char *err, size_t err_len)
+tss2_parse (const uint8_t *pem, size_t pem_len, tss2_key *k, char *err, size_t err_len)
 {
-    FILE *f = fopen (path, "re");
+    BIO *bio = NULL;
     char *name = NULL, *header = NULL, oid[64];
     unsigned char *der = NULL;
     const unsigned char *p;
@@ -73,9 +75,9 @@ tss2_read (const char *path, tss2_key *k, char *err, size_t err_len)
     int ret = -1;
 
     memset (k, 0, sizeof *k);
-    if (f == NULL)
-        return say (err, err_len, "cannot open the key file");
-    if (!PEM_read (f, &name, &header, &der, &der_len) || strcmp (name, TSS2_PEM_NAME) != 0) {
+    if (pem_len > INT_MAX || (bio = BIO_new_mem_buf (pem, (int) pem_len)) == NULL)
+        return say (err, err_len, "cannot read the key file");
+    if (!PEM_read_bio (bio, &name, &header, &der, &der_len) || strcmp (name, TSS2_PEM_NAME) != 0) {
         say (err, err_len, "not a PEM file with a '-----BEGIN TSS2 PRIVATE KEY-----' block");
         goto out;
     }
@@ -111,10 +113,44 @@ tss2_read (const char *path, tss2_key *k, char *err, size_t err_len)
     }
     ret = 0;
 out:
+    ERR_clear_error ();
     TSS2KEY_free (key);
     OPENSSL_free (name);
     OPENSSL_free (header);
     OPENSSL_free (der);
+    BIO_free (bio);
+    return ret;
+}
+
+int
+tss2_read (const char *path, tss2_key *k, char *err, size_t err_len)
+{
+    FILE *f = fopen (path, "re");
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    int ret = -1;
+
+    memset (k, 0, sizeof *k);
+    if (f == NULL)
+        return say (err, err_len, "cannot open the key file");
+    do {
+        if (len == cap) {
+            uint8_t *grown = cap < TSS2_MAX_FILE ? realloc (buf, cap += 4096) : NULL;
+            if (grown == NULL) {
+                say (err, err_len, "the key file is too large");
+                goto out;
+            }
+            buf = grown;
+        }
+        n = fread (buf + len, 1, cap - len, f);
+        len += n;
+    } while (n > 0);
+    if (ferror (f))
+        say (err, err_len, "cannot read the key file");
+    else
+        ret = tss2_parse (buf, len, k, err, err_len);
+out:
+    free (buf);
     fclose (f);
     return ret;
 }

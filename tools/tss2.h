@@ -22,6 +22,8 @@ typedef struct tss2_key {
 
 /* 0 on success; -1 with a message in err. */
 int tss2_read (const char *path, tss2_key *k, char *err, size_t err_len);
+/* The same from the file's bytes in memory (PEM). */
+int tss2_parse (const uint8_t *pem, size_t pem_len, tss2_key *k, char *err, size_t err_len);
 int tss2_write (const char *path, const tss2_key *k, char *err, size_t err_len);
 void tss2_key_clear (tss2_key *k);
 

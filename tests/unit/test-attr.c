@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/attr.h"
+#include "core/internal.h"
 #include "tap.h"
 
 static void
@@ -62,10 +63,27 @@ test_encode_roundtrip (void)
     attr_list_free (l);
 }
 
+/* Found by fuzz/fuzz-attr: the schema helpers met a class without a schema with
+ * a NULL dereference (C_CreateObject checks the class first; other callers may not). */
+static void
+test_unknown_class (void)
+{
+    attr_list *l = attr_list_new ();
+    bool priv = true;
+
+    is_rv (template_defaults (CKO_HW_FEATURE, l), CKR_OK, "defaults for a class without a schema");
+    ok (attr_list_bool (l, CKA_PRIVATE, &priv) && !priv, "... only CKA_PRIVATE FALSE");
+    is_rv (template_required (CKO_VENDOR_DEFINED, l), CKR_OK, "nothing is required of it");
+    is_rv (template_check (CKO_VENDOR_DEFINED, l, A_CREATE, 0), CKR_TEMPLATE_INCONSISTENT,
+           "and CKA_PRIVATE is not valid for it");
+    attr_list_free (l);
+}
+
 int
 main (void)
 {
     test_template_copy ();
     test_encode_roundtrip ();
+    test_unknown_class ();
     return tap_done ();
 }

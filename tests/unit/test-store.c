@@ -8,8 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/attr.h"
+#include "core/core.h"
 #include "store/store.h"
 #include "tap.h"
+
+CK_RV C_GetFunctionList (CK_FUNCTION_LIST_PTR_PTR list);
 
 static void
 fill_token (store_token *t, const char *label, const char *serial)
@@ -211,6 +215,51 @@ test_threads (void)
     store_close (st);
     snprintf (path, sizeof path, "rm -rf '%s'", dir);
     ok (system (path) == 0, "temp dir removed");
+/* Found by fuzz/fuzz-store: a stored key row with a public blob and a wrapped
+ * auth value but no private blob passed C_SignInit's checks and was copied from
+ * a NULL pointer (UB); such a row is no TPM key. */
+static void
+test_damaged_key_row (void)
+{
+    CK_FUNCTION_LIST_PTR fl = NULL;
+    CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE sh;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_ULONG n = 0;
+    store_token t;
+    store_object o = { 0 };
+    attr_list *a = attr_list_new ();
+    store *st = NULL;
+
+    setenv ("TPMTRUST_STORE", ":memory:", 1);
+    setenv ("TPMTRUST_TCTI", "swtpm:host=127.0.0.1,port=1", 1); /* no TPM is needed */
+    C_GetFunctionList (&fl);
+    is_rv (fl->C_Initialize (NULL), CKR_OK, "initialize on an in-memory store");
+    core_store (&st);
+    fill_token (&t, "damaged", "0123012301230123");
+    store_token_add (st, &t, 0);
+    slot = (CK_SLOT_ID) t.id;
+    store_token_clear (&t);
+    attr_list_set_ulong (a, CKA_CLASS, CKO_PRIVATE_KEY);
+    attr_list_set_ulong (a, CKA_KEY_TYPE, CKK_EC);
+    attr_list_set_bool (a, CKA_PRIVATE, false); /* visible without login */
+    attr_list_set_bool (a, CKA_SIGN, true);
+    attr_list_set (a, CKA_EC_PARAMS, "\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10);
+    attr_list_encode (a, &o.attrs.data, &o.attrs.len);
+    o.token_id = (int64_t) slot;
+    store_blob_set (&o.tpm_pub, "public", 6);
+    store_blob_set (&o.wrapped_auth, "wrapped", 7); /* no tpm_priv */
+    is_rv (store_object_put (st, &o), CKR_OK, "a key row without its private blob");
+    store_object_clear (&o);
+    attr_list_free (a);
+    is_rv (fl->C_OpenSession (slot, CKF_SERIAL_SESSION, NULL, NULL, &sh), CKR_OK, "open session");
+    fl->C_FindObjectsInit (sh, NULL, 0);
+    fl->C_FindObjects (sh, &h, 1, &n);
+    fl->C_FindObjectsFinal (sh);
+    ok (n == 1, "the row is an object");
+    is_rv (fl->C_SignInit (sh, &mech, h), CKR_KEY_TYPE_INCONSISTENT, "it is no key to sign with");
+    is_rv (fl->C_Finalize (NULL), CKR_OK, "finalize");
 }
 
 int
@@ -219,5 +268,6 @@ main (void)
     test_memory ();
     test_files ();
     test_threads ();
+    test_damaged_key_row ();
     return tap_done ();
 }
