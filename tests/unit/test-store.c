@@ -215,6 +215,8 @@ test_threads (void)
     store_close (st);
     snprintf (path, sizeof path, "rm -rf '%s'", dir);
     ok (system (path) == 0, "temp dir removed");
+}
+
 /* Found by fuzz/fuzz-store: a stored key row with a public blob and a wrapped
  * auth value but no private blob passed C_SignInit's checks and was copied from
  * a NULL pointer (UB); such a row is no TPM key. */
