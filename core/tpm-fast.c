@@ -52,8 +52,8 @@ tpm_fast_release_inlock (tpm *t, bool flush)
     TSS2_SYS_CONTEXT *sys = sys_of (t);
 
     if (t->fast.handle != 0 && flush && sys != NULL) {
-        lease_del (t->lease, t->fast.handle);
         Tss2_Sys_FlushContext (sys, t->fast.handle);
+        lease_del (t->lease, t->fast.handle);
     }
     t->fast.handle = 0;
     secbuf_free (t->fast.key);
@@ -118,8 +118,8 @@ tpm_fast_begin_inlock (tpm *t)
         t->fast.handle = handle;
         memcpy (t->fast.nonce_tpm, tpm_nonce.buffer, NONCE);
     } else if (r == TSS2_RC_SUCCESS && t->esys != NULL) {
-        lease_del (t->lease, handle);
         Tss2_Sys_FlushContext (sys, handle);
+        lease_del (t->lease, handle);
     }
     sodium_memzero (salt, sizeof salt);
     return rv;

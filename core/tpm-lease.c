@@ -16,9 +16,13 @@
 #include "log.h"
 #include "tpm-lease.h"
 
+#define DEAD_MAX 32
+
 struct tpm_lease {
     char dir[512];
     char file[600];
+    char *dead[DEAD_MAX]; /* files of dead processes read by lease_scan */
+    size_t n_dead;
     lease_entry e[LEASE_MAX];
     size_t n;
     bool pending;
@@ -150,12 +154,16 @@ lease_free (tpm_lease *l)
     if (l == NULL)
         return;
     unlink (l->file);
-    free (l);
+    lease_forget (l);
 }
 
 void
 lease_forget (tpm_lease *l)
 {
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n_dead; i++)
+        free (l->dead[i]);
     free (l);
 }
 
@@ -260,6 +268,22 @@ read_file (const char *path, lease_set *into)
     fclose (f);
 }
 
+void
+lease_scan_done (tpm_lease *l)
+{
+    for (size_t i = 0; l != NULL && i < l->n_dead; i++) {
+        char tmp[900];
+        if (l->dead[i] == NULL)
+            continue;
+        unlink (l->dead[i]);
+        snprintf (tmp, sizeof tmp, "%s.tmp", l->dead[i]);
+        unlink (tmp);
+        free (l->dead[i]);
+    }
+    if (l != NULL)
+        l->n_dead = 0;
+}
+
 bool
 lease_scan (tpm_lease *l, lease_set *dead, lease_set *live)
 {
@@ -286,11 +310,9 @@ lease_scan (tpm_lease *l, lease_set *dead, lease_set *live)
             continue;
         if (alive (pid, st)) {
             read_file (path, live);
-        } else {
+        } else if (l->n_dead < DEAD_MAX) {
             read_file (path, dead);
-            unlink (path);
-            snprintf (path, sizeof path, "%s/%s.tmp", l->dir, de->d_name);
-            unlink (path);
+            l->dead[l->n_dead++] = strdup (path);
         }
     }
     closedir (d);

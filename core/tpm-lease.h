@@ -55,8 +55,11 @@ void lease_del (tpm_lease *l, uint32_t handle);
 void lease_clear (tpm_lease *l);
 bool lease_holds (const tpm_lease *l, uint32_t handle);
 
-/* Reads the other processes' files: dead ones into dead (their files are
- * removed), live ones into live. Returns true when dead has anything. */
+/* Reads the other processes' files: dead ones into dead, live ones into live.
+ * Returns true when dead has anything. Once what dead holds is flushed,
+ * lease_scan_done removes the dead processes' files (not before: a process
+ * killed while reclaiming leaves them to the next one). */
 bool lease_scan (tpm_lease *l, lease_set *dead, lease_set *live);
+void lease_scan_done (tpm_lease *l);
 
 #endif

@@ -98,24 +98,20 @@ tpm_track_end (tpm *t, ESYS_TR h)
     Esys_Free (name);
 }
 
-/* The TPM no longer holds h (flushed, or ended by the command): forget it. */
-static void
-untrack_inlock (tpm *t, ESYS_TR h)
-{
-    TPM2_HANDLE handle = 0;
-
-    if (t->lease != NULL && h != ESYS_TR_NONE && t->esys != NULL
-        && Esys_TR_GetTpmHandle (t->esys, h, &handle) == TSS2_RC_SUCCESS)
-        lease_del (t->lease, handle);
-}
-
+/* Flushes h, then forgets it in the lease: in this order, a process killed
+ * in between leaves a stale entry (an object's Name no longer matches; a
+ * session handle no live process claims), never an unrecorded handle. */
 void
 tpm_flush_inlock (tpm *t, ESYS_TR *h)
 {
+    TPM2_HANDLE handle = 0;
+
     if (*h != ESYS_TR_NONE && t->esys != NULL) {
-        untrack_inlock (t, *h);
+        bool known = Esys_TR_GetTpmHandle (t->esys, *h, &handle) == TSS2_RC_SUCCESS;
         if (Esys_FlushContext (t->esys, *h) != TSS2_RC_SUCCESS)
             LOG_DEBUG ("could not flush a TPM handle");
+        if (known)
+            lease_del (t->lease, handle);
     }
     *h = ESYS_TR_NONE;
 }
@@ -332,6 +328,7 @@ reclaim_inlock (tpm *t)
 
     if (sets == NULL || !lease_scan (t->lease, &sets[0], &sets[1])
         || Esys_GetSysContext (t->esys, &sys) != TSS2_RC_SUCCESS) {
+        lease_scan_done (t->lease); /* nothing to flush */
         free (sets);
         return;
     }
@@ -377,6 +374,7 @@ reclaim_inlock (tpm *t)
         LOG_INFO ("flushed %u TPM objects and %u sessions left loaded by processes that ended "
                   "without C_Finalize",
                   objects, sessions);
+    lease_scan_done (t->lease);
     free (sets);
 }
 

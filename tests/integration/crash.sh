@@ -9,10 +9,10 @@
 # file holds (no row it cannot read), and the token logs in with both PINs.
 # At the end the TPM holds no transient object and no session.
 #
-# TT_CRASH_TCTI=abrmd (default): the processes reach swtpm through
+# TT_CRASH_TCTI=abrmd: the processes reach swtpm through
 # tpm2-abrmd, which flushes what a dead client had loaded; at the end abrmd
 # is itself killed with SIGKILL (so it cannot clean up on its way out) and the
-# TPM is inspected directly. TT_CRASH_TCTI=swtpm: the processes talk to swtpm
+# TPM is inspected directly. TT_CRASH_TCTI=swtpm (default): the processes talk to swtpm
 # directly, where only the module itself can reclaim what a killed process
 # left loaded; the next process must do it.
 # TT_CRASH_ROUNDS (16) x TT_CRASH_KILLS (25) kills; TT_CRASH_SEED to replay.
@@ -23,7 +23,7 @@ set -euo pipefail
 CRASH=$TT_BUILDDIR/tests/module/p11-crash
 [ -x "$CRASH" ] || die "$CRASH not built (make check builds it)"
 command -v sqlite3 >/dev/null 2>&1 || skip "sqlite3 (the independent store check) not on PATH"
-tcti_mode=${TT_CRASH_TCTI:-abrmd}
+tcti_mode=${TT_CRASH_TCTI:-swtpm}
 [ "$tcti_mode" = abrmd ] && tt_require_abrmd
 rounds=${TT_CRASH_ROUNDS:-16} kills=${TT_CRASH_KILLS:-25}
 seed=${TT_CRASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}

@@ -522,7 +522,9 @@ mode_kill (const char *token, unsigned long n, uint64_t seed)
         }
         if (pid == 0) {
             close (fds[0]);
-            _exit (module_load ("p11-crash", module, &F) ? mode_work (token, wseed, fds[1]) : 2);
+            int rc = module_load ("p11-crash", module, &F) ? mode_work (token, wseed, fds[1]) : 2;
+            fflush (stdout); /* a worker's FAIL lines */
+            _exit (rc);
         }
         close (fds[1]);
         if (!from_fork) {
@@ -537,13 +539,15 @@ mode_kill (const char *token, unsigned long n, uint64_t seed)
                 break;
             }
         }
-        close (fds[0]);
         sleep_us (us);
         kill (pid, SIGKILL);
         if (waitpid (pid, &status, 0) != pid) {
             perror ("p11-crash: waitpid");
             return 2;
         }
+        /* only now: a worker timed from the fork may still tell it logged in
+         * (with the read end closed, that write would be its death by SIGPIPE) */
+        close (fds[0]);
         ops += shared->done;
         if (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL) {
             killed++;
