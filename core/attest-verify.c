@@ -668,18 +668,19 @@ check_ak (const attest_bundle *b, const attest_expect *e, attest_report *r, TPM2
     return ok;
 }
 
-/* The AK signed a TPM-generated attestation of type want with the nonce. */
+/* The AK signed a TPM-generated attestation of type want (the return value:
+ * its contents can be trusted), carrying the nonce (reported apart). */
 static bool
 check_attest (const char *what, attest_bytes att, attest_bytes sig, uint16_t want,
               const TPM2B_PUBLIC *ak, const attest_expect *e, attest_report *r,
               TPMS_ATTEST *out)
 {
     char name[32], why[128] = "";
-    bool ok;
+    bool ok, signed_ok;
 
     snprintf (name, sizeof name, "%s-signature", what);
-    ok = tpm_sig_verify (&ak->publicArea, att.p, att.len, sig, why, sizeof why);
-    report (r, name, ok, ok ? "the AK signed it" : "%s", why);
+    signed_ok = tpm_sig_verify (&ak->publicArea, att.p, att.len, sig, why, sizeof why);
+    report (r, name, signed_ok, signed_ok ? "the AK signed it" : "%s", why);
     snprintf (name, sizeof name, "%s-structure", what);
     if (unmarshal_attest (att, out) != 0)
         return report (r, name, false, "not a TPMS_ATTEST");
@@ -693,7 +694,7 @@ check_attest (const char *what, attest_bytes att, attest_bytes sig, uint16_t wan
     report (r, name, ok, ok ? "carries the expected nonce"
                          : e->nonce ? "its qualifying data is not the expected nonce"
                                     : "no expected nonce given");
-    return ok;
+    return signed_ok;
 }
 
 static size_t
