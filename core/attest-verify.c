@@ -781,6 +781,10 @@ static void
 check_keys (const attest_bundle *b, const attest_expect *e, const TPM2B_PUBLIC *ak,
             const TPMS_ATTEST *q, attest_report *r)
 {
+    const uint8_t *ip = b->identity.p;
+    EVP_PKEY *identity = d2i_PUBKEY (NULL, &ip, (long) b->identity.len);
+    size_t identity_at = 0; /* 1-based: the certified key that is the identity */
+
     for (size_t i = 0; i < b->n_keys; i++) {
         const attest_key_view *k = &b->keys[i];
         char what[16], name[32], label[64];
@@ -823,7 +827,26 @@ check_keys (const attest_bundle *b, const attest_expect *e, const TPM2B_PUBLIC *
              && c.clockInfo.restartCount == q->clockInfo.restartCount;
         report (r, name, ok, ok ? "certified in the same TPM boot as the quote"
                                 : "certified in another TPM boot than the quote");
+        if (identity != NULL && identity_at == 0 && pub.publicArea.type == TPM2_ALG_ECC) {
+            EVP_PKEY *kp = pkey_from_tpm (&pub.publicArea);
+            if (kp != NULL && EVP_PKEY_eq (kp, identity) == 1)
+                identity_at = i + 1;
+            EVP_PKEY_free (kp);
+        }
     }
+    /* The identity is worth what ties it to the TPM: its certification. */
+    if (identity != NULL && identity_at != 0)
+        report (r, "identity-in-tpm", true,
+                "the identity key is certified key %zu: it lives in this TPM", identity_at);
+    else if (identity != NULL && EVP_PKEY_is_a (identity, "EC"))
+        report (r, "identity-in-tpm", false,
+                "the ECDSA identity key is not among the certified keys: nothing ties it to "
+                "this TPM");
+    else if (identity != NULL)
+        report (r, "identity-in-tpm", true,
+                "an Ed25519 identity: its seed is TPM-sealed data, whose public key a TPM "
+                "cannot certify");
+    EVP_PKEY_free (identity);
 }
 
 static void
