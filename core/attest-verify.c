@@ -700,10 +700,7 @@ check_attest (const char *what, attest_bytes att, attest_bytes sig, uint16_t wan
 static size_t
 pcr_count (uint32_t mask)
 {
-    size_t n = 0;
-    for (; mask; mask &= mask - 1)
-        n++;
-    return n;
+    return (size_t) __builtin_popcount (mask);
 }
 
 static void

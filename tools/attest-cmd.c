@@ -551,7 +551,7 @@ attest_cmd (const attest_env *env, const char *sub, const attest_opts *o)
         return cmd_make_credential (o);
     if (strcmp (sub, "activate-credential") == 0)
         return cmd_activate_credential (o);
-    fprintf (stderr, "Usage:\n");
+    fprintf (stderr, "Usage: tpmtrust-tool attest SUBCOMMAND [ARGS] (docs/attestation.md)\n\n");
     attest_usage (stderr);
     return 2;
 }

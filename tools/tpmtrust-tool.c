@@ -83,7 +83,7 @@ usage_main (FILE *f)
                 "                             print N heartbeats (hex), one per period\n"
                 "  watchdog verify --key-file F [--window-ms W]\n"
                 "                             check hex heartbeats from standard input\n"
-                "  attest ...                 attestation snapshots: see below\n"
+                "  attest ...                 attestation snapshots ('tpmtrust-tool attest --help')\n"
                 "  sigv4 --access-key K --region R --service S [--request F] [--label L]\n"
                 "                             sign the HTTP request in F (or standard input;\n"
                 "                             it carries Host and X-Amz-Date) with AWS SigV4:\n"
@@ -92,10 +92,7 @@ usage_main (FILE *f)
                 "\n"
                 "Environment: TPMTRUST_TCTI (TPM), TPMTRUST_STORE (store file),\n"
                 "TPMTRUST_CONF (config file), TPMTRUST_LOG_LEVEL.\n"
-                "Run 'tpmtrust-tool COMMAND --help' for a command's options.\n"
-                "\n"
-                "Attestation (docs/attestation.md):\n");
-    attest_usage (f);
+                "Run 'tpmtrust-tool COMMAND --help' for a command's options.\n");
     return f == stderr ? 2 : 0;
 }
 
@@ -1402,6 +1399,11 @@ main (int argc, char **argv)
             o.attest.persist = optarg;
             break;
         case 'h':
+            if (strcmp (cmd, "attest") == 0) {
+                printf ("Usage: tpmtrust-tool attest SUBCOMMAND [ARGS] (docs/attestation.md)\n\n");
+                attest_usage (stdout);
+                return 0;
+            }
             return usage_main (stdout);
         default:
             return usage_main (stderr);
