@@ -35,6 +35,15 @@ tpm2_pcrreset 16
 $T key generate --token att --type ecdsa-p256 --label bound --id 04 --pcrs sha256:16 >/dev/null
 
 hexof() { xxd -p "$1" | tr -d '\n'; }
+
+# --- the mechanism through the function list (tests/module/test-attest-sign)
+SIGN=$TT_BUILDDIR/tests/module/test-attest-sign
+[ -x "$SIGN" ] || { echo "$SIGN not built (make check builds it)" >&2; exit 99; }
+if TT_TOKEN=att TT_PIN=$TPMTRUST_PIN "$SIGN" >"$W/sign.tap" 2>&1 && ! grep -q '^not ok' "$W/sign.tap"; then
+    pass "CKM_TPMTRUST_ATTEST through C_Sign: $(grep -c '^ok' "$W/sign.tap") checks (tests/module/test-attest-sign)"
+else
+    fail "test-attest-sign: $(grep -v '^ok' "$W/sign.tap")"
+fi
 # verify FILE NONCE [args]: output in $out, status in $rc
 verify() { rc=0; out=$($T attest verify "$@" 2>&1) || rc=$?; }
 # expect_fail WHAT CHECK FILE NONCE [args]: verification fails and names CHECK
