@@ -791,7 +791,7 @@ check_keys (const attest_bundle *b, const attest_expect *e, const TPM2B_PUBLIC *
         TPMS_ATTEST c;
         bool ok;
 
-        snprintf (what, sizeof what, "key%zu", i + 1);
+        snprintf (what, sizeof what, "key%u", (unsigned) (i + 1));
         snprintf (label, sizeof label, "%.*s", (int) (k->label.len < 60 ? k->label.len : 60),
                   k->label.p ? (const char *) k->label.p : "");
         if (!check_attest (what, k->certify, k->certify_sig, TPM2_ST_ATTEST_CERTIFY, ak, e, r, &c))
