@@ -77,6 +77,12 @@ typedef struct sign_op {
     uint8_t *pcr_values;                 /* ... and the values it is bound to */
     size_t pcr_values_len;
     tpm_hmac_seq *seq;                   /* HMAC: a TPM sequence, for longer data */
+    CK_KEY_TYPE key_type;                /* attestation: the identity's (EC or Edwards) */
+    tpm_pcrs att_pcrs;                   /* ... the PCRs to quote */
+    CK_OBJECT_HANDLE *att_keys;          /* ... the keys to certify */
+    size_t att_n;
+    uint8_t *bundle;                     /* ... the bundle made for the nonce in buf */
+    size_t bundle_len;
 } sign_op;
 
 struct tt_session {
@@ -167,5 +173,11 @@ CK_RV secret_import_inlock (tt_token *tok, tt_object *obj);
 
 /* ops.c */
 void session_ops_free (tt_session *sess);
+
+/* attest.c: CKM_TPMTRUST_ATTEST. param: validates the mechanism parameter into
+ * op (CKR_MECHANISM_PARAM_INVALID). build: makes op->bundle for the nonce in
+ * op->buf, signed by op's identity key (CKR_DATA_LEN_RANGE for a bad nonce). */
+CK_RV attest_param (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, sign_op *op);
+CK_RV attest_build_inlock (tt_token *tok, tt_session *sess, sign_op *op);
 
 #endif

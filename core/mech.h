@@ -19,7 +19,8 @@ typedef enum {
     MECH_HMAC,
     MECH_DIGEST,
     MECH_WD_DERIVE,
-    MECH_HEARTBEAT
+    MECH_HEARTBEAT,
+    MECH_ATTEST
 } mech_kind;
 
 typedef struct mech_info {

@@ -22,6 +22,7 @@
 #define MAX_EDDSA_INPUT (16 * 1024 * 1024) /* pure EdDSA signs the whole message */
 /* heartbeat: sign takes the metadata; verify the message without its MAC */
 #define HB_MAX_INPUT (TPMTRUST_HEARTBEAT_HEADER + TPMTRUST_HEARTBEAT_MAX_META)
+#define ATTEST_MAX_INPUT 64 /* attestation: the verifier's nonce */
 
 static void
 op_sign_free (sign_op *op)
@@ -38,6 +39,8 @@ op_sign_free (sign_op *op)
         sodium_memzero (op->buf, TPM_HMAC_CHUNK);
     free (op->buf);
     free (op->pcr_values);
+    free (op->att_keys);
+    free (op->bundle);
     free (op);
 }
 
@@ -164,6 +167,10 @@ sign_check_key (tt_token *tok, const mech_info *m, const tt_object *obj, bool ve
         const CK_ATTRIBUTE *v = attr_list_find (obj->attrs, CKA_VALUE);
         if (cls != CKO_SECRET_KEY || v == NULL || v->ulValueLen != 32)
             return CKR_KEY_TYPE_INCONSISTENT;
+    } else if (m->kind == MECH_ATTEST) {
+        /* the identity: a TPM ECDSA key or a TPM-sealed Ed25519 key */
+        if (cls != CKO_PRIVATE_KEY || (type != CKK_EC && type != CKK_EC_EDWARDS))
+            return CKR_KEY_TYPE_INCONSISTENT;
     } else if (m->kind == MECH_ECDSA || m->kind == MECH_EDDSA) {
         CK_KEY_TYPE want = m->kind == MECH_ECDSA ? CKK_EC : CKK_EC_EDWARDS;
         if (type != want || (verify ? cls != CKO_PUBLIC_KEY && cls != CKO_PRIVATE_KEY
@@ -199,6 +206,8 @@ sign_param (const mech_info *m, const CK_MECHANISM *mech, size_t *mac_len)
     CK_ULONG len;
 
     *mac_len = full;
+    if (m->kind == MECH_ATTEST)
+        return CKR_OK; /* attest_param, once the key is known */
     if (m->kind == MECH_HEARTBEAT)
         return mech->ulParameterLen == (mech->pParameter ? sizeof (CK_TPMTRUST_HEARTBEAT_PARAMS)
                                                          : 0)
@@ -287,7 +296,8 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     m = mech_lookup (mech->mechanism);
     if (m == NULL
         || (m->kind != MECH_ECDSA && m->kind != MECH_EDDSA && m->kind != MECH_HMAC
-            && m->kind != MECH_HEARTBEAT))
+            && m->kind != MECH_HEARTBEAT && m->kind != MECH_ATTEST)
+        || (verify && m->kind == MECH_ATTEST)) /* bundles verify offline: attest-verify.c */
         return CKR_MECHANISM_INVALID;
     rv = sign_param (m, mech, &mac_len);
     if (rv == CKR_OK)
@@ -301,9 +311,10 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     op->mech = m;
     op->mac_len = mac_len;
     op->key = key;
-    if (m->kind == MECH_ECDSA) {
+    attr_list_ulong (obj->attrs, CKA_KEY_TYPE, &op->key_type);
+    if (m->kind == MECH_ECDSA || (m->kind == MECH_ATTEST && op->key_type == CKK_EC)) {
         rv = sign_ec_key (op, obj);
-    } else if (m->kind == MECH_EDDSA) {
+    } else if (m->kind == MECH_EDDSA || m->kind == MECH_ATTEST) {
         const CK_ATTRIBUTE *point = attr_list_find (obj->attrs, CKA_EC_POINT);
         op->field = 32; /* signatures are 64 bytes */
         op->point_len = 32;
@@ -325,6 +336,8 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     }
     if (rv == CKR_OK && m->kind != MECH_HEARTBEAT && (!verify || m->kind == MECH_HMAC))
         rv = sign_copy_key (op, obj);
+    if (rv == CKR_OK && m->kind == MECH_ATTEST)
+        rv = attest_param (tok, sess, mech, op);
     if (rv != CKR_OK) {
         op_sign_free (op);
         return rv;
@@ -390,6 +403,7 @@ op_feed (tt_token *tok, sign_op *op, const CK_BYTE *data, CK_ULONG len)
         return crypto_digest_update (op->digest, data, len);
     if (op->buf_len + len > (op->mech->kind == MECH_EDDSA       ? MAX_EDDSA_INPUT
                              : op->mech->kind == MECH_HEARTBEAT ? HB_MAX_INPUT
+                             : op->mech->kind == MECH_ATTEST    ? ATTEST_MAX_INPUT
                                                                 : MAX_RAW_INPUT))
         return CKR_DATA_LEN_RANGE;
     grown = realloc (op->buf, op->buf_len + len + 1);
@@ -513,6 +527,10 @@ op_sign_update (tt_token *tok, tt_session *sess, bool verify, const CK_BYTE *dat
     if (op == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
     op->multi = true;
+    if (op->bundle != NULL) { /* more nonce after a length query: a new bundle */
+        free (op->bundle);
+        op->bundle = NULL;
+    }
     rv = op_feed (tok, op, data, len);
     if (rv != CKR_OK) {
         sign_check_result (op, &rv);
@@ -540,6 +558,27 @@ ecdsa_sign (tt_token *tok, sign_op *op, CK_BYTE *sig, CK_ULONG *sig_len)
     return rv;
 }
 
+/* An attestation bundle for the nonce fed. It is made once: a length query
+ * keeps it in op for the call that fetches it (a second quote would differ). */
+static CK_RV
+attest_sign (tt_token *tok, tt_session *sess, sign_op *op, CK_BYTE *sig, CK_ULONG *sig_len)
+{
+    CK_RV rv = op->bundle ? CKR_OK : attest_build_inlock (tok, sess, op);
+
+    if (rv == CKR_OK && (sig == NULL || *sig_len < op->bundle_len)) {
+        rv = sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+        *sig_len = op->bundle_len;
+        return rv; /* the operation stays active */
+    }
+    if (rv == CKR_OK) {
+        memcpy (sig, op->bundle, op->bundle_len);
+        *sig_len = op->bundle_len;
+    }
+    sign_check_result (op, &rv);
+    sign_end (sess, false);
+    return rv;
+}
+
 CK_RV
 op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len)
 {
@@ -550,6 +589,8 @@ op_sign_final (tt_token *tok, tt_session *sess, CK_BYTE *sig, CK_ULONG *sig_len)
 
     if (op == NULL)
         return CKR_OPERATION_NOT_INITIALIZED;
+    if (op->mech->kind == MECH_ATTEST)
+        return attest_sign (tok, sess, op, sig, sig_len);
     if (sig == NULL || *sig_len < sign_out_len (op)) {
         rv = sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
         *sig_len = sign_out_len (op);
@@ -594,6 +635,23 @@ op_sign (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG len, CK_
     if (op->multi) {
         sign_end (sess, false);
         return CKR_OPERATION_ACTIVE;
+    }
+    if (op->mech->kind == MECH_ATTEST) {
+        /* a call after a length query gets the bundle already made, unless
+         * it brings another nonce */
+        if (op->bundle != NULL && (len != op->buf_len || memcmp (data, op->buf, len) != 0)) {
+            free (op->bundle);
+            op->bundle = NULL;
+        }
+        if (op->bundle == NULL) {
+            op->buf_len = 0;
+            rv = op_feed (tok, op, data, len);
+            if (rv != CKR_OK) {
+                sign_end (sess, false);
+                return rv;
+            }
+        }
+        return attest_sign (tok, sess, op, sig, sig_len);
     }
     if (sig == NULL || *sig_len < sign_out_len (op) + (op->mech->kind == MECH_HEARTBEAT ? len : 0)) {
         /* only reports the length (a heartbeat's grows with the metadata) */

@@ -73,6 +73,27 @@ typedef struct CK_TPMTRUST_HEARTBEAT_PARAMS {
 #define TPMTRUST_HEARTBEAT_MAC 32
 #define TPMTRUST_HEARTBEAT_MAX_META 256
 
+/*
+ * Attestation snapshots (docs/attestation.md).
+ * CKM_TPMTRUST_ATTEST, C_Sign with a token identity key (a TPM ECDSA private key,
+ * or an Ed25519 key with a TPM-sealed seed): the data is the verifier's nonce
+ * (1 to 64 bytes); the parameter selects the PCRs to quote and the token keys
+ * to certify. The signature is a whole version-1 bundle: TPM2_Quote of the PCRs
+ * with the nonce by the attestation key (AK), the PCR values, TPM2_Certify of
+ * each key by the AK, the AK and EK public parts and the EK certificate, signed
+ * by the identity key (ECDSA over SHA-256 (P-256) / SHA-384 (P-384) of the
+ * bundle, or Ed25519). A C_Sign length query (NULL output) already makes the
+ * bundle; the next C_Sign with the same nonce returns that same bundle.
+ */
+#define CKM_TPMTRUST_ATTEST (CKM_TPMTRUST_BASE + 0x30)
+
+typedef struct CK_TPMTRUST_ATTEST_PARAMS {
+    unsigned long pcrBank;  /* CKM_SHA256 (usual), CKM_SHA_1, CKM_SHA384, CKM_SHA512 */
+    unsigned long pcrMask;  /* bit i quotes PCR i (0..23); 0: no PCRs */
+    unsigned long *phKeys;  /* CK_OBJECT_HANDLEs of TPM keys to certify (may be NULL) */
+    unsigned long ulKeyCount; /* at most 16 */
+} CK_TPMTRUST_ATTEST_PARAMS;
+
 /* Module identity, as reported by C_GetInfo. */
 #define TPMTRUST_MANUFACTURER "tpmtrust"
 

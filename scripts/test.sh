@@ -24,7 +24,7 @@ mkdir -p build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 (cd build-asan && make -j"$jobs" check \
-    TESTS="tests/unit/test-attr tests/unit/test-store tests/module/test-module.sh tests/module/test-conformance.sh" \
+    TESTS="tests/unit/test-attr tests/unit/test-store tests/unit/test-attest tests/module/test-module.sh tests/module/test-conformance.sh" \
     TEST_SUITE_LOG=test-suite-asan.log) || status=1
 
 echo "== sanitizers: threads under ThreadSanitizer (store unit test, 8-thread mix on two tokens)"

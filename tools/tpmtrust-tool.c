@@ -21,6 +21,7 @@
 #include "core/tpm.h"
 #include "pkcs11-tpmtrust.h"
 #include "store/store.h"
+#include "tools/attest-cmd.h"
 #include "tools/sigv4.h"
 #include "tools/hbverify.h"
 #include "tools/tss2.h"
@@ -35,6 +36,7 @@ typedef struct tool_opts {
     unsigned long period_ms, timeout_ms, count, window_ms, fd;
     bool login, aws, derive, nv;
     unsigned long nv_index;
+    attest_opts attest;
 } tool_opts;
 
 static int
@@ -81,6 +83,7 @@ usage_main (FILE *f)
                 "                             print N heartbeats (hex), one per period\n"
                 "  watchdog verify --key-file F [--window-ms W]\n"
                 "                             check hex heartbeats from standard input\n"
+                "  attest ...                 attestation snapshots ('tpmtrust-tool attest --help')\n"
                 "  sigv4 --access-key K --region R --service S [--request F] [--label L]\n"
                 "                             sign the HTTP request in F (or standard input;\n"
                 "                             it carries Host and X-Amz-Date) with AWS SigV4:\n"
@@ -1260,6 +1263,17 @@ main (int argc, char **argv)
         { "fd", required_argument, NULL, 'F' },
         { "nv", no_argument, NULL, 'N' },
         { "nv-index", required_argument, NULL, 'I' },
+        { "nonce", required_argument, NULL, 'n' },
+        { "identity", required_argument, NULL, 'D' },
+        { "key", required_argument, NULL, 'Y' },
+        { "out", required_argument, NULL, 'O' },
+        { "dir", required_argument, NULL, 'd' },
+        { "expect-pcr", required_argument, NULL, 'E' },
+        { "ak-name", required_argument, NULL, 'a' },
+        { "ek-pub", required_argument, NULL, 'e' },
+        { "ek-ca", required_argument, NULL, 'C' },
+        { "identity-pub", required_argument, NULL, 'u' },
+        { "persist", required_argument, NULL, 's' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1275,7 +1289,7 @@ main (int argc, char **argv)
         return usage_main (stdout);
     sub = argc > 2 && argv[2][0] != '-' ? argv[2] : "";
     optind = sub[0] ? 3 : 2;
-    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:T:i:P:b:m:K:p:o:c:w:F:NI:h", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "l:t:Lf:Ar:k:R:S:T:i:P:b:m:K:p:o:c:w:F:NI:n:D:Y:O:d:E:a:e:C:u:s:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             o.label = optarg;
@@ -1346,12 +1360,58 @@ main (int argc, char **argv)
                          : &o.fd) = v;
             break;
         }
+        case 'n':
+            o.attest.nonce = optarg;
+            break;
+        case 'D':
+            o.attest.identity = optarg;
+            break;
+        case 'Y':
+        case 'E':
+            if ((c == 'Y' ? o.attest.n_keys : o.attest.n_expect) == ATTEST_CMD_MAX_KEYS) {
+                fprintf (stderr, "tpmtrust-tool: at most %d --key / --expect-pcr\n",
+                         ATTEST_CMD_MAX_KEYS);
+                return 2;
+            }
+            if (c == 'Y')
+                o.attest.keys[o.attest.n_keys++] = optarg;
+            else
+                o.attest.expect[o.attest.n_expect++] = optarg;
+            break;
+        case 'O':
+            o.attest.out = optarg;
+            break;
+        case 'd':
+            o.attest.dir = optarg;
+            break;
+        case 'a':
+            o.attest.ak_name = optarg;
+            break;
+        case 'e':
+            o.attest.ek_pub = optarg;
+            break;
+        case 'C':
+            o.attest.ek_ca = optarg;
+            break;
+        case 'u':
+            o.attest.identity_pub = optarg;
+            break;
+        case 's':
+            o.attest.persist = optarg;
+            break;
         case 'h':
+            if (strcmp (cmd, "attest") == 0) {
+                printf ("Usage: tpmtrust-tool attest SUBCOMMAND [ARGS] (docs/attestation.md)\n\n");
+                attest_usage (stdout);
+                return 0;
+            }
             return usage_main (stdout);
         default:
             return usage_main (stderr);
         }
     }
+    if (strcmp (cmd, "attest") == 0 && optind == argc - 1 && o.file == NULL)
+        o.file = argv[optind++]; /* attest verify|extract FILE */
     if (optind < argc) {
         fprintf (stderr, "tpmtrust-tool: unexpected argument '%s' (secrets are never taken "
                          "from the command line: use --file or standard input)\n",
@@ -1394,6 +1454,13 @@ main (int argc, char **argv)
         ret = cmd_key_generate (&o);
     else if (strcmp (cmd, "key") == 0 && strcmp (sub, "pcr-status") == 0)
         ret = cmd_key_pcr_status (&o);
+    else if (strcmp (cmd, "attest") == 0) {
+        attest_env env = { p11, open_user_session, parse_pcrs };
+        o.attest.token = o.token;
+        o.attest.file = o.file;
+        o.attest.pcrs = o.pcrs;
+        ret = attest_cmd (&env, sub, &o.attest);
+    }
     else
         ret = usage_main (stderr);
     p11->C_Finalize (NULL);

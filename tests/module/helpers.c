@@ -190,3 +190,32 @@ get_attr_alloc (CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
     *len = a.ulValueLen;
     return CKR_OK;
 }
+
+CK_FUNCTION_LIST *
+load_module (const char *path)
+{
+    CK_C_INITIALIZE_ARGS init = { .flags = CKF_OS_LOCKING_OK };
+    CK_FUNCTION_LIST *f = NULL;
+
+    if (path == NULL || !module_load ("test", path, &f))
+        return NULL;
+    if (f->C_Initialize (&init) != CKR_OK) {
+        fprintf (stderr, "%s: C_Initialize failed\n", path);
+        return NULL;
+    }
+    return f;
+}
+
+CK_RV
+open_user_session (CK_FUNCTION_LIST *f, const char *token, const char *pin, CK_SESSION_HANDLE *s)
+{
+    CK_SLOT_ID slot;
+    CK_RV rv;
+
+    if (!find_token_slot (f, token, &slot))
+        return CKR_TOKEN_NOT_PRESENT;
+    rv = f->C_OpenSession (slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
+    if (rv == CKR_OK)
+        rv = f->C_Login (*s, CKU_USER, (CK_UTF8CHAR_PTR) pin, strlen (pin));
+    return rv;
+}

@@ -16,9 +16,6 @@ void pad32 (CK_UTF8CHAR out[32], const char *s);
 bool blank_padded (const CK_UTF8CHAR *p, size_t n);
 /* Decodes hex into out (at most max bytes); returns the length or -1. */
 long unhex (const char *hex, CK_BYTE *out, size_t max);
-/* The slot of the initialized token labelled label; false (with a "# " line on
- * stdout saying why) when there is none. */
-bool find_token_slot (CK_FUNCTION_LIST_PTR f, const char *label, CK_SLOT_ID *slot);
 /* Ed25519 verification with OpenSSL (independent of the module's libsodium). */
 bool ossl_ed_verify (const CK_BYTE pk[32], const CK_BYTE *msg, size_t len, const CK_BYTE *sig);
 
@@ -42,5 +39,12 @@ bool ossl_ecdsa_verify (const CK_BYTE *spki, size_t spki_len, const CK_BYTE *msg
 bool ossl_ed_verify (const CK_BYTE pk[32], const CK_BYTE *msg, size_t len, const CK_BYTE *sig);
 bool ossl_hmac256 (const CK_BYTE *key, size_t key_len, const CK_BYTE *data, size_t len,
                    CK_BYTE out[32]);
+
+/* dlopen()s the module (never closed), C_GetFunctionList, C_Initialize with
+ * OS locking; NULL with a message on stderr. */
+CK_FUNCTION_LIST *load_module (const char *path);
+/* A R/W session on the initialized token with this label, the user logged in. */
+CK_RV open_user_session (CK_FUNCTION_LIST *f, const char *token, const char *pin,
+                         CK_SESSION_HANDLE *s);
 
 #endif
