@@ -132,7 +132,7 @@ loaded_drop (tpm *t, loaded *l)
         if (l->persistent)
             Esys_TR_Close (t->esys, &l->h);
         else
-            Esys_FlushContext (t->esys, l->h);
+            tpm_flush_inlock (t, &l->h);
     }
     l->h = ESYS_TR_NONE;
     Esys_Free (l->pub);
@@ -181,10 +181,17 @@ create_primary_inlock (tpm *t, ESYS_TR hierarchy, const TPM2B_PUBLIC *tmpl, cons
     TPM2B_SENSITIVE_CREATE in = { 0 };
     TPM2B_DATA outside = { 0 };
     TPML_PCR_SELECTION none = { 0 };
-    TSS2_RC r = Esys_CreatePrimary (t->esys, hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                    ESYS_TR_NONE, &in, tmpl, &outside, &none, &out->h, &out->pub,
-                                    NULL, NULL, NULL);
-    CK_RV rv = tpm_rv (t, r, what);
+    TSS2_RC r;
+    CK_RV rv;
+
+    /* the AK, the EK, the SRK and a key to certify: make room (a TPM may have
+     * only 3 object slots, and cached keys hold some) */
+    tpm_cache_flush_inlock (t);
+    tpm_track_begin (t);
+    r = Esys_CreatePrimary (t->esys, hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &in,
+                            tmpl, &outside, &none, &out->h, &out->pub, NULL, NULL, NULL);
+    tpm_track_end (t, r == TSS2_RC_SUCCESS ? out->h : ESYS_TR_NONE);
+    rv = tpm_rv (t, r, what);
     if (rv == CKR_PIN_INCORRECT) {
         LOG_ERROR ("%s: the endorsement hierarchy has an auth value: the AK and EK need it empty "
                    "(or persist them with tpm2-tools)",
@@ -567,11 +574,14 @@ tpm_activate_credential (tpm *t, const uint8_t *id_object, size_t id_len,
     if (rv == CKR_OK)
         rv = ak_load_inlock (t, &ak);
     /* the EK is used under its policy: PolicySecret (endorsement hierarchy) */
-    if (rv == CKR_OK)
-        rv = tpm_rv (t, Esys_StartAuthSession (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                               ESYS_TR_NONE, ESYS_TR_NONE, NULL, TPM2_SE_POLICY,
-                                               &none, TPM2_ALG_SHA256, &s),
-                     "starting the EK's policy session");
+    if (rv == CKR_OK) {
+        TSS2_RC r;
+        tpm_track_begin (t);
+        r = Esys_StartAuthSession (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &none, TPM2_ALG_SHA256, &s);
+        tpm_track_end (t, r == TSS2_RC_SUCCESS ? s : ESYS_TR_NONE);
+        rv = tpm_rv (t, r, "starting the EK's policy session");
+    }
     if (rv == CKR_OK)
         rv = tpm_rv (t, Esys_PolicySecret (t->esys, ESYS_TR_RH_ENDORSEMENT, s, ESYS_TR_PASSWORD,
                                            ESYS_TR_NONE, ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL,
@@ -589,8 +599,7 @@ tpm_activate_credential (tpm *t, const uint8_t *id_object, size_t id_len,
                 rv = CKR_FUNCTION_FAILED;
         }
     }
-    if (s != ESYS_TR_NONE && t->esys != NULL)
-        Esys_FlushContext (t->esys, s);
+    tpm_flush_inlock (t, &s);
     loaded_drop (t, &ak);
     loaded_drop (t, &ek);
     tpm_unlock (t);
