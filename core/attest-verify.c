@@ -123,6 +123,9 @@ be32 (const uint8_t *p)
     return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
 }
 
+static void errf (char *err, size_t err_len, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 static void
 errf (char *err, size_t err_len, const char *fmt, ...)
 {
