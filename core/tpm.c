@@ -309,11 +309,17 @@ lost_state_inlock (tpm *t, TSS2_RC base, const char *what)
         return false;
     }
     if (reset != t->reset_count || restart != t->restart_count) {
-        LOG_WARN ("%s: the TPM (%s) was restarted (or cleared) since this process connected "
-                  "(reset count %u -> %u, restart count %u -> %u): the keys and sessions it had loaded are gone; "
-                  "loading them again",
-                  what, t->tcti_conf, t->reset_count, reset, t->restart_count, restart);
-        tpm_disconnect_inlock (t, false);
+        /* TPM2_Clear sets both counts to 0; a restart only counts up */
+        bool cleared = reset < t->reset_count
+                       || (reset == t->reset_count && restart < t->restart_count);
+        LOG_WARN ("%s: the TPM (%s) was %s since this process connected (reset count %u -> %u, "
+                  "restart count %u -> %u): the keys and sessions it had loaded are gone; loading "
+                  "them again",
+                  what, t->tcti_conf, cleared ? "cleared" : "restarted", t->reset_count, reset,
+                  t->restart_count, restart);
+        /* after a restart our handles may be another process's now: no flush;
+         * a clear flushed our objects but may have left our sessions */
+        tpm_disconnect_inlock (t, cleared);
         return t->restarted = true;
     }
     t->counts_ok = true;
@@ -570,8 +576,8 @@ keep_srk_point (tpm *t, const TPM2B_PUBLIC *pub)
         if (t->srk_seen_ok && memcmp (t->srk_seen, t->srk_point, sizeof t->srk_seen) != 0) {
             LOG_ERROR ("the TPM (%s) has another storage root key than when this process "
                        "started: it was cleared (new storage seed), and every key made before "
-                       "is gone: initialize the tokens again (C_InitToken, or 'tpmtrust-tool token delete' "
-                       "and 'token init')",
+                       "is gone: initialize the tokens again (C_InitToken, or 'tpmtrust-tool "
+                       "token delete' and 'token init')",
                        t->tcti_conf);
             t->cleared = true;
         }
