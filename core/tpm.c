@@ -113,8 +113,12 @@ void
 tpm_flush_inlock (tpm *t, ESYS_TR *h)
 {
     if (*h != ESYS_TR_NONE && t->esys != NULL) {
+        TSS2_RC r;
         untrack_inlock (t, *h);
-        if (Esys_FlushContext (t->esys, *h) != TSS2_RC_SUCCESS)
+        r = Esys_FlushContext (t->esys, *h);
+        if ((r & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
+            tpm_rv (t, r, "flushing a TPM handle"); /* lost: closes the connection */
+        else if (r != TSS2_RC_SUCCESS)
             LOG_DEBUG ("could not flush a TPM handle");
     }
     *h = ESYS_TR_NONE;
@@ -353,6 +357,17 @@ tpm_rv (tpm *t, TSS2_RC r, const char *what)
                    "running; the next call reconnects",
                    what, Tss2_RC_Decode (r), t->tcti_conf);
         tpm_disconnect_inlock (t, false);
+        return CKR_DEVICE_ERROR;
+    }
+    if ((layer == TSS2_ESAPI_RC_LAYER || layer == TSS2_SYS_RC_LAYER)
+        && base == TSS2_BASE_RC_BAD_SEQUENCE) {
+        /* a command cut off by a lost TPM (in a call whose error was not
+         * ours to see, like a flush) leaves ESAPI/SAPI waiting for its
+         * response: only a new context helps */
+        LOG_WARN ("%s: the TPM connection (%s) is stuck after an earlier failure: reconnecting",
+                  what, t->tcti_conf);
+        tpm_disconnect_inlock (t, false);
+        t->restarted = true; /* the call may run again */
         return CKR_DEVICE_ERROR;
     }
     if (layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER) {
@@ -1302,8 +1317,8 @@ again:
         TPM2B_NAME name;
         do {
             rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK && Tss2_Sys_Unseal_Prepare (sys, handle) != TSS2_RC_SUCCESS)
-                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_rv (t, Tss2_Sys_Unseal_Prepare (sys, handle), "unsealing");
             if (rv == CKR_OK)
                 rv = tpm_fast_execute_inlock (t, TPM2_CC_Unseal, &name, k->auth, true,
                                               "unsealing");
@@ -1441,9 +1456,9 @@ again:
         TPM2B_NAME name;
         do {
             rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK
-                && Tss2_Sys_Sign_Prepare (sys, handle, &d, &scheme, &ticket) != TSS2_RC_SUCCESS)
-                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_rv (t, Tss2_Sys_Sign_Prepare (sys, handle, &d, &scheme, &ticket),
+                             "signing");
             if (rv == CKR_OK)
                 rv = tpm_fast_execute_inlock (t, TPM2_CC_Sign, &name, k->auth, false, "signing");
         } while (rv == TPM_FAST_RETRY);
@@ -1562,8 +1577,9 @@ again:
         TPM2B_NAME name;
         do {
             rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK && Tss2_Sys_HMAC_Prepare (sys, handle, &buf, hash) != TSS2_RC_SUCCESS)
-                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_rv (t, Tss2_Sys_HMAC_Prepare (sys, handle, &buf, hash),
+                             "computing an HMAC");
             if (rv == CKR_OK)
                 rv = tpm_fast_execute_inlock (t, TPM2_CC_HMAC, &name, k->auth, true,
                                               "computing an HMAC");
