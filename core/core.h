@@ -57,6 +57,14 @@ CK_RV token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user,
 CK_RV token_logout_checked_inlock (tt_token *tok);
 /* Deletes the token and all its objects from the store (tools). */
 CK_RV token_delete_inlock (tt_token *tok);
+/* Whether TPM t still holds the token rec (its sealed secrets and one key
+ * load): CKR_OK; CKR_TOKEN_NOT_RECOGNIZED when none loads (the TPM was cleared
+ * since the token was made, or the store comes from another TPM);
+ * CKR_TPMTRUST_OBJECT_DAMAGED when only some load (damaged rows); what the TPM
+ * layer says when it cannot be asked (CKR_DEVICE_ERROR). Logs what to do. */
+struct tpm;
+struct store_token;
+CK_RV token_tpm_check (struct tpm *t, const struct store_token *rec);
 const char *token_label (const tt_token *tok);
 const char *token_serial (const tt_token *tok);
 

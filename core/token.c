@@ -15,6 +15,7 @@
 #define LOG_MODULE "token"
 #include "internal.h"
 #include "log.h"
+#include "pkcs11-tpmtrust.h"
 
 #define SECRET_LEN 32
 #define SALT_LEN 16
@@ -172,6 +173,71 @@ seal_under_pin (const store_token *rec, const secbuf *secret, const CK_UTF8CHAR 
     return rv;
 }
 
+/* Loads (and flushes) a stored blob: CKR_OK, CKR_TPMTRUST_OBJECT_DAMAGED when
+ * the TPM rejects it, or why the TPM could not be asked. */
+static CK_RV
+blob_loads (tpm *t, const store_blob *pub, const store_blob *priv)
+{
+    tpm_blob p = { pub->data, pub->len }, s = { priv->data, priv->len };
+    return tpm_key_check (t, &p, &s);
+}
+
+CK_RV
+token_tpm_check (tpm *t, const store_token *rec)
+{
+    store_object *objs = NULL;
+    size_t n_objs = 0, tried = 0, good = 0;
+    store *st = NULL;
+    CK_RV rv = blob_loads (t, &rec->so_pub, &rec->so_priv);
+
+    if (rv != CKR_OK && rv != CKR_TPMTRUST_OBJECT_DAMAGED)
+        return rv;
+    tried++;
+    good += rv == CKR_OK;
+    if (rec->user_pub.data != NULL) {
+        rv = blob_loads (t, &rec->user_pub, &rec->user_priv);
+        if (rv != CKR_OK && rv != CKR_TPMTRUST_OBJECT_DAMAGED)
+            return rv;
+        tried++;
+        good += rv == CKR_OK;
+    }
+    /* and one TPM object of the token, if it has any */
+    if (core_store (&st) == CKR_OK && store_object_list (st, rec->id, &objs, &n_objs) == CKR_OK) {
+        for (size_t i = 0; i < n_objs; i++) {
+            if (objs[i].tpm_pub.data == NULL || objs[i].tpm_priv.data == NULL)
+                continue;
+            rv = blob_loads (t, &objs[i].tpm_pub, &objs[i].tpm_priv);
+            if (rv == CKR_OK || rv == CKR_TPMTRUST_OBJECT_DAMAGED) {
+                tried++;
+                good += rv == CKR_OK;
+            }
+            break;
+        }
+        store_object_list_free (objs, n_objs);
+    }
+    if (good == tried && tried > 0)
+        return CKR_OK;
+    if (good > 0) {
+        LOG_ERROR ("token '%s': the TPM rejects some of its stored blobs but not others: those "
+                   "store rows are damaged (the TPM itself still holds the token)",
+                   rec->label);
+        return CKR_TPMTRUST_OBJECT_DAMAGED;
+    }
+    if (tried > 1)
+        LOG_ERROR ("token '%s' (serial %s): the TPM rejects every blob of it: the TPM was cleared "
+                   "since this token was created (or the store comes from another TPM): its keys "
+                   "are gone; initialize the token again (C_InitToken, or 'tpmtrust-tool token "
+                   "delete' and 'token init')",
+                   rec->label, rec->serial);
+    else
+        LOG_ERROR ("token '%s' (serial %s): the TPM rejects its sealed secret: the TPM was "
+                   "cleared since this token was created (or the store comes from another TPM, "
+                   "or the token's row is damaged): initialize the token again (C_InitToken, or "
+                   "'tpmtrust-tool token delete' and 'token init')",
+                   rec->label, rec->serial);
+    return CKR_TOKEN_NOT_RECOGNIZED;
+}
+
 static CK_RV
 unseal_with_pin (const store_token *rec, bool so, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
                  secbuf **secret)
@@ -195,6 +261,13 @@ unseal_with_pin (const store_token *rec, bool so, const CK_UTF8CHAR *pin, CK_ULO
     if (rv == CKR_PIN_INCORRECT)
         LOG_WARN ("token '%s': wrong %s PIN (the TPM counts this toward its lockout)", rec->label,
                   so ? "SO" : "user");
+    if (rv == CKR_TPMTRUST_OBJECT_DAMAGED) {
+        /* not a PIN matter: was the TPM cleared (CKR_TOKEN_NOT_RECOGNIZED), or
+         * is this row damaged? */
+        rv = token_tpm_check (core_tpm (), rec);
+        if (rv != CKR_TOKEN_NOT_RECOGNIZED)
+            rv = CKR_DEVICE_ERROR;
+    }
     return rv;
 }
 
@@ -231,9 +304,21 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
     rv = core_store (&st);
     if (rv == CKR_OK)
         rv = store_write_check (st);
-    /* Re-initializing needs the SO PIN of the token as it is. */
-    if (rv == CKR_OK && tok->rec.id != 0)
+    /* Re-initializing needs the SO PIN of the token as it is, unless the TPM
+     * holds nothing of it any more (cleared): its keys are gone already. */
+    if (rv == CKR_OK && tok->rec.id != 0) {
         rv = unseal_with_pin (&tok->rec, true, pin, pin_len, &old);
+        if (rv == CKR_DEVICE_ERROR && tpm_connected (core_tpm ()))
+            rv = token_tpm_check (core_tpm (), &tok->rec) == CKR_TOKEN_NOT_RECOGNIZED
+                     ? CKR_TOKEN_NOT_RECOGNIZED
+                     : rv;
+        if (rv == CKR_TOKEN_NOT_RECOGNIZED) {
+            LOG_WARN ("token '%s': re-initialized without checking its old SO PIN: the TPM "
+                      "holds nothing of it any more (cleared), its keys were gone already",
+                      tok->rec.label);
+            rv = CKR_OK;
+        }
+    }
     secbuf_free (old);
     if (rv == CKR_OK)
         rv = random_secbuf (SECRET_LEN, &secret);
@@ -346,6 +431,8 @@ token_set_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *old, C
     rv = pin_check_len (pin_len);
     if (rv == CKR_OK)
         rv = unseal_with_pin (&tok->rec, so, old, old_len, &secret);
+    if (rv == CKR_TOKEN_NOT_RECOGNIZED) /* not C_SetPIN's to say */
+        rv = CKR_DEVICE_ERROR;
     if (rv == CKR_OK)
         rv = seal_under_pin (&tok->rec, secret, pin, pin_len, &pub, &priv);
     if (rv == CKR_OK) {
@@ -400,6 +487,8 @@ token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user, const CK
         return CKR_PIN_INCORRECT;
     }
     rv = unseal_with_pin (&tok->rec, user == CKU_SO, pin, pin_len, &secret);
+    if (rv == CKR_TOKEN_NOT_RECOGNIZED) /* not C_Login's to say (PKCS#11 2.40 5.6) */
+        rv = CKR_DEVICE_ERROR;
     if (rv != CKR_OK)
         return rv;
     tok->secret = secret;

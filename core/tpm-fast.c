@@ -46,18 +46,29 @@ sys_of (tpm *t)
     return sys;
 }
 
+/* A flush whose failure the caller cannot act on; a lost TPM still closes the
+ * connection (the SAPI context would wait for the response for ever). */
+static void
+sys_flush (tpm *t, TSS2_SYS_CONTEXT *sys, TPM2_HANDLE handle)
+{
+    TSS2_RC r = Tss2_Sys_FlushContext (sys, handle);
+
+    if ((r & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
+        tpm_rv (t, r, "ending the signing session");
+    lease_del (t->lease, handle); /* after the flush: see tpm_flush_inlock */
+}
+
 void
 tpm_fast_release_inlock (tpm *t, bool flush)
 {
     TSS2_SYS_CONTEXT *sys = sys_of (t);
+    TPM2_HANDLE handle = t->fast.handle;
 
-    if (t->fast.handle != 0 && flush && sys != NULL) {
-        Tss2_Sys_FlushContext (sys, t->fast.handle);
-        lease_del (t->lease, t->fast.handle);
-    }
     t->fast.handle = 0;
     secbuf_free (t->fast.key);
     t->fast.key = NULL;
+    if (handle != 0 && flush && sys != NULL)
+        sys_flush (t, sys, handle);
 }
 
 CK_RV
@@ -118,8 +129,7 @@ tpm_fast_begin_inlock (tpm *t)
         t->fast.handle = handle;
         memcpy (t->fast.nonce_tpm, tpm_nonce.buffer, NONCE);
     } else if (r == TSS2_RC_SUCCESS && t->esys != NULL) {
-        Tss2_Sys_FlushContext (sys, handle);
-        lease_del (t->lease, handle);
+        sys_flush (t, sys, handle);
     }
     sodium_memzero (salt, sizeof salt);
     return rv;

@@ -53,6 +53,15 @@ struct tpm {
         unsigned retries;   /* TPM_RC_RETRY in a row */
     } fast;
     uint64_t clock;
+    /* TPM faults (see tpm_rv): the TPM's reset and restart counts when we
+     * connected (keep only: there is state to lose between calls) */
+    uint32_t reset_count, restart_count;
+    bool counts_ok;
+    bool restarted; /* this call found our loaded state gone and dropped it */
+    bool retried;   /* this call ran again after that (once) */
+    uint8_t srk_seen[65]; /* the first SRK this process used: another one */
+    bool srk_seen_ok;     /* later means the TPM was cleared (new storage seed) */
+    bool cleared;
 };
 
 /* Ends a call (see above) and releases t->lock. */
@@ -60,6 +69,11 @@ void tpm_unlock (tpm *t);
 /* Maps a TSS2 return code to a CK_RV, logging "what" and the cause; a lost
  * connection is closed so that the next call reconnects. */
 CK_RV tpm_rv (tpm *t, TSS2_RC r, const char *what);
+/* After an attempt that failed: true (once per call) when tpm_rv found that
+ * the TPM lost what this process kept loaded (it was restarted, or cleared)
+ * and dropped it, so the attempt can run again from scratch. Locals holding
+ * ESYS_TRs must be reset to ESYS_TR_NONE before the next attempt. */
+bool tpm_retry_inlock (tpm *t, CK_RV rv);
 CK_RV tpm_connect_inlock (tpm *t);
 /* Connects and makes sure the SRK (t->srk) is usable. */
 CK_RV tpm_srk_inlock (tpm *t);

@@ -108,7 +108,10 @@ tpm_flush_inlock (tpm *t, ESYS_TR *h)
 
     if (*h != ESYS_TR_NONE && t->esys != NULL) {
         bool known = Esys_TR_GetTpmHandle (t->esys, *h, &handle) == TSS2_RC_SUCCESS;
-        if (Esys_FlushContext (t->esys, *h) != TSS2_RC_SUCCESS)
+        TSS2_RC r = Esys_FlushContext (t->esys, *h);
+        if ((r & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
+            tpm_rv (t, r, "flushing a TPM handle"); /* lost: closes the connection */
+        else if (r != TSS2_RC_SUCCESS)
             LOG_DEBUG ("could not flush a TPM handle");
         if (known)
             lease_del (t->lease, handle);
@@ -200,7 +203,18 @@ tpm_unlock (tpm *t)
 {
     if (!t->keep)
         release_inlock (t);
+    t->restarted = t->retried = false;
     pthread_mutex_unlock (&t->lock);
+}
+
+bool
+tpm_retry_inlock (tpm *t, CK_RV rv)
+{
+    if (rv == CKR_OK || !t->restarted || t->retried)
+        return false;
+    t->restarted = false;
+    t->retried = true;
+    return true;
 }
 
 void
@@ -256,8 +270,71 @@ tpm_connected (tpm *t)
     return c;
 }
 
+/* The TPM's reset and restart counts (TPM2_ReadClock). */
+static TSS2_RC
+read_counts (tpm *t, uint32_t *reset, uint32_t *restart)
+{
+    TPMS_TIME_INFO *ti = NULL;
+    TSS2_RC r = Esys_ReadClock (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ti);
+    if (r == TSS2_RC_SUCCESS) {
+        *reset = ti->clockInfo.resetCount;
+        *restart = ti->clockInfo.restartCount;
+    }
+    Esys_Free (ti);
+    return r;
+}
+
+/* After a TPM error, when this process keeps things loaded between calls:
+ * true when they are gone (the TPM was reset or restarted since we connected,
+ * or it says a handle we sent is not loaded: cleared, or flushed by another
+ * program). Then everything is dropped and the connection closed, so that the
+ * call can run again from scratch (tpm_retry_inlock) or the next call does. */
+static bool
+lost_state_inlock (tpm *t, TSS2_RC base, const char *what)
+{
+    bool reference = base >= TPM2_RC_REFERENCE_H0 && base <= TPM2_RC_REFERENCE_S6;
+    uint32_t reset = 0, restart = 0;
+    TSS2_RC r;
+
+    if (!t->keep || !t->counts_ok || t->esys == NULL)
+        return false;
+    t->counts_ok = false; /* no recursion through tpm_rv below */
+    r = read_counts (t, &reset, &restart);
+    if (r != TSS2_RC_SUCCESS) {
+        tpm_rv (t, r, "reading the TPM clock");
+        if (t->esys == NULL) /* lost: the call fails, the next one reconnects */
+            return true;
+        t->counts_ok = true;
+        return false;
+    }
+    if (reset != t->reset_count || restart != t->restart_count) {
+        /* TPM2_Clear sets both counts to 0; a restart only counts up */
+        bool cleared = reset < t->reset_count
+                       || (reset == t->reset_count && restart < t->restart_count);
+        LOG_WARN ("%s: the TPM (%s) was %s since this process connected (reset count %u -> %u, "
+                  "restart count %u -> %u): the keys and sessions it had loaded are gone; loading "
+                  "them again",
+                  what, t->tcti_conf, cleared ? "cleared" : "restarted", t->reset_count, reset,
+                  t->restart_count, restart);
+        /* after a restart our handles may be another process's now: no flush;
+         * a clear flushed our objects but may have left our sessions */
+        tpm_disconnect_inlock (t, cleared);
+        return t->restarted = true;
+    }
+    t->counts_ok = true;
+    if (!reference)
+        return false;
+    LOG_WARN ("%s: the TPM (%s) no longer holds an object or session this process loaded (%s): "
+              "it was cleared, or another program flushed it; loading them again",
+              what, t->tcti_conf, Tss2_RC_Decode (base));
+    tpm_disconnect_inlock (t, true);
+    return t->restarted = true;
+}
+
 /* Maps a TSS2 return code to a CK_RV, logging what failed. A lost connection
- * closes ours so the next call reconnects. */
+ * closes ours so the next call reconnects; a TPM that lost what we keep
+ * loaded (restarted, cleared) is CKR_DEVICE_ERROR too, and the call may run
+ * again (tpm_retry_inlock). */
 CK_RV
 tpm_rv (tpm *t, TSS2_RC r, const char *what)
 {
@@ -277,9 +354,23 @@ tpm_rv (tpm *t, TSS2_RC r, const char *what)
         tpm_disconnect_inlock (t, false);
         return CKR_DEVICE_ERROR;
     }
+    if ((layer == TSS2_ESAPI_RC_LAYER || layer == TSS2_SYS_RC_LAYER)
+        && base == TSS2_BASE_RC_BAD_SEQUENCE) {
+        /* a command cut off by a lost TPM (in a call whose error was not
+         * ours to see, like a flush) leaves ESAPI/SAPI waiting for its
+         * response: only a new context helps */
+        LOG_WARN ("%s: the TPM connection (%s) is stuck after an earlier failure: reconnecting",
+                  what, t->tcti_conf);
+        tpm_disconnect_inlock (t, false);
+        t->restarted = true; /* the call may run again */
+        return CKR_DEVICE_ERROR;
+    }
     if (layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER) {
         fmt1 = (base & TPM2_RC_FMT1) ? (base & (TPM2_RC_FMT1 | 0x3f)) : base;
         if (fmt1 == TPM2_RC_AUTH_FAIL || fmt1 == TPM2_RC_BAD_AUTH) {
+            /* after a restart our handles may name someone else's objects */
+            if (lost_state_inlock (t, base, what))
+                return CKR_DEVICE_ERROR;
             LOG_DEBUG ("%s: %s", what, Tss2_RC_Decode (r));
             return CKR_PIN_INCORRECT;
         }
@@ -309,6 +400,8 @@ tpm_rv (tpm *t, TSS2_RC r, const char *what)
                        what, Tss2_RC_Decode (r));
             return CKR_DEVICE_MEMORY;
         }
+        if (lost_state_inlock (t, base, what))
+            return CKR_DEVICE_ERROR;
     }
     LOG_ERROR ("%s: %s", what, Tss2_RC_Decode (r));
     return CKR_FUNCTION_FAILED;
@@ -395,6 +488,8 @@ tcti_hint (const char *conf, char *hint, size_t len)
                   dev);
     else if (strncmp (conf, "tabrmd", 6) == 0)
         snprintf (hint, len, " (is tpm2-abrmd running?)");
+    else if (strncmp (conf, "swtpm", 5) == 0 || strncmp (conf, "mssim", 5) == 0)
+        snprintf (hint, len, " (nothing answers there: is the TPM simulator running?)");
 }
 
 CK_RV
@@ -437,6 +532,10 @@ tpm_connect_inlock (tpm *t)
                 LOG_DEBUG ("connected to the TPM through %s", *cands);
                 if (t->lease != NULL)
                     reclaim_inlock (t);
+                /* what tells a TPM restart between two calls (tpm_rv) */
+                t->counts_ok = t->keep
+                               && read_counts (t, &t->reset_count, &t->restart_count)
+                                      == TSS2_RC_SUCCESS;
                 return CKR_OK;
             }
             Tss2_TctiLdr_Finalize (&t->tcti);
@@ -449,9 +548,15 @@ tpm_connect_inlock (tpm *t)
         if (used >= sizeof tried)
             used = sizeof tried - 1;
     }
-    LOG_ERROR ("cannot reach a TPM. Tried %s. Set TPMTRUST_TCTI (e.g. "
-               "'device:/dev/tpmrm0' or 'tabrmd:bus_type=system') or tcti= in the config file",
-               tried);
+    if (one[0] != NULL)
+        LOG_ERROR ("cannot reach the TPM: %s. Check that it is running (the next call tries "
+                   "again), or set TPMTRUST_TCTI (or tcti= in the config file) to another TCTI",
+                   tried);
+    else
+        LOG_ERROR ("cannot reach a TPM. Tried %s. Set TPMTRUST_TCTI (e.g. "
+                   "'device:/dev/tpmrm0' or 'tabrmd:bus_type=system') or tcti= in the config "
+                   "file",
+                   tried);
     return CKR_DEVICE_ERROR;
 }
 
@@ -478,6 +583,18 @@ keep_srk_point (tpm *t, const TPM2B_PUBLIC *pub)
         t->srk_point[0] = 0x04;
         memcpy (t->srk_point + 1, q->x.buffer, 32);
         memcpy (t->srk_point + 33, q->y.buffer, 32);
+        /* the SRK comes from the storage seed: another SRK than before
+         * (after a reconnect) means the TPM was cleared */
+        if (t->srk_seen_ok && memcmp (t->srk_seen, t->srk_point, sizeof t->srk_seen) != 0) {
+            LOG_ERROR ("the TPM (%s) has another storage root key than when this process "
+                       "started: it was cleared (new storage seed), and every key made before "
+                       "is gone: initialize the tokens again (C_InitToken, or 'tpmtrust-tool "
+                       "token delete' and 'token init')",
+                       t->tcti_conf);
+            t->cleared = true;
+        }
+        memcpy (t->srk_seen, t->srk_point, sizeof t->srk_seen);
+        t->srk_seen_ok = true;
     }
 }
 
@@ -675,8 +792,8 @@ tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf
 
     *out = ESYS_TR_NONE;
     if (rv != CKR_OK) {
-        LOG_ERROR ("a stored TPM blob is malformed");
-        return rv;
+        LOG_ERROR ("a stored TPM blob is malformed: the store row is damaged");
+        return CKR_TPMTRUST_OBJECT_DAMAGED;
     }
     rv = tpm_srk_inlock (t);
     if (rv != CKR_OK)
@@ -695,10 +812,19 @@ tpm_load_inlock (tpm *t, const tpm_blob *pub, const tpm_blob *priv, const secbuf
     }
     if (rv != CKR_OK) {
         tpm_unload_inlock (t, out);
-        if (r == (TPM2_RC_INTEGRITY | TPM2_RC_P | TPM2_RC_1)
-            || (r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_INTEGRITY)
-            LOG_ERROR ("the TPM rejects this key's blob: it was made by another TPM or before "
-                       "this TPM was cleared");
+        if ((r & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER && (r & TPM2_RC_FMT1)
+            && (r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_INTEGRITY) {
+            /* a TPM (or TPM seed) other than the blob's, or a damaged blob */
+            if (t->cleared)
+                LOG_ERROR ("the TPM rejects this key's blob: the TPM was cleared since the key "
+                           "was made, and the key is gone with its old storage seed: "
+                           "initialize the token again");
+            else
+                LOG_ERROR ("the TPM rejects this key's blob (integrity check): the store row is "
+                           "damaged, or it was made by another TPM or before this TPM was "
+                           "cleared");
+            rv = CKR_TPMTRUST_OBJECT_DAMAGED;
+        }
     }
     return rv;
 }
@@ -722,6 +848,15 @@ tpm_cache_find (tpm *t, ESYS_TR h)
     return NULL;
 }
 
+/* tpm_load_inlock for a key to use: a key the TPM rejects because it was
+ * cleared is not damaged, the device lost it. */
+static CK_RV
+key_load_inlock (tpm *t, const tpm_key *k, ESYS_TR *h)
+{
+    CK_RV rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, h);
+    return rv == CKR_TPMTRUST_OBJECT_DAMAGED && t->cleared ? CKR_DEVICE_ERROR : rv;
+}
+
 CK_RV
 tpm_key_get_inlock (tpm *t, const tpm_key *k, ESYS_TR *h)
 {
@@ -730,7 +865,7 @@ tpm_key_get_inlock (tpm *t, const tpm_key *k, ESYS_TR *h)
     CK_RV rv;
 
     if (t->cache_max == 0 || t->esys == NULL)
-        return tpm_load_inlock (t, k->pub, k->priv, k->auth, h);
+        return key_load_inlock (t, k, h);
     key_id (k, id);
     for (unsigned i = 0; i < TPM_CACHE_MAX; i++) {
         if (t->cache[i].h != ESYS_TR_NONE && memcmp (t->cache[i].id, id, sizeof id) == 0) {
@@ -752,7 +887,7 @@ tpm_key_get_inlock (tpm *t, const tpm_key *k, ESYS_TR *h)
         if (slot == NULL && !cache_evict_inlock (t))
             break;
     }
-    rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, h);
+    rv = key_load_inlock (t, k, h);
     if (rv == CKR_OK && slot != NULL) {
         TPM2B_NAME *name = NULL;
         memcpy (slot->id, id, sizeof id);
@@ -1102,6 +1237,7 @@ tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, TPM2B_PUBLIC *tmpl, const 
         tmpl->publicArea.objectAttributes &= ~TPMA_OBJECT_USERWITHAUTH;
     }
     pthread_mutex_lock (&t->lock);
+again:
     rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT);
     if (rv == CKR_OK) {
         do /* Create needs a free object slot */
@@ -1116,6 +1252,8 @@ tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, TPM2B_PUBLIC *tmpl, const 
         }
         tpm_session_failed (t, rv);
     }
+    if (tpm_retry_inlock (t, rv))
+        goto again;
     tpm_unlock (t);
     if (rv == CKR_OK)
         rv = tpm_blob_marshal (*out_pub, out_priv, pub, priv);
@@ -1168,6 +1306,7 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
 
     *data = NULL;
     pthread_mutex_lock (&t->lock);
+again:
     rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK && k->pcrs.mask == 0) {
         TSS2_SYS_CONTEXT *sys = NULL;
@@ -1175,8 +1314,8 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
         TPM2B_NAME name;
         do {
             rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK && Tss2_Sys_Unseal_Prepare (sys, handle) != TSS2_RC_SUCCESS)
-                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_rv (t, Tss2_Sys_Unseal_Prepare (sys, handle), "unsealing");
             if (rv == CKR_OK)
                 rv = tpm_fast_execute_inlock (t, TPM2_CC_Unseal, &name, k->auth, true,
                                               "unsealing");
@@ -1196,6 +1335,11 @@ tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
         }
     }
     tpm_key_put_inlock (t, &h);
+    if (tpm_retry_inlock (t, rv)) {
+        free (out); /* none: it failed */
+        out = NULL;
+        goto again;
+    }
     tpm_unlock (t);
     if (rv == CKR_OK) {
         *data = secbuf_dup (out->buffer, out->size);
@@ -1300,6 +1444,7 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
     memcpy (d.buffer, digest, digest_len);
 
     pthread_mutex_lock (&t->lock);
+again:
     rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK && k->pcrs.mask == 0) {
         /* the hot path: one TPM2_Sign in our own HMAC session */
@@ -1308,9 +1453,9 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
         TPM2B_NAME name;
         do {
             rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK
-                && Tss2_Sys_Sign_Prepare (sys, handle, &d, &scheme, &ticket) != TSS2_RC_SUCCESS)
-                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_rv (t, Tss2_Sys_Sign_Prepare (sys, handle, &d, &scheme, &ticket),
+                             "signing");
             if (rv == CKR_OK)
                 rv = tpm_fast_execute_inlock (t, TPM2_CC_Sign, &name, k->auth, false, "signing");
         } while (rv == TPM_FAST_RETRY);
@@ -1327,8 +1472,11 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
         if (rv == CKR_OK)
             out = *esys_out;
         Esys_Free (esys_out);
+        esys_out = NULL;
     }
     tpm_key_put_inlock (t, &h);
+    if (tpm_retry_inlock (t, rv))
+        goto again;
     tpm_unlock (t);
     if (rv == CKR_OK) {
         const TPM2B_ECC_PARAMETER *rr = &out.signature.ecdsa.signatureR;
@@ -1417,6 +1565,7 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
     if (len)
         memcpy (buf.buffer, data, len);
     pthread_mutex_lock (&t->lock);
+again:
     rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK && k->pcrs.mask == 0) {
         /* the hot path: one TPM2_HMAC, the result response-encrypted */
@@ -1425,8 +1574,9 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
         TPM2B_NAME name;
         do {
             rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK && Tss2_Sys_HMAC_Prepare (sys, handle, &buf, hash) != TSS2_RC_SUCCESS)
-                rv = CKR_FUNCTION_FAILED;
+            if (rv == CKR_OK)
+                rv = tpm_rv (t, Tss2_Sys_HMAC_Prepare (sys, handle, &buf, hash),
+                             "computing an HMAC");
             if (rv == CKR_OK)
                 rv = tpm_fast_execute_inlock (t, TPM2_CC_HMAC, &name, k->auth, true,
                                               "computing an HMAC");
@@ -1447,6 +1597,11 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
         }
     }
     tpm_key_put_inlock (t, &h);
+    if (tpm_retry_inlock (t, rv)) {
+        Esys_Free (result); /* none: it failed */
+        result = NULL;
+        goto again;
+    }
     tpm_unlock (t);
     if (rv == CKR_OK)
         rv = digest_out (result, out, out_len);
@@ -1474,6 +1629,10 @@ seq_save_inlock (tpm *t, tpm_hmac_seq *seq, ESYS_TR *h)
 
     Esys_Free (seq->saved);
     seq->saved = NULL;
+    if (t->esys == NULL) { /* the TPM was lost, and the sequence with it */
+        *h = ESYS_TR_NONE;
+        return CKR_DEVICE_ERROR;
+    }
     rv = tpm_rv (t, Esys_ContextSave (t->esys, *h, &seq->saved), "saving an HMAC sequence");
     tpm_flush_inlock (t, h);
     return rv;
@@ -1489,6 +1648,7 @@ tpm_hmac_start (tpm *t, const tpm_key *k, uint16_t hash, tpm_hmac_seq **out)
 
     *out = NULL;
     pthread_mutex_lock (&t->lock);
+again:
     if (rv == CKR_OK)
         rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK)
@@ -1507,6 +1667,11 @@ tpm_hmac_start (tpm *t, const tpm_key *k, uint16_t hash, tpm_hmac_seq **out)
     tpm_key_put_inlock (t, &h);
     if (rv == CKR_OK)
         rv = seq_save_inlock (t, seq, &sequence);
+    if (tpm_retry_inlock (t, rv)) {
+        sequence = ESYS_TR_NONE; /* gone with the connection */
+        rv = CKR_OK;
+        goto again;
+    }
     tpm_unlock (t);
     if (rv != CKR_OK) {
         tpm_hmac_seq_free (seq);
@@ -1528,6 +1693,8 @@ seq_load_inlock (tpm *t, tpm_hmac_seq *seq, ESYS_TR *h)
             tpm_track_end (t, r == TSS2_RC_SUCCESS ? *h : ESYS_TR_NONE);
         } while (evicted_for (t, r));
         rv = tpm_rv (t, r, "loading an HMAC sequence");
+        if (rv != CKR_OK && t->restarted)
+            LOG_ERROR ("a multi-part HMAC was under way: the TPM lost it; start it again");
     }
     return rv;
 }
@@ -1632,8 +1799,10 @@ tpm_key_check (tpm *t, const tpm_blob *pub, const tpm_blob *priv)
     CK_RV rv;
 
     pthread_mutex_lock (&t->lock);
-    rv = tpm_load_inlock (t, pub, priv, NULL, &h);
-    tpm_unload_inlock (t, &h);
+    do {
+        rv = tpm_load_inlock (t, pub, priv, NULL, &h);
+        tpm_unload_inlock (t, &h);
+    } while (tpm_retry_inlock (t, rv));
     tpm_unlock (t);
     return rv;
 }
@@ -1649,6 +1818,7 @@ tpm_change_auth (tpm *t, const tpm_key *k, const secbuf *new_auth, tpm_blob *new
     CK_RV rv = tpm_auth_from_secbuf (new_auth, &a);
 
     pthread_mutex_lock (&t->lock);
+again:
     if (rv == CKR_OK)
         rv = tpm_load_inlock (t, k->pub, k->priv, k->auth, &h);
     if (rv == CKR_OK)
@@ -1660,6 +1830,12 @@ tpm_change_auth (tpm *t, const tpm_key *k, const secbuf *new_auth, tpm_blob *new
         tpm_key_session_done (t, k, &s, rv);
     }
     tpm_unload_inlock (t, &h);
+    if (tpm_retry_inlock (t, rv)) {
+        Esys_Free (out); /* none: it failed */
+        out = NULL;
+        rv = CKR_OK;
+        goto again;
+    }
     tpm_unlock (t);
     sodium_memzero (&a, sizeof a);
     if (rv == CKR_OK && Tss2_MU_TPM2B_PRIVATE_Marshal (out, buf, sizeof buf, &off) != TSS2_RC_SUCCESS)

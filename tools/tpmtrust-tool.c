@@ -457,6 +457,41 @@ check (bool ok, const char *what, const char *detail, const char *fix)
     return ok ? 0 : 1;
 }
 
+/* Does the TPM still hold each token's keys (not cleared since)? */
+static int
+doctor_tokens (tpm *t, store *st)
+{
+    store_token *list = NULL;
+    size_t n = 0;
+    char what[96], fix[160];
+    int bad = 0;
+
+    if (store_token_list (st, &list, &n) != CKR_OK)
+        return check (false, "tokens", "the store cannot be read", NULL);
+    for (size_t i = 0; i < n; i++) {
+        CK_RV rv = token_tpm_check (t, &list[i]);
+        snprintf (what, sizeof what, "token '%s' (serial %s)", list[i].label, list[i].serial);
+        snprintf (fix, sizeof fix,
+                  "its keys are gone: make it again ('tpmtrust-tool token delete --label %s', "
+                  "then 'token init')",
+                  list[i].label);
+        if (rv == CKR_OK)
+            bad += check (true, what, "its keys load in this TPM", NULL);
+        else if (rv == CKR_TPMTRUST_OBJECT_DAMAGED)
+            bad += check (false, what, "some of its store rows are damaged (see the log line)",
+                          "delete the objects that fail and make them again");
+        else if (rv != CKR_TOKEN_NOT_RECOGNIZED)
+            bad += check (false, what, "not checked: the TPM did not answer", NULL);
+        else
+            bad += check (false, what,
+                          "the TPM rejects all of it: the TPM was cleared since the token was "
+                          "created, or the store comes from another TPM",
+                          fix);
+    }
+    store_token_list_free (list, n);
+    return bad;
+}
+
 static int
 cmd_doctor (void)
 {
@@ -495,7 +530,6 @@ cmd_doctor (void)
                       "set TPMTRUST_TCTI, add the user to the 'tss' group, or start a resource "
                       "manager");
     }
-    tpm_free (t);
     rv = core_store (&st);
     if (path == NULL)
         path = st ? store_path (st) : "(default)";
@@ -508,9 +542,12 @@ cmd_doctor (void)
             bad += check ((sb.st_mode & 0077) == 0, "store permissions", d,
                           "chmod 600 the store file; only its owner should read it");
         }
+        if (tpm_connected (t))
+            bad += doctor_tokens (t, st);
     } else {
         bad += check (false, "store", path, "set TPMTRUST_STORE to a writable file");
     }
+    tpm_free (t);
     printf ("%s\n", bad ? "problems found" : "all checks passed");
     return bad ? 1 : 0;
 }

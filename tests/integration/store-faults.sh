@@ -211,7 +211,7 @@ flip "$priv03" tpm_priv -8
 s0=$(sum "$STORE")
 expect_fail "damaged public blob" d4540002 "does not decrypt under this token's secret" \
     --sign -m ECDSA --id 02 -i "$W/digest" -o "$W/sig"
-expect_fail "damaged private blob" CKR_FUNCTION_FAILED "the TPM rejects this key's blob" \
+expect_fail "damaged private blob" d4540002 "the TPM rejects this key's blob (integrity check): the store row is damaged" \
     --sign -m ECDSA --id 03 -i "$W/digest" -o "$W/sig"
 signs 01 "damaged blobs of other keys"
 [ "$(objects)" = "$n_all" ] && pass "damaged blobs: all $n_all objects still listed" || fail "damaged blobs: objects"
