@@ -213,9 +213,11 @@ decrypt_response (TSS2_SYS_CONTEXT *sys, const uint8_t *key, size_t key_len,
     return rv;
 }
 
-CK_RV
-tpm_fast_prepare_inlock (tpm *t, ESYS_TR h, TSS2_SYS_CONTEXT **sys, TPM2_HANDLE *handle,
-                         TPM2B_NAME *name)
+/* Before a command on loaded key h: starts the session, gives the SAPI
+ * context, the key's TPM handle and its Name (cached with the key). */
+static CK_RV
+fast_prepare_inlock (tpm *t, ESYS_TR h, TSS2_SYS_CONTEXT **sys, TPM2_HANDLE *handle,
+                     TPM2B_NAME *name)
 {
     TPM2B_NAME *n = NULL;
     const struct tpm_cached *c;
@@ -251,8 +253,16 @@ tpm_fast_wipe_response (TSS2_SYS_CONTEXT *sys)
         sodium_memzero ((uint8_t *) (uintptr_t) p, size);
 }
 
-CK_RV
-tpm_fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *auth,
+/* Runs the command prepared in the SAPI context (Tss2_Sys_<Cmd>_Prepare) with
+ * the session authorizing its one handle (its Name and authValue auth);
+ * encrypt: the response's first parameter comes back encrypted, and is
+ * decrypted for Tss2_Sys_<Cmd>_Complete. The response's HMAC is checked.
+ * TPM_FAST_RETRY: the TPM asked for the command again (RETRY, YIELDED,
+ * TESTING): prepare it again and call again. */
+#define TPM_FAST_RETRY (CKR_VENDOR_DEFINED | 0x7e7e7e7eUL)
+
+static CK_RV
+fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *auth,
                          bool encrypt, const char *what)
 {
     TSS2_SYS_CONTEXT *sys = sys_of (t);
@@ -343,5 +353,23 @@ tpm_fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbu
         tpm_fast_release_inlock (t, t->esys != NULL);
     sodium_memzero (key, sizeof key);
     sodium_memzero (&st, sizeof st);
+    return rv;
+}
+
+CK_RV
+tpm_fast_call_inlock (tpm *t, ESYS_TR h, TPM2_CC cc, tpm_fast_prep prep, void *arg,
+                      const secbuf *auth, bool encrypt, const char *what, TSS2_SYS_CONTEXT **sys)
+{
+    TPM2_HANDLE handle = 0;
+    TPM2B_NAME name;
+    CK_RV rv;
+
+    do {
+        rv = fast_prepare_inlock (t, h, sys, &handle, &name);
+        if (rv == CKR_OK)
+            rv = tpm_rv (t, prep (*sys, handle, arg), what);
+        if (rv == CKR_OK)
+            rv = fast_execute_inlock (t, cc, &name, auth, encrypt, what);
+    } while (rv == TPM_FAST_RETRY);
     return rv;
 }

@@ -101,19 +101,14 @@ struct tpm_cached *tpm_cache_find (tpm *t, ESYS_TR h);
 void tpm_cache_flush_inlock (tpm *t);
 /* Starts the hot path's session unless it runs: before Tss2_Sys_<Cmd>_Prepare. */
 CK_RV tpm_fast_begin_inlock (tpm *t);
-/* Before a command on loaded key h: starts the session, gives the SAPI
- * context, the key's TPM handle and its Name. */
-CK_RV tpm_fast_prepare_inlock (tpm *t, ESYS_TR h, TSS2_SYS_CONTEXT **sys, TPM2_HANDLE *handle,
-                               TPM2B_NAME *name);
-/* Runs the command prepared in the SAPI context (Tss2_Sys_<Cmd>_Prepare) with
- * the hot path's salted HMAC session authorizing its one handle (its Name and
- * authValue auth); encrypt: the response's first parameter comes back
- * encrypted, and is decrypted for Tss2_Sys_<Cmd>_Complete. The response's HMAC
- * is checked. TPM_FAST_RETRY: the TPM asked for the command again (RETRY,
- * YIELDED, TESTING): prepare it again and call again. */
-#define TPM_FAST_RETRY (CKR_VENDOR_DEFINED | 0x7e7e7e7eUL)
-CK_RV tpm_fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *auth,
-                               bool encrypt, const char *what);
+/* Prepares (prep, given the key's TPM handle) and runs a command on loaded
+ * key h with the hot path's session (see tpm-fast.c), again when the
+ * TPM asks for it; on success its response waits in *sys for
+ * Tss2_Sys_<Cmd>_Complete. */
+typedef TSS2_RC (*tpm_fast_prep) (TSS2_SYS_CONTEXT *sys, TPM2_HANDLE key, void *arg);
+CK_RV tpm_fast_call_inlock (tpm *t, ESYS_TR h, TPM2_CC cc, tpm_fast_prep prep, void *arg,
+                            const secbuf *auth, bool encrypt, const char *what,
+                            TSS2_SYS_CONTEXT **sys);
 /* Wipes the decrypted first response parameter left in the SAPI context's
  * buffer, once _Complete has copied it out. */
 void tpm_fast_wipe_response (TSS2_SYS_CONTEXT *sys);

@@ -1296,6 +1296,40 @@ tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, const tpm_pol
     return rv;
 }
 
+/* The hot path's commands (tpm_fast_call_inlock): their _Prepare with the
+ * key's TPM handle. */
+static TSS2_RC
+prep_unseal (TSS2_SYS_CONTEXT *sys, TPM2_HANDLE key, void *arg)
+{
+    (void) arg;
+    return Tss2_Sys_Unseal_Prepare (sys, key);
+}
+
+struct sign_args {
+    const TPM2B_DIGEST *digest;
+    const TPMT_SIG_SCHEME *scheme;
+    const TPMT_TK_HASHCHECK *ticket;
+};
+
+static TSS2_RC
+prep_sign (TSS2_SYS_CONTEXT *sys, TPM2_HANDLE key, void *arg)
+{
+    const struct sign_args *a = arg;
+    return Tss2_Sys_Sign_Prepare (sys, key, a->digest, a->scheme, a->ticket);
+}
+
+struct hmac_args {
+    const TPM2B_MAX_BUFFER *data;
+    TPMI_ALG_HASH hash;
+};
+
+static TSS2_RC
+prep_hmac (TSS2_SYS_CONTEXT *sys, TPM2_HANDLE key, void *arg)
+{
+    const struct hmac_args *a = arg;
+    return Tss2_Sys_HMAC_Prepare (sys, key, a->data, a->hash);
+}
+
 CK_RV
 tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
 {
@@ -1310,16 +1344,8 @@ again:
     rv = tpm_key_get_inlock (t, k, &h);
     if (rv == CKR_OK && k->pcrs.mask == 0) {
         TSS2_SYS_CONTEXT *sys = NULL;
-        TPM2_HANDLE handle = 0;
-        TPM2B_NAME name;
-        do {
-            rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK)
-                rv = tpm_rv (t, Tss2_Sys_Unseal_Prepare (sys, handle), "unsealing");
-            if (rv == CKR_OK)
-                rv = tpm_fast_execute_inlock (t, TPM2_CC_Unseal, &name, k->auth, true,
-                                              "unsealing");
-        } while (rv == TPM_FAST_RETRY);
+        rv = tpm_fast_call_inlock (t, h, TPM2_CC_Unseal, prep_unseal, NULL, k->auth, true,
+                                   "unsealing", &sys);
         if (rv == CKR_OK && ((out = calloc (1, sizeof *out)) == NULL
                              || Tss2_Sys_Unseal_Complete (sys, out) != TSS2_RC_SUCCESS))
             rv = CKR_FUNCTION_FAILED;
@@ -1449,16 +1475,9 @@ again:
     if (rv == CKR_OK && k->pcrs.mask == 0) {
         /* the hot path: one TPM2_Sign in our own HMAC session */
         TSS2_SYS_CONTEXT *sys = NULL;
-        TPM2_HANDLE handle = 0;
-        TPM2B_NAME name;
-        do {
-            rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK)
-                rv = tpm_rv (t, Tss2_Sys_Sign_Prepare (sys, handle, &d, &scheme, &ticket),
-                             "signing");
-            if (rv == CKR_OK)
-                rv = tpm_fast_execute_inlock (t, TPM2_CC_Sign, &name, k->auth, false, "signing");
-        } while (rv == TPM_FAST_RETRY);
+        struct sign_args a = { &d, &scheme, &ticket };
+        rv = tpm_fast_call_inlock (t, h, TPM2_CC_Sign, prep_sign, &a, k->auth, false, "signing",
+                                   &sys);
         if (rv == CKR_OK && Tss2_Sys_Sign_Complete (sys, &out) != TSS2_RC_SUCCESS)
             rv = CKR_FUNCTION_FAILED;
     } else if (rv == CKR_OK) {
@@ -1570,17 +1589,9 @@ again:
     if (rv == CKR_OK && k->pcrs.mask == 0) {
         /* the hot path: one TPM2_HMAC, the result response-encrypted */
         TSS2_SYS_CONTEXT *sys = NULL;
-        TPM2_HANDLE handle = 0;
-        TPM2B_NAME name;
-        do {
-            rv = tpm_fast_prepare_inlock (t, h, &sys, &handle, &name);
-            if (rv == CKR_OK)
-                rv = tpm_rv (t, Tss2_Sys_HMAC_Prepare (sys, handle, &buf, hash),
-                             "computing an HMAC");
-            if (rv == CKR_OK)
-                rv = tpm_fast_execute_inlock (t, TPM2_CC_HMAC, &name, k->auth, true,
-                                              "computing an HMAC");
-        } while (rv == TPM_FAST_RETRY);
+        struct hmac_args a = { &buf, hash };
+        rv = tpm_fast_call_inlock (t, h, TPM2_CC_HMAC, prep_hmac, &a, k->auth, true,
+                                   "computing an HMAC", &sys);
         if (rv == CKR_OK && ((result = calloc (1, sizeof *result)) == NULL
                              || Tss2_Sys_HMAC_Complete (sys, result) != TSS2_RC_SUCCESS))
             rv = CKR_FUNCTION_FAILED;
