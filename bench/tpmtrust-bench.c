@@ -753,6 +753,7 @@ cc_name (unsigned cc)
     case 0x17B: return "GetRandom";
     case 0x17E: return "PCR_Read";
     case 0x17F: return "PolicyPCR";
+    case 0x181: return "ReadClock";
     case 0x183: return "PolicyCommandCode";
     case 0x18A: return "TestParms";
     case 0x189: return "PolicyGetDigest";
