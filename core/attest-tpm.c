@@ -139,24 +139,11 @@ loaded_drop (tpm *t, loaded *l)
     l->pub = NULL;
 }
 
-static bool
-handle_exists (tpm *t, TPM2_HANDLE handle)
-{
-    TPMS_CAPABILITY_DATA *cap = NULL;
-    bool found = false;
-    TSS2_RC r = Esys_GetCapability (t->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                    TPM2_CAP_HANDLES, handle, 1, NULL, &cap);
-    if (r == TSS2_RC_SUCCESS && cap->data.handles.count > 0)
-        found = cap->data.handles.handle[0] == handle;
-    Esys_Free (cap);
-    return found;
-}
-
 /* The object at a persistent handle when it was made from tmpl. */
 static bool
 persistent_match (tpm *t, TPM2_HANDLE handle, const TPM2B_PUBLIC *tmpl, loaded *out)
 {
-    if (handle == 0 || !handle_exists (t, handle))
+    if (handle == 0 || !tpm_handle_exists_inlock (t, handle))
         return false;
     if (Esys_TR_FromTPMPublic (t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &out->h)
             == TSS2_RC_SUCCESS
@@ -294,7 +281,7 @@ ek_load_inlock (tpm *t, loaded *ek, tpm_blob *cert)
     CK_RV rv = tpm_connect_inlock (t);
 
     for (size_t i = 0; rv == CKR_OK && i < sizeof ek_kinds / sizeof ek_kinds[0]; i++)
-        if (handle_exists (t, ek_kinds[i].cert_index)) {
+        if (tpm_handle_exists_inlock (t, ek_kinds[i].cert_index)) {
             k = &ek_kinds[i];
             if (cert != NULL)
                 rv = nv_read_all_inlock (t, k->cert_index, cert);
@@ -337,7 +324,7 @@ tpm_ak_persist (tpm *t, uint32_t handle)
     rv = tpm_connect_inlock (t);
     if (rv == CKR_OK && persistent_match (t, handle, &ak_template, &ak)) {
         LOG_INFO ("the AK is persistent at 0x%08x already", handle);
-    } else if (rv == CKR_OK && handle_exists (t, handle)) {
+    } else if (rv == CKR_OK && tpm_handle_exists_inlock (t, handle)) {
         LOG_ERROR ("persistent handle 0x%08x holds another object: choose a free one "
                    "('tpm2_getcap handles-persistent')",
                    handle);

@@ -75,6 +75,8 @@ CK_RV tpm_rv (tpm *t, TSS2_RC r, const char *what);
  * ESYS_TRs must be reset to ESYS_TR_NONE before the next attempt. */
 bool tpm_retry_inlock (tpm *t, CK_RV rv);
 CK_RV tpm_connect_inlock (tpm *t);
+/* A persistent or NV handle is defined in the TPM (one GetCapability). */
+bool tpm_handle_exists_inlock (tpm *t, TPM2_HANDLE handle);
 /* Connects and makes sure the SRK (t->srk) is usable. */
 CK_RV tpm_srk_inlock (tpm *t);
 /* The shared salted HMAC session (t->session) with the given extra attributes

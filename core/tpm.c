@@ -598,8 +598,8 @@ keep_srk_point (tpm *t, const TPM2B_PUBLIC *pub)
     }
 }
 
-static bool
-persistent_exists (tpm *t, TPM2_HANDLE handle)
+bool
+tpm_handle_exists_inlock (tpm *t, TPM2_HANDLE handle)
 {
     TPMS_CAPABILITY_DATA *cap = NULL;
     bool found = false;
@@ -626,7 +626,7 @@ tpm_srk_inlock (tpm *t)
     if (rv != CKR_OK || t->srk != ESYS_TR_NONE)
         return rv;
     /* probe once per connection (a command saved per call on a raw TCTI) */
-    if (!t->no_persistent_srk && persistent_exists (t, SRK_PERSISTENT_HANDLE)) {
+    if (!t->no_persistent_srk && tpm_handle_exists_inlock (t, SRK_PERSISTENT_HANDLE)) {
         r = Esys_TR_FromTPMPublic (t->esys, SRK_PERSISTENT_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
                                    ESYS_TR_NONE, &h);
         if (r == TSS2_RC_SUCCESS)
@@ -1098,7 +1098,7 @@ tpm_nv_provision (tpm *t, uint32_t index, tpm_pcrs pcrs, const secbuf *secret, u
     memcpy (data.buffer, secret->data, secret->len);
     pthread_mutex_lock (&t->lock);
     rv = tpm_connect_inlock (t);
-    if (rv == CKR_OK && persistent_exists (t, index)) {
+    if (rv == CKR_OK && tpm_handle_exists_inlock (t, index)) {
         LOG_ERROR ("NV index 0x%08x is defined already: choose another or undefine it "
                    "('tpm2_nvundefine 0x%08x')",
                    index, index);
@@ -1142,7 +1142,7 @@ tpm_nv_read_secret (tpm *t, uint32_t index, tpm_pcrs pcrs, size_t size, secbuf *
     *out = NULL;
     pthread_mutex_lock (&t->lock);
     rv = tpm_srk_inlock (t);
-    if (rv == CKR_OK && !persistent_exists (t, index)) {
+    if (rv == CKR_OK && !tpm_handle_exists_inlock (t, index)) {
         LOG_ERROR ("NV index 0x%08x does not exist (was the TPM cleared?)", index);
         rv = CKR_KEY_HANDLE_INVALID;
     }
