@@ -263,7 +263,7 @@ tpm_fast_wipe_response (TSS2_SYS_CONTEXT *sys)
 
 static CK_RV
 fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *auth,
-                         bool encrypt, const char *what)
+                     bool encrypt, const char *what)
 {
     TSS2_SYS_CONTEXT *sys = sys_of (t);
     TSS2L_SYS_AUTH_COMMAND cmd = { .count = 1 };
