@@ -12,6 +12,8 @@
 
 #define LOG_MODULE "adopt"
 #include "internal.h"
+#include "keys/keytype.h"
+#include "keys/tpmkey.h"
 #include "log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
@@ -142,7 +144,7 @@ object_adopt_inlock (tt_token *tok, tt_session *sess, const uint8_t *pub, size_t
     if (rv == CKR_OK) {
         memcpy (pcopy.data, pub, pcopy.len = pub_len);
         memcpy (scopy.data, priv, scopy.len = priv_len);
-        rv = object_take_tpm_key (tok, objs[0], &pcopy, &scopy, a);
+        rv = tpmkey_take (tok, objs[0], &pcopy, &scopy, a);
     }
     if (rv == CKR_OK)
         rv = object_add_inlock (tok, sess, objs, n);

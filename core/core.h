@@ -93,21 +93,20 @@ CK_RV object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MEC
                                    const CK_ATTRIBUTE *priv_tmpl, CK_ULONG priv_count,
                                    CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv);
 
-/* watchdog.c: C_DeriveKey (CKM_TPMTRUST_WATCHDOG_DERIVE) */
-CK_RV watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
-                              CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
-                              CK_OBJECT_HANDLE *out);
+/* C_DeriveKey, C_GenerateKey: the mechanism's key type (core/keys/) computes
+ * the key; these make and store the object. */
+CK_RV object_derive_key_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
+                                CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                                CK_OBJECT_HANDLE *out);
+CK_RV object_generate_key_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
+                                  const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out);
 
 /* The NV form of the watchdog root: a random 32-byte secret written to NV index
  * `index` under PolicyPCR of pcr_mask (SHA-256 bank), and a token object (label)
  * that names it. */
-CK_RV watchdog_provision_nv_inlock (tt_token *tok, tt_session *sess, uint32_t index,
-                                    unsigned long pcr_mask, const char *label,
-                                    CK_OBJECT_HANDLE *out);
-
-/* secret.c: C_GenerateKey (CKM_GENERIC_SECRET_KEY_GEN) */
-CK_RV secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
-                              const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out);
+CK_RV object_provision_nv_inlock (tt_token *tok, tt_session *sess, uint32_t index,
+                                  unsigned long pcr_mask, const char *label,
+                                  CK_OBJECT_HANDLE *out);
 
 /* adopt.c: TSS2 key file blobs (loadable keys under the standard SRK).
  * adopt: ECDSA or HMAC blobs with their auth become token objects (key_h; pub_h

@@ -23,6 +23,7 @@
 
 struct tt_object {
     CK_OBJECT_HANDLE handle;
+    const struct keytype *type; /* what the key does (core/keys/); NULL: not a key */
     int64_t store_id;          /* > 0: a token object stored under this id */
     CK_SESSION_HANDLE session; /* session objects: the owning session */
     attr_list *attrs;
@@ -38,6 +39,7 @@ struct tt_object {
 
 struct tt_token {
     CK_SLOT_ID slot_id;
+    tpm *tpm;             /* the module's TPM (tokens are freed before it) */
     pthread_mutex_t lock; /* held for a whole core call on this token */
     store_token rec;      /* rec.id == 0: the slot's token is not initialized */
     bool removed;         /* deleted from the store by another process */
@@ -68,6 +70,7 @@ typedef struct sign_op {
     uint8_t *buf;                        /* CKM_ECDSA: the raw input so far; HMAC: the
                                             data not yet sent (at most one command's) */
     size_t buf_len;
+    size_t buf_cap;                      /* > 0: buf holds that many bytes, wiped at the end */
     bool multi;                          /* an Update was called */
     size_t mac_len;                      /* HMAC: the output length */
     CK_OBJECT_HANDLE key;                /* the key object (Ed25519: its seed cache) */
@@ -79,10 +82,12 @@ typedef struct sign_op {
     tpm_hmac_seq *seq;                   /* HMAC: a TPM sequence, for longer data */
     CK_KEY_TYPE key_type;                /* attestation: the identity's (EC or Edwards) */
     tpm_pcrs att_pcrs;                   /* ... the PCRs to quote */
-    CK_OBJECT_HANDLE *att_keys;          /* ... the keys to certify */
-    size_t att_n;
-    uint8_t *bundle;                     /* ... the bundle made for the nonce in buf */
-    size_t bundle_len;
+    CK_OBJECT_HANDLE *refs;              /* other objects the parameter names (the
+                                            keys to certify), resolved at init and final */
+    size_t n_refs;
+    uint8_t *result;                     /* an output made once (the attestation bundle
+                                            for the nonce in buf), kept for a length query */
+    size_t result_len;
 } sign_op;
 
 struct tt_session {
@@ -96,7 +101,7 @@ struct tt_session {
     bool digest_multi; /* C_DigestUpdate was called */
 };
 
-/* module.c */
+/* module.c: the module's TPM (key types use tok->tpm) */
 tpm *core_tpm (void);
 /* True in a process that has libp11 loaded (see object_find_init_inlock). */
 bool core_libp11_compat (void);
@@ -104,8 +109,15 @@ CK_OBJECT_HANDLE core_next_handle (void);
 
 /* token.c */
 void token_free (tt_token *tok);
-bool token_user_logged_in (const tt_token *tok);
 void token_logout_inlock (tt_token *tok);
+/* Drops every object's cached secrets (through its key type's wipe). */
+void token_wipe_caches (tt_token *tok);
+
+static inline bool
+token_user_logged_in (const tt_token *tok)
+{
+    return tok->login == CKU_USER && tok->secret != NULL;
+}
 
 /* object.c */
 void object_free (tt_object *obj);
@@ -121,7 +133,12 @@ CK_RV object_add_inlock (tt_token *tok, tt_session *sess, tt_object **objs, size
 tt_object *object_new (attr_list *attrs);
 /* True when obj is a TPM object: public and private blob and wrapped auth value
  * (a store row may lack any of them: such an object is no key). */
-bool object_tpm_key (const tt_object *obj);
+static inline bool
+object_tpm_key (const tt_object *obj)
+{
+    return obj->tpm_pub.data != NULL && obj->tpm_priv.data != NULL && obj->wrapped_auth != NULL;
+}
+
 /* Template rules (object.c): see the schema there. Schema flags: */
 #define A_CREATE 0x01     /* may be given in a template */
 #define A_MODIFY 0x02     /* C_SetAttributeValue and C_CopyObject may change it */
@@ -139,45 +156,7 @@ CK_RV template_defaults (CK_OBJECT_CLASS cls, attr_list *list);
 CK_RV template_required (CK_OBJECT_CLASS cls, const attr_list *list);
 /* Session and login rules for holding (write: creating) an object with attrs. */
 CK_RV object_access (tt_token *tok, tt_session *sess, const attr_list *attrs, bool write);
-/* A fresh random authValue for a TPM key. */
-CK_RV object_auth_new (secbuf **out);
-/* Gives obj the TPM key's blobs (taken) and its auth wrapped under the token secret. */
-CK_RV object_take_tpm_key (tt_token *tok, tt_object *obj, tpm_blob *pub, tpm_blob *priv,
-                           const secbuf *auth);
-
-/* pcr.c: PCR binding. from_template: what a template (or the config default)
- * asks for (mask 0: nothing). bind: makes the policy for the current values and
- * records mask, bank and values in attrs. changed: how many bound PCRs differ now
- * (their names in list), -1 if unknown. report: logs that. */
-CK_RV pcr_from_template (const attr_list *tmpl, tpm_pcrs *out);
-CK_RV pcr_bind (attr_list *attrs, tpm_pcrs pcrs, tpm_policy *pol);
-tpm_pcrs pcr_of_object (const attr_list *attrs);
-int pcr_changed (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len, char *list,
-                 size_t list_len);
-void pcr_report (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len);
-
-/* eddsa.c: Ed25519 with the seed sealed in the TPM. seal: seals seed (NULL: a
- * new one) as priv's TPM object and gives the public key. import: C_CreateObject
- * of a private key with CKA_VALUE = seed. sk: the expanded key for signing, from
- * the object's cache or unsealed (then cached as configured); *owned says
- * whether the caller frees it. wipe: forgets a cached key. */
-CK_RV eddsa_seal_inlock (tt_token *tok, tt_object *priv, const secbuf *seed, uint8_t pk[32]);
-CK_RV eddsa_import_inlock (tt_token *tok, tt_object *obj);
-CK_RV eddsa_sk_inlock (tt_token *tok, tt_session *sess, const sign_op *op, secbuf **sk,
-                       bool *owned);
-void eddsa_wipe (tt_object *obj);
-void token_wipe_caches (tt_token *tok);
-
-/* secret.c: HMAC keys in the TPM */
-CK_RV secret_import_inlock (tt_token *tok, tt_object *obj);
-
 /* ops.c */
 void session_ops_free (tt_session *sess);
-
-/* attest.c: CKM_TPMTRUST_ATTEST. param: validates the mechanism parameter into
- * op (CKR_MECHANISM_PARAM_INVALID). build: makes op->bundle for the nonce in
- * op->buf, signed by op's identity key (CKR_DATA_LEN_RANGE for a bad nonce). */
-CK_RV attest_param (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, sign_op *op);
-CK_RV attest_build_inlock (tt_token *tok, tt_session *sess, sign_op *op);
 
 #endif

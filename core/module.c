@@ -126,6 +126,7 @@ token_new (CK_SLOT_ID id)
         return NULL;
     pthread_mutex_init (&tok->lock, NULL);
     tok->slot_id = id;
+    tok->tpm = M.tpm; /* set before any token is made, freed after all are (finalize, fork) */
     tok->login = TT_NOT_LOGGED_IN;
     return tok;
 }

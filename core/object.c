@@ -12,6 +12,7 @@
 
 #define LOG_MODULE "object"
 #include "internal.h"
+#include "keys/keytype.h"
 #include "log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
@@ -299,8 +300,10 @@ tt_object *
 object_new (attr_list *attrs)
 {
     tt_object *obj = calloc (1, sizeof *obj);
-    if (obj != NULL)
+    if (obj != NULL) {
         obj->attrs = attrs;
+        obj->type = keytype_of (attrs);
+    }
     return obj;
 }
 
@@ -309,7 +312,8 @@ object_free (tt_object *obj)
 {
     if (obj == NULL)
         return;
-    eddsa_wipe (obj);
+    if (obj->type != NULL && obj->type->wipe != NULL)
+        obj->type->wipe (obj);
     attr_list_free (obj->attrs);
     tpm_blob_clear (&obj->tpm_pub);
     tpm_blob_clear (&obj->tpm_priv);
@@ -333,12 +337,6 @@ static bool
 object_visible (const tt_token *tok, const tt_object *obj)
 {
     return !object_private (obj) || tok->login == CKU_USER;
-}
-
-bool
-object_tpm_key (const tt_object *obj)
-{
-    return obj->tpm_pub.data != NULL && obj->tpm_priv.data != NULL && obj->wrapped_auth != NULL;
 }
 
 static CK_OBJECT_CLASS
@@ -629,136 +627,77 @@ object_add_inlock (tt_token *tok, tt_session *sess, tt_object **objs, size_t n)
     return CKR_OK;
 }
 
-CK_RV
-object_auth_new (secbuf **out)
+/* What C_CreateObject says of a key class when no key type creates the one asked for. */
+static const struct {
+    CK_OBJECT_CLASS cls;
+    const char *msg;
+} create_refusals[] = {
+    { CKO_PUBLIC_KEY, "only EC and Ed25519 public keys can be created" },
+    { CKO_PRIVATE_KEY, "C_CreateObject of a private key: only Ed25519 seeds can be imported "
+                       "(ECDSA keys are generated inside the TPM)" },
+    { CKO_SECRET_KEY, "C_CreateObject: secret keys of this type cannot be created" },
+};
+
+static CK_RV
+create_check_cert (attr_list *attrs)
 {
-    secbuf *auth = secbuf_new (32);
-    CK_RV rv = auth ? tpm_random (core_tpm (), auth->data, auth->len) : CKR_HOST_MEMORY;
-    if (rv != CKR_OK) {
-        secbuf_free (auth);
-        auth = NULL;
+    uint8_t *subject = NULL, *issuer = NULL, *serial = NULL;
+    size_t sl = 0, il = 0, nl = 0;
+    const CK_ATTRIBUTE *a;
+    CK_ULONG v;
+    CK_RV rv;
+
+    if (!attr_list_ulong (attrs, CKA_CERTIFICATE_TYPE, &v) || v != CKC_X_509) {
+        LOG_ERROR ("only X.509 certificates are supported");
+        return CKR_ATTRIBUTE_VALUE_INVALID;
     }
-    *out = auth;
+    a = attr_list_find (attrs, CKA_VALUE);
+    rv = crypto_x509_fields (a->pValue, a->ulValueLen, &subject, &sl, &issuer, &il, &serial, &nl);
+    if (rv != CKR_OK) {
+        LOG_ERROR ("CKA_VALUE is not a DER X.509 certificate");
+        return rv;
+    }
+    /* Derive what the template left out from the certificate itself. */
+    if (attr_list_find (attrs, CKA_SUBJECT) == NULL)
+        rv = attr_list_set (attrs, CKA_SUBJECT, subject, sl);
+    if (rv == CKR_OK && attr_list_find (attrs, CKA_ISSUER) == NULL)
+        rv = attr_list_set (attrs, CKA_ISSUER, issuer, il);
+    if (rv == CKR_OK && attr_list_find (attrs, CKA_SERIAL_NUMBER) == NULL)
+        rv = attr_list_set (attrs, CKA_SERIAL_NUMBER, serial, nl);
+    if (rv == CKR_OK && attr_list_find (attrs, CKA_CERTIFICATE_CATEGORY) == NULL)
+        rv = attr_list_set_ulong (attrs, CKA_CERTIFICATE_CATEGORY, 0);
+    free (subject);
+    free (issuer);
+    free (serial);
     return rv;
 }
 
-CK_RV
-object_take_tpm_key (tt_token *tok, tt_object *obj, tpm_blob *pub, tpm_blob *priv,
-                     const secbuf *auth)
-{
-    CK_RV rv = crypto_wrap (tok->secret, pub->data, pub->len, auth, &obj->wrapped_auth,
-                            &obj->wrapped_auth_len);
-    if (rv != CKR_OK)
-        return rv;
-    obj->tpm_pub = *pub;
-    obj->tpm_priv = *priv;
-    memset (pub, 0, sizeof *pub);
-    memset (priv, 0, sizeof *priv);
-    return CKR_OK;
-}
-
-/* Class-specific checks and derived attributes for C_CreateObject. */
+/* Class-specific checks and derived attributes for C_CreateObject; keys: their
+ * key type's (*type, which then imports the key). */
 static CK_RV
-create_check_class (CK_OBJECT_CLASS cls, attr_list *attrs)
+create_check_class (CK_OBJECT_CLASS cls, attr_list *attrs, const keytype **type)
 {
-    CK_ULONG v;
-    const CK_ATTRIBUTE *a;
-    CK_RV rv = CKR_OK;
+    CK_ULONG kt = (CK_ULONG) -1;
 
+    *type = NULL;
     switch (cls) {
     case CKO_DATA:
-    case CKO_SECRET_KEY: /* checked by secret_import_inlock */
         return CKR_OK;
-    case CKO_CERTIFICATE: {
-        uint8_t *subject = NULL, *issuer = NULL, *serial = NULL;
-        size_t sl = 0, il = 0, nl = 0;
-        if (!attr_list_ulong (attrs, CKA_CERTIFICATE_TYPE, &v) || v != CKC_X_509) {
-            LOG_ERROR ("only X.509 certificates are supported");
-            return CKR_ATTRIBUTE_VALUE_INVALID;
-        }
-        a = attr_list_find (attrs, CKA_VALUE);
-        rv = crypto_x509_fields (a->pValue, a->ulValueLen, &subject, &sl, &issuer, &il, &serial,
-                                 &nl);
-        if (rv != CKR_OK) {
-            LOG_ERROR ("CKA_VALUE is not a DER X.509 certificate");
-            return rv;
-        }
-        /* Derive what the template left out from the certificate itself. */
-        if (attr_list_find (attrs, CKA_SUBJECT) == NULL)
-            rv = attr_list_set (attrs, CKA_SUBJECT, subject, sl);
-        if (rv == CKR_OK && attr_list_find (attrs, CKA_ISSUER) == NULL)
-            rv = attr_list_set (attrs, CKA_ISSUER, issuer, il);
-        if (rv == CKR_OK && attr_list_find (attrs, CKA_SERIAL_NUMBER) == NULL)
-            rv = attr_list_set (attrs, CKA_SERIAL_NUMBER, serial, nl);
-        if (rv == CKR_OK && attr_list_find (attrs, CKA_CERTIFICATE_CATEGORY) == NULL)
-            rv = attr_list_set_ulong (attrs, CKA_CERTIFICATE_CATEGORY, 0);
-        free (subject);
-        free (issuer);
-        free (serial);
-        return rv;
-    }
+    case CKO_CERTIFICATE:
+        return create_check_cert (attrs);
+    case CKO_PUBLIC_KEY:
     case CKO_PRIVATE_KEY:
-        if (!attr_list_ulong (attrs, CKA_KEY_TYPE, &v) || v != CKK_EC_EDWARDS) {
-            LOG_ERROR ("C_CreateObject of a private key: only Ed25519 seeds can be imported "
-                       "(ECDSA keys are generated inside the TPM)");
+    case CKO_SECRET_KEY:
+        attr_list_ulong (attrs, CKA_KEY_TYPE, &kt);
+        *type = keytype_lookup (cls, kt);
+        if (*type == NULL || !((*type)->creates & KT_CLASS (cls))) {
+            for (size_t i = 0; i < sizeof create_refusals / sizeof create_refusals[0]; i++)
+                if (create_refusals[i].cls == cls)
+                    LOG_ERROR ("%s", create_refusals[i].msg);
+            *type = NULL;
             return CKR_ATTRIBUTE_VALUE_INVALID;
         }
-        a = attr_list_find (attrs, CKA_EC_PARAMS);
-        if (!crypto_ed25519_params (a->pValue, a->ulValueLen)) {
-            LOG_ERROR ("CKA_EC_PARAMS: only Ed25519 (OID 1.3.101.112 or \"edwards25519\")");
-            return CKR_CURVE_NOT_SUPPORTED;
-        }
-        if (attr_list_find (attrs, CKA_VALUE) == NULL) {
-            LOG_ERROR ("an Ed25519 private key needs CKA_VALUE (the 32-byte seed)");
-            return CKR_TEMPLATE_INCOMPLETE;
-        }
-        return CKR_OK; /* sealed by eddsa_import_inlock */
-    case CKO_PUBLIC_KEY: {
-        uint8_t raw[1 + 2 * 48], der[2 + sizeof raw];
-        size_t raw_len = sizeof raw, der_len = sizeof der, field;
-        if (!attr_list_ulong (attrs, CKA_KEY_TYPE, &v) || (v != CKK_EC && v != CKK_EC_EDWARDS)) {
-            LOG_ERROR ("only EC and Ed25519 public keys can be created");
-            return CKR_ATTRIBUTE_VALUE_INVALID;
-        }
-        a = attr_list_find (attrs, CKA_EC_PARAMS);
-        if (v == CKK_EC_EDWARDS) {
-            const uint8_t *oid;
-            size_t oid_len;
-            if (!crypto_ed25519_params (a->pValue, a->ulValueLen)) {
-                LOG_ERROR ("CKA_EC_PARAMS: only Ed25519 (OID 1.3.101.112 or \"edwards25519\")");
-                return CKR_CURVE_NOT_SUPPORTED;
-            }
-            a = attr_list_find (attrs, CKA_EC_POINT);
-            rv = crypto_ed25519_point_raw (a->pValue, a->ulValueLen, true, raw);
-            if (rv != CKR_OK) {
-                LOG_ERROR ("CKA_EC_POINT is not an Ed25519 public key (32 bytes, or a DER "
-                           "OCTET STRING of them)");
-                return rv;
-            }
-            oid = crypto_ed25519_oid (&oid_len);
-            rv = attr_list_set (attrs, CKA_EC_PARAMS, oid, oid_len);
-            raw_len = 32;
-        } else if ((field = crypto_ec_params_size (a->pValue, a->ulValueLen)) != 0) {
-            a = attr_list_find (attrs, CKA_EC_POINT);
-            rv = crypto_ec_point_raw (a->pValue, a->ulValueLen, field, raw, &raw_len);
-            if (rv != CKR_OK) {
-                LOG_ERROR ("CKA_EC_POINT is not an uncompressed point on the curve");
-                return rv;
-            }
-        } else {
-            LOG_ERROR ("CKA_EC_PARAMS: only the named curves P-256 and P-384 are supported");
-            return CKR_CURVE_NOT_SUPPORTED;
-        }
-        if (rv == CKR_OK)
-            rv = crypto_ec_point_der (raw, raw_len, der, &der_len);
-        if (rv == CKR_OK) /* always kept as a DER OCTET STRING */
-            rv = attr_list_set (attrs, CKA_EC_POINT, der, der_len);
-        if (rv == CKR_OK)
-            rv = attr_list_set_bool (attrs, CKA_LOCAL, false);
-        if (rv == CKR_OK)
-            rv = attr_list_set_ulong (attrs, CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION);
-        return rv;
-    }
+        return (*type)->create_check ? (*type)->create_check (cls, attrs) : CKR_OK;
     default:
         LOG_ERROR ("C_CreateObject: objects of class 0x%lx cannot be created (supported: data, "
                    "X.509 certificates, EC public keys)",
@@ -773,6 +712,7 @@ object_create_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
 {
     attr_list *attrs = NULL;
     tt_object *obj = NULL;
+    const keytype *type = NULL;
     CK_ULONG cls;
     bool trusted = false;
     CK_RV rv = attr_list_from_template (tmpl, count, &attrs);
@@ -785,7 +725,7 @@ object_create_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
         goto out;
     }
     if (schema_for (cls) == NULL) {
-        rv = create_check_class (cls, attrs); /* logs, refuses */
+        rv = create_check_class (cls, attrs, &type); /* logs, refuses */
         goto out;
     }
     rv = template_check (cls, attrs, A_CREATE, 0);
@@ -797,7 +737,7 @@ object_create_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
     if (rv == CKR_OK)
         rv = template_defaults (cls, attrs);
     if (rv == CKR_OK)
-        rv = create_check_class (cls, attrs);
+        rv = create_check_class (cls, attrs, &type);
     if (rv == CKR_OK)
         rv = object_access (tok, sess, attrs, true);
     if (rv != CKR_OK)
@@ -808,10 +748,9 @@ object_create_inlock (tt_token *tok, tt_session *sess, const CK_ATTRIBUTE *tmpl,
         goto out;
     }
     attrs = NULL;
-    if (cls == CKO_SECRET_KEY)
-        rv = secret_import_inlock (tok, obj); /* the value goes into the TPM, and only there */
-    else if (cls == CKO_PRIVATE_KEY)
-        rv = eddsa_import_inlock (tok, obj); /* the seed is sealed in the TPM */
+    obj->type = type;
+    if (type != NULL && type->import != NULL)
+        rv = type->import (tok, obj); /* key values go into the TPM, and only there */
     if (rv == CKR_OK)
         rv = object_add_inlock (tok, sess, &obj, 1);
     if (rv == CKR_OK) {
@@ -1116,51 +1055,6 @@ generate_check (CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, const attr_list *tmpl)
     return CKR_OK;
 }
 
-/* The TPM ECDSA key of a new pair: attached to priv; its point and SPKI. */
-static CK_RV
-keypair_make_ec (tt_token *tok, tt_object *priv, size_t field, uint8_t *raw, size_t *raw_len,
-                 uint8_t **spki, size_t *spki_len)
-{
-    tpm_blob tpub = { 0 }, tpriv = { 0 };
-    tpm_pcrs pcrs = { 0, 0 };
-    tpm_policy pol;
-    secbuf *auth = NULL;
-    CK_RV rv = pcr_from_template (priv->attrs, &pcrs);
-
-    if (rv == CKR_OK && pcrs.mask != 0)
-        rv = pcr_bind (priv->attrs, pcrs, &pol);
-    if (rv == CKR_OK)
-        rv = object_auth_new (&auth);
-    if (rv == CKR_OK)
-        rv = tpm_ec_create (core_tpm (), field == 48 ? TPM_CURVE_P384 : TPM_CURVE_P256, auth,
-                            pcrs.mask ? &pol : NULL, &tpub, &tpriv, raw, raw_len);
-    if (rv == CKR_OK)
-        rv = object_take_tpm_key (tok, priv, &tpub, &tpriv, auth);
-    if (rv == CKR_OK)
-        rv = crypto_ec_spki (field, raw, *raw_len, spki, spki_len);
-    tpm_blob_clear (&tpub);
-    tpm_blob_clear (&tpriv);
-    secbuf_free (auth);
-    return rv;
-}
-
-/* The sealed Ed25519 seed of a new pair: attached to priv; its key and SPKI. */
-static CK_RV
-keypair_make_ed (tt_token *tok, tt_object *priv, uint8_t *raw, size_t *raw_len, uint8_t **spki,
-                 size_t *spki_len)
-{
-    CK_RV rv = eddsa_seal_inlock (tok, priv, NULL, raw);
-
-    *raw_len = 32;
-    if (rv == CKR_OK && (*spki = malloc (44)) == NULL)
-        rv = CKR_HOST_MEMORY;
-    if (rv == CKR_OK) {
-        crypto_ed25519_spki (raw, *spki);
-        *spki_len = 44;
-    }
-    return rv;
-}
-
 CK_RV
 object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
                              const CK_ATTRIBUTE *pub_tmpl, CK_ULONG pub_count,
@@ -1169,16 +1063,14 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
 {
     attr_list *pub = NULL, *priv = NULL;
     tt_object *objs[2] = { NULL, NULL };
-    const CK_ATTRIBUTE *params;
-    uint8_t raw[1 + 2 * 48], der[2 + sizeof raw], *spki = NULL, *oid = NULL;
-    uint8_t id[20];
-    size_t raw_len = sizeof raw, der_len = sizeof der, spki_len = 0, field = 0, oid_len = 0;
+    uint8_t raw[1 + 2 * 48], id[20];
+    size_t raw_len = sizeof raw;
     const mech_info *m = mech_lookup (mech->mechanism);
-    bool edwards = m != NULL && m->kind == MECH_KEYGEN_EDWARDS, b;
-    CK_KEY_TYPE kt = edwards ? CKK_EC_EDWARDS : CKK_EC;
+    const keytype *type = m != NULL && (m->flags & CKF_GENERATE_KEY_PAIR) ? m->key : NULL;
+    bool b;
     CK_RV rv;
 
-    if (m == NULL || (m->kind != MECH_KEYGEN_EC && !edwards))
+    if (type == NULL || type->generate_pair == NULL)
         return CKR_MECHANISM_INVALID;
     if (mech->pParameter != NULL || mech->ulParameterLen != 0)
         return CKR_MECHANISM_PARAM_INVALID;
@@ -1186,32 +1078,14 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     if (rv == CKR_OK)
         rv = attr_list_from_template (priv_tmpl, priv_count, &priv);
     if (rv == CKR_OK)
-        rv = generate_check (CKO_PUBLIC_KEY, kt, pub);
+        rv = generate_check (CKO_PUBLIC_KEY, type->pair_ck, pub);
     if (rv == CKR_OK)
-        rv = generate_check (CKO_PRIVATE_KEY, kt, priv);
+        rv = generate_check (CKO_PRIVATE_KEY, type->pair_ck, priv);
+    if (rv == CKR_OK)
+        rv = type->pair_check (pub, priv); /* the key's parameters: the curve */
     if (rv != CKR_OK)
         goto out;
 
-    params = attr_list_find (pub, CKA_EC_PARAMS);
-    if (params == NULL)
-        params = attr_list_find (priv, CKA_EC_PARAMS);
-    if (params == NULL) {
-        rv = CKR_TEMPLATE_INCOMPLETE;
-        LOG_ERROR ("key pair generation needs CKA_EC_PARAMS (the curve)");
-        goto out;
-    }
-    if (edwards && crypto_ed25519_params (params->pValue, params->ulValueLen)) {
-        oid = (uint8_t *) crypto_ed25519_oid (&oid_len); /* always emitted as the OID */
-    } else if (!edwards && (field = crypto_ec_params_size (params->pValue, params->ulValueLen))) {
-        oid = (uint8_t *) crypto_ec_params_for_size (field, &oid_len);
-    } else {
-        LOG_ERROR ("CKA_EC_PARAMS: %s", edwards ? "only Ed25519 (OID 1.3.101.112 or "
-                                                  "\"edwards25519\") is supported"
-                                                : "only the named curves P-256 and P-384 "
-                                                  "are supported");
-        rv = CKR_CURVE_NOT_SUPPORTED;
-        goto out;
-    }
     /* The key's auth is wrapped by the token secret: the user must be in, and
      * the key is private, sensitive and not extractable by construction. */
     if ((attr_list_bool (priv, CKA_PRIVATE, &b) && !b)
@@ -1225,13 +1099,13 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     }
     for (int i = 0; i < 2 && rv == CKR_OK; i++) {
         attr_list *l = i ? priv : pub;
-        rv = attr_list_set (l, CKA_EC_PARAMS, oid, oid_len);
-        if (rv == CKR_OK)
-            rv = attr_list_set_ulong (l, CKA_CLASS, i ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY);
+        rv = attr_list_set_ulong (l, CKA_CLASS, i ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY);
         if (rv == CKR_OK)
             rv = template_defaults (i ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, l);
         if (rv == CKR_OK)
             rv = object_access (tok, sess, l, true);
+        if (rv == CKR_OK)
+            rv = attr_list_set_ulong (l, CKA_KEY_TYPE, type->pair_ck);
     }
     if (rv == CKR_OK && tok->secret == NULL)
         rv = CKR_USER_NOT_LOGGED_IN;
@@ -1248,10 +1122,7 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
         goto out;
     }
     pub = priv = NULL;
-    rv = edwards ? keypair_make_ed (tok, objs[1], raw, &raw_len, &spki, &spki_len)
-                 : keypair_make_ec (tok, objs[1], field, raw, &raw_len, &spki, &spki_len);
-    if (rv == CKR_OK)
-        rv = crypto_ec_point_der (raw, raw_len, der, &der_len);
+    rv = type->generate_pair (tok, objs[0], objs[1], raw, &raw_len);
     if (rv != CKR_OK)
         goto out;
 
@@ -1272,13 +1143,7 @@ object_generate_pair_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM
     }
     for (int i = 0; i < 2 && rv == CKR_OK; i++) {
         attr_list *l = objs[i]->attrs;
-        rv = attr_list_set_ulong (l, CKA_KEY_TYPE, kt);
-        if (rv == CKR_OK)
-            rv = attr_list_set (l, CKA_EC_POINT, der, der_len);
-        if (rv == CKR_OK)
-            rv = attr_list_set (l, CKA_PUBLIC_KEY_INFO, spki, spki_len);
-        if (rv == CKR_OK)
-            rv = attr_list_set_bool (l, CKA_LOCAL, true);
+        rv = attr_list_set_bool (l, CKA_LOCAL, true);
         if (rv == CKR_OK)
             rv = attr_list_set_ulong (l, CKA_KEY_GEN_MECHANISM, m->type);
     }
@@ -1300,6 +1165,110 @@ out:
     object_free (objs[1]);
     attr_list_free (pub);
     attr_list_free (priv);
-    free (spki);
+    return rv;
+}
+
+CK_RV
+object_generate_key_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
+                            const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out)
+{
+    const mech_info *m = mech_lookup (mech->mechanism);
+    const keytype *type = m != NULL && (m->flags & CKF_GENERATE) ? m->key : NULL;
+    attr_list *attrs = NULL;
+    tt_object *obj = NULL;
+    CK_ULONG cls;
+    CK_RV rv;
+
+    if (type == NULL || type->generate == NULL)
+        return CKR_MECHANISM_INVALID;
+    if (mech->pParameter != NULL || mech->ulParameterLen != 0)
+        return CKR_MECHANISM_PARAM_INVALID;
+    rv = attr_list_from_template (tmpl, count, &attrs);
+    if (rv == CKR_OK)
+        rv = template_check (CKO_SECRET_KEY, attrs, A_CREATE, A_NOGEN);
+    if (rv == CKR_OK && attr_list_ulong (attrs, CKA_CLASS, &cls) && cls != CKO_SECRET_KEY)
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    if (rv == CKR_OK)
+        rv = type->generate_check (attrs);
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong (attrs, CKA_CLASS, CKO_SECRET_KEY);
+    if (rv == CKR_OK)
+        rv = template_defaults (CKO_SECRET_KEY, attrs);
+    if (rv == CKR_OK)
+        rv = object_access (tok, sess, attrs, true);
+    if (rv == CKR_OK && (obj = object_new (attrs)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (rv != CKR_OK)
+        goto out;
+    attrs = NULL;
+    obj->type = type;
+    rv = type->generate (tok, obj);
+    if (rv == CKR_OK)
+        rv = object_add_inlock (tok, sess, &obj, 1);
+    if (rv == CKR_OK) {
+        *out = obj->handle;
+        obj = NULL;
+    }
+out:
+    object_free (obj);
+    attr_list_free (attrs);
+    return rv;
+}
+
+CK_RV
+object_derive_key_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
+                          CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+                          CK_OBJECT_HANDLE *out)
+{
+    const mech_info *m = mech_lookup (mech->mechanism);
+    const keytype *type = m != NULL && (m->flags & CKF_DERIVE) ? m->key : NULL;
+    tt_object *root = NULL, *key = NULL;
+    CK_RV rv;
+
+    if (type == NULL || type->derive == NULL)
+        return CKR_MECHANISM_INVALID;
+    rv = type->derive_param ? type->derive_param (mech) : CKR_OK;
+    if (rv == CKR_OK)
+        rv = object_lookup (tok, sess, base, CKR_KEY_HANDLE_INVALID, &root);
+    if (rv == CKR_OK && (key = object_new (NULL)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK) {
+        key->type = type;
+        rv = type->derive (tok, mech, root, tmpl, count, key);
+    }
+    if (rv == CKR_OK)
+        rv = object_add_inlock (tok, sess, &key, 1);
+    if (rv == CKR_OK) {
+        *out = key->handle;
+        key = NULL;
+    }
+    object_free (key);
+    return rv;
+}
+
+CK_RV
+object_provision_nv_inlock (tt_token *tok, tt_session *sess, uint32_t index,
+                            unsigned long pcr_mask, const char *label, CK_OBJECT_HANDLE *out)
+{
+    attr_list *a = NULL;
+    tt_object *obj = NULL;
+    CK_RV rv = heartbeat_nv_attrs (tok, index, pcr_mask, label, &a);
+
+    if (rv == CKR_OK)
+        rv = object_access (tok, sess, a, true);
+    if (rv == CKR_OK)
+        rv = heartbeat_nv_provision (tok, index, pcr_mask, a);
+    if (rv == CKR_OK && (obj = object_new (a)) == NULL)
+        rv = CKR_HOST_MEMORY;
+    if (rv == CKR_OK) {
+        a = NULL;
+        rv = object_add_inlock (tok, sess, &obj, 1);
+    }
+    if (rv == CKR_OK) {
+        *out = obj->handle;
+        obj = NULL;
+    }
+    object_free (obj);
+    attr_list_free (a);
     return rv;
 }

@@ -14,6 +14,7 @@
 
 #define LOG_MODULE "token"
 #include "internal.h"
+#include "keys/keytype.h"
 #include "log.h"
 #include "pkcs11-tpmtrust.h"
 
@@ -52,10 +53,12 @@ token_serial (const tt_token *tok)
     return tok->rec.serial;
 }
 
-bool
-token_user_logged_in (const tt_token *tok)
+void
+token_wipe_caches (tt_token *tok)
 {
-    return tok->login == CKU_USER && tok->secret != NULL;
+    for (tt_object *o = tok->objects; o != NULL; o = o->next)
+        if (o->type != NULL && o->type->wipe != NULL)
+            o->type->wipe (o);
 }
 
 CK_RV

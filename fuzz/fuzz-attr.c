@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "core/internal.h"
+#include "core/keys/tpmkey.h"
 #include "fuzz/fuzz-common.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t len);

@@ -784,7 +784,7 @@ p11_C_GenerateKey (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR 
     if (mech == NULL || (tmpl == NULL && count > 0) || key == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
-        rv = secret_generate_inlock (tok, sess, mech, tmpl, count, key);
+        rv = object_generate_key_inlock (tok, sess, mech, tmpl, count, key);
     core_leave (tok);
     return TRACE (rv);
 }
@@ -802,7 +802,7 @@ p11_C_DeriveKey (CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE ba
     if (mech == NULL || (tmpl == NULL && count > 0) || key == NULL)
         rv = CKR_ARGUMENTS_BAD;
     else
-        rv = watchdog_derive_inlock (tok, sess, mech, base, tmpl, count, key);
+        rv = object_derive_key_inlock (tok, sess, mech, base, tmpl, count, key);
     core_leave (tok);
     return TRACE (rv);
 }

@@ -945,7 +945,7 @@ static CK_RV
 nv_fn (tt_token *tok, tt_session *sess, void *arg)
 {
     nv_op *op = arg;
-    return watchdog_provision_nv_inlock (tok, sess, op->index, op->mask, op->label, &op->h);
+    return object_provision_nv_inlock (tok, sess, op->index, op->mask, op->label, &op->h);
 }
 
 static int

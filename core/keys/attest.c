@@ -14,10 +14,12 @@
 #define LOG_MODULE "attest"
 #include "attest-tpm.h"
 #include "attest-verify.h"
-#include "internal.h"
+#include "keys/keytype.h"
+#include "keys/tpmkey.h"
 #include "log.h"
-#include "mech.h"
 #include "pkcs11-tpmtrust.h"
+
+#define ATTEST_MAX_INPUT 64 /* attestation: the verifier's nonce */
 
 /* The identity's SubjectPublicKeyInfo: CKA_PUBLIC_KEY_INFO, else from CKA_EC_POINT. */
 static CK_RV
@@ -59,15 +61,16 @@ put_attr (attest_buf *b, uint16_t tag, const tt_object *obj, CK_ATTRIBUTE_TYPE t
         attest_buf_field (b, tag, a->pValue, a->ulValueLen);
 }
 
-/* The keys to certify, with their auth values unwrapped (freed by the caller). */
+/* The keys to certify (refs: NULL when gone), with their auth values
+ * unwrapped (freed by the caller). */
 static CK_RV
-certified_keys (tt_token *tok, tt_session *sess, const sign_op *op, tt_object **objs,
+certified_keys (tt_token *tok, const sign_op *op, tt_object *const *refs, tt_object **objs,
                 tpm_key *keys, secbuf **auths)
 {
     CK_RV rv = CKR_OK;
-    for (size_t i = 0; rv == CKR_OK && i < op->att_n; i++) {
-        rv = object_lookup (tok, sess, op->att_keys[i], CKR_KEY_HANDLE_INVALID, &objs[i]);
-        if (rv == CKR_OK && (objs[i]->tpm_pub.data == NULL || objs[i]->wrapped_auth == NULL))
+    for (size_t i = 0; rv == CKR_OK && i < op->n_refs; i++) {
+        objs[i] = refs[i];
+        if (objs[i] == NULL || objs[i]->tpm_pub.data == NULL || objs[i]->wrapped_auth == NULL)
             rv = CKR_KEY_HANDLE_INVALID;
         if (rv == CKR_OK)
             rv = crypto_unwrap (tok->secret, objs[i]->tpm_pub.data, objs[i]->tpm_pub.len,
@@ -110,7 +113,7 @@ put_result (attest_buf *b, const tpm_attest_result *res, tpm_pcrs pcrs, tt_objec
 
 /* The identity's signature over b (header and body), appended as the trailer. */
 static CK_RV
-identity_sign (tt_token *tok, tt_session *sess, sign_op *op, attest_buf *b)
+identity_sign (tt_token *tok, tt_object *identity, sign_op *op, attest_buf *b)
 {
     uint8_t sig[96], digest[48];
     size_t sig_len = sizeof sig;
@@ -121,7 +124,7 @@ identity_sign (tt_token *tok, tt_session *sess, sign_op *op, attest_buf *b)
 
     if (op->key_type == CKK_EC_EDWARDS) {
         alg = ATTEST_SIG_ED25519;
-        rv = eddsa_sk_inlock (tok, sess, op, &sk, &owned);
+        rv = eddsa_sk_inlock (tok, identity, op, &sk, &owned);
         if (rv == CKR_OK)
             rv = crypto_ed25519_sign (sk, b->p, b->len, sig);
         sig_len = 64;
@@ -141,7 +144,7 @@ identity_sign (tt_token *tok, tt_session *sess, sign_op *op, attest_buf *b)
             rv = crypto_unwrap (tok->secret, op->pub.data, op->pub.len, op->wrapped_auth,
                                 op->wrapped_auth_len, &auth);
         if (rv == CKR_OK)
-            rv = tpm_ec_sign (core_tpm (), &(tpm_key) { &op->pub, &op->priv, auth, op->pcrs },
+            rv = tpm_ec_sign (tok->tpm, &(tpm_key) { &op->pub, &op->priv, auth, op->pcrs },
                               digest, op->field, sig, &sig_len);
         secbuf_free (auth);
     }
@@ -153,19 +156,25 @@ identity_sign (tt_token *tok, tt_session *sess, sign_op *op, attest_buf *b)
     return rv;
 }
 
-CK_RV
-attest_build_inlock (tt_token *tok, tt_session *sess, sign_op *op)
+/* Makes op->result, the bundle for the nonce in op->buf, signed by identity
+ * (CKR_DATA_LEN_RANGE for a bad nonce). It is made once: a length query keeps
+ * it in op for the call that fetches it (a second quote would differ). */
+static CK_RV
+attest_build_inlock (tt_token *tok, sign_op *op, tt_object *identity, tt_object *const *refs,
+                     CK_BYTE *out, CK_ULONG *out_len)
 {
-    tt_object *identity, *objs[ATTEST_MAX_KEYS] = { 0 };
+    tt_object *objs[ATTEST_MAX_KEYS] = { 0 };
     tpm_key keys[ATTEST_MAX_KEYS];
     secbuf *auths[ATTEST_MAX_KEYS] = { 0 };
     tpm_attest_result *res = calloc (1, sizeof *res);
     attest_buf b = { 0 };
     CK_RV rv;
 
-    free (op->bundle);
-    op->bundle = NULL;
-    op->bundle_len = 0;
+    (void) out;
+    (void) out_len;
+    free (op->result);
+    op->result = NULL;
+    op->result_len = 0;
     if (res == NULL)
         return CKR_HOST_MEMORY;
     if (op->buf_len == 0 || op->buf_len > ATTEST_MAX_NONCE) {
@@ -178,11 +187,11 @@ attest_build_inlock (tt_token *tok, tt_session *sess, sign_op *op)
         free (res);
         return CKR_USER_NOT_LOGGED_IN;
     }
-    rv = object_lookup (tok, sess, op->key, CKR_KEY_HANDLE_INVALID, &identity);
+    rv = identity != NULL ? CKR_OK : CKR_KEY_HANDLE_INVALID;
     if (rv == CKR_OK)
-        rv = certified_keys (tok, sess, op, objs, keys, auths);
+        rv = certified_keys (tok, op, refs, objs, keys, auths);
     if (rv == CKR_OK)
-        rv = tpm_attest (core_tpm (), op->buf, op->buf_len, op->att_pcrs, keys, op->att_n, res);
+        rv = tpm_attest (tok->tpm, op->buf, op->buf_len, op->att_pcrs, keys, op->n_refs, res);
     if (rv == CKR_OK) {
         attest_buf_put (&b, ATTEST_MAGIC, 4);
         attest_buf_u16 (&b, ATTEST_VERSION);
@@ -201,7 +210,7 @@ attest_build_inlock (tt_token *tok, tt_session *sess, sign_op *op)
     if (rv == CKR_OK) {
         put_attr (&b, ATTEST_IDENTITY_ID, identity, CKA_ID);
         put_attr (&b, ATTEST_IDENTITY_LABEL, identity, CKA_LABEL);
-        put_result (&b, res, op->att_pcrs, objs, op->att_n);
+        put_result (&b, res, op->att_pcrs, objs, op->n_refs);
         if (b.failed)
             rv = CKR_HOST_MEMORY;
     }
@@ -209,15 +218,16 @@ attest_build_inlock (tt_token *tok, tt_session *sess, sign_op *op)
         size_t body = b.len - ATTEST_HEADER_LEN;
         for (int i = 0; i < 4; i++)
             b.p[8 + i] = (uint8_t) (body >> (24 - 8 * i));
-        rv = identity_sign (tok, sess, op, &b);
+        rv = identity_sign (tok, identity, op, &b);
     }
     if (rv == CKR_OK && b.failed)
         rv = CKR_HOST_MEMORY;
     if (rv == CKR_OK) {
-        op->bundle = b.p;
-        op->bundle_len = b.len;
+        op->result = b.p;
+        op->result_len = b.len;
         b.p = NULL;
-        LOG_DEBUG ("attestation bundle: %zu bytes, %zu certified keys", op->bundle_len, op->att_n);
+        LOG_DEBUG ("attestation bundle: %zu bytes, %zu certified keys", op->result_len,
+                   op->n_refs);
     }
     attest_buf_free (&b);
     for (size_t i = 0; i < ATTEST_MAX_KEYS; i++)
@@ -227,8 +237,33 @@ attest_build_inlock (tt_token *tok, tt_session *sess, sign_op *op)
     return rv;
 }
 
-CK_RV
-attest_param (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, sign_op *op)
+/* The parameter is checked once the key is known (attest_init). */
+static CK_RV
+attest_param_later (sign_op *op, const CK_MECHANISM *mech)
+{
+    (void) op;
+    (void) mech;
+    return CKR_OK;
+}
+
+/* the identity: a TPM ECDSA key or a TPM-sealed Ed25519 key */
+static CK_RV
+attest_check_key (const mech_info *m, const tt_object *key, bool verify)
+{
+    CK_ULONG cls = 0, type = 0;
+
+    (void) m;
+    (void) verify;
+    attr_list_ulong (key->attrs, CKA_CLASS, &cls);
+    attr_list_ulong (key->attrs, CKA_KEY_TYPE, &type);
+    if (cls != CKO_PRIVATE_KEY || (type != CKK_EC && type != CKK_EC_EDWARDS))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    return CKR_OK;
+}
+
+/* Validates the mechanism parameter into op (CKR_MECHANISM_PARAM_INVALID). */
+static CK_RV
+attest_param (const CK_MECHANISM *mech, sign_op *op)
 {
     const CK_TPMTRUST_ATTEST_PARAMS *p = mech->pParameter;
     uint16_t bank;
@@ -237,7 +272,7 @@ attest_param (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, sign_op
         LOG_ERROR ("CKM_TPMTRUST_ATTEST needs a CK_TPMTRUST_ATTEST_PARAMS parameter");
         return CKR_MECHANISM_PARAM_INVALID;
     }
-    bank = mech_tpm_hash (p->pcrBank);
+    bank = pcr_bank (p->pcrBank);
     if (bank == 0 || p->pcrMask > 0xffffff || p->ulKeyCount > ATTEST_MAX_KEYS
         || (p->ulKeyCount > 0 && p->phKeys == NULL)) {
         LOG_ERROR ("CK_TPMTRUST_ATTEST_PARAMS: pcrBank must be CKM_SHA_1/SHA256/SHA384/SHA512, "
@@ -247,19 +282,60 @@ attest_param (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, sign_op
     }
     op->att_pcrs = (tpm_pcrs) { bank, (uint32_t) p->pcrMask };
     if (p->ulKeyCount > 0) {
-        op->att_keys = calloc (p->ulKeyCount, sizeof *op->att_keys);
-        if (op->att_keys == NULL)
+        op->refs = calloc (p->ulKeyCount, sizeof *op->refs);
+        if (op->refs == NULL)
             return CKR_HOST_MEMORY;
-    }
-    for (size_t i = 0; i < p->ulKeyCount; i++) {
-        tt_object *obj;
-        if (object_lookup (tok, sess, p->phKeys[i], CKR_KEY_HANDLE_INVALID, &obj) != CKR_OK
-            || obj->tpm_pub.data == NULL || obj->wrapped_auth == NULL) {
-            LOG_ERROR ("CKM_TPMTRUST_ATTEST: key handle %lu is not a TPM key of this token",
-                       (unsigned long) p->phKeys[i]);
-            return CKR_MECHANISM_PARAM_INVALID;
-        }
-        op->att_keys[op->att_n++] = p->phKeys[i];
+        memcpy (op->refs, p->phKeys, p->ulKeyCount * sizeof *op->refs);
+        op->n_refs = p->ulKeyCount;
     }
     return CKR_OK;
 }
+
+static CK_RV
+attest_init (tt_token *tok, const tt_object *key, const CK_MECHANISM *mech, sign_op *op,
+             bool verify)
+{
+    CK_RV rv = CKR_OK;
+
+    (void) tok;
+    (void) verify; /* sign only: bundles verify offline (attest-verify.c) */
+    if (op->key_type == CKK_EC) {
+        rv = ecdsa_key_init (op, key);
+    } else {
+        op->field = 32;
+        op->point_len = 32;
+    }
+    if (rv == CKR_OK)
+        rv = tpmkey_copy (op, key);
+    if (rv == CKR_OK)
+        rv = attest_param (mech, op);
+    return rv;
+}
+
+/* The keys to certify must be TPM keys of this token. */
+static CK_RV
+attest_check_refs (const sign_op *op, tt_object *const *refs)
+{
+    for (size_t i = 0; i < op->n_refs; i++) {
+        if (refs[i] == NULL || refs[i]->tpm_pub.data == NULL || refs[i]->wrapped_auth == NULL) {
+            LOG_ERROR ("CKM_TPMTRUST_ATTEST: key handle %lu is not a TPM key of this token",
+                       (unsigned long) op->refs[i]);
+            return CKR_MECHANISM_PARAM_INVALID;
+        }
+    }
+    return CKR_OK;
+}
+
+/* The identity (CKM_TPMTRUST_ATTEST on an EC or Edwards private key). Not found
+ * by (class, CKK): its keys are ECDSA and Ed25519 keys. */
+const keytype keytype_attest = {
+    .name = "attestation identity",
+    .param = attest_param_later,
+    .check = attest_check_key,
+    .tpm_sign = true,
+    .init = attest_init,
+    .check_refs = attest_check_refs,
+    .check_result = tpmkey_check_result,
+    .max_input = ATTEST_MAX_INPUT,
+    .sign = attest_build_inlock,
+};

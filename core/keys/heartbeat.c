@@ -8,17 +8,20 @@
  */
 #include "config.h"
 
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
 #define LOG_MODULE "watchdog"
-#include "internal.h"
+#include "keys/keytype.h"
+#include "keys/tpmkey.h"
 #include "log.h"
-#include "mech.h"
 #include "pkcs11-tpmtrust.h"
 
 #define MAX_BOOT_ID 64
 #define MAX_LABEL 128
+/* heartbeat: sign takes the metadata; verify the message without its MAC */
+#define HB_MAX_INPUT (TPMTRUST_HEARTBEAT_HEADER + TPMTRUST_HEARTBEAT_MAX_META)
 
 static CK_RV
 derive_params (const CK_MECHANISM *mech, const CK_TPMTRUST_WATCHDOG_DERIVE_PARAMS **out)
@@ -73,31 +76,29 @@ derive_attrs (const CK_ATTRIBUTE *tmpl, CK_ULONG count, attr_list **out)
     return rv;
 }
 
-CK_RV
-watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
-                        CK_OBJECT_HANDLE base, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
-                        CK_OBJECT_HANDLE *out)
+static CK_RV
+watchdog_derive_param (const CK_MECHANISM *mech)
 {
-    const CK_TPMTRUST_WATCHDOG_DERIVE_PARAMS *p = NULL;
-    const mech_info *m = mech_lookup (mech->mechanism);
+    const CK_TPMTRUST_WATCHDOG_DERIVE_PARAMS *p;
+    return derive_params (mech, &p);
+}
+
+/* The per-boot key from root (the base key): derived gets its attributes and sequence start. */
+static CK_RV
+watchdog_derive (tt_token *tok, const CK_MECHANISM *mech, const tt_object *root,
+                 const CK_ATTRIBUTE *tmpl, CK_ULONG count, tt_object *derived)
+{
+    const CK_TPMTRUST_WATCHDOG_DERIVE_PARAMS *p = mech->pParameter; /* checked */
     const CK_ATTRIBUTE *values;
     uint8_t pcrs_now[24 * 64], ikm[32 + MAX_BOOT_ID], prk[64], info[MAX_LABEL + 1], key[32];
     size_t pcrs_len = sizeof pcrs_now, prk_len = 0;
     secbuf *auth = NULL;
     attr_list *attrs = NULL;
-    tt_object *root, *obj = NULL;
     tpm_pcrs pcrs;
     CK_ULONG cls = 0, nv_index = 0;
     bool sensitive, extractable, nv;
     CK_RV rv;
 
-    if (m == NULL || m->kind != MECH_WD_DERIVE)
-        return CKR_MECHANISM_INVALID;
-    rv = derive_params (mech, &p);
-    if (rv == CKR_OK)
-        rv = object_lookup (tok, sess, base, CKR_KEY_HANDLE_INVALID, &root);
-    if (rv != CKR_OK)
-        return rv;
     attr_list_ulong (root->attrs, CKA_CLASS, &cls);
     pcrs = pcr_of_object (root->attrs);
     values = attr_list_find (root->attrs, CKA_TPMTRUST_PCR_VALUES);
@@ -120,7 +121,7 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
         return rv;
 
     /* IKM = SHA-256 (the bound PCRs as they are now) || boot id */
-    rv = tpm_pcr_read (core_tpm (), pcrs, pcrs_now, &pcrs_len);
+    rv = tpm_pcr_read (tok->tpm, pcrs, pcrs_now, &pcrs_len);
     if (rv == CKR_OK) {
         crypto_sha256 (pcrs_now, pcrs_len, ikm);
         if (p->ulBootIdLen)
@@ -133,18 +134,18 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
      * secret (encrypted) only while the PCRs hold. Either way, only a TPM in the
      * bound state gets here. */
     if (rv == CKR_OK && !nv) {
-        rv = tpm_hmac (core_tpm (), &(tpm_key) { &root->tpm_pub, &root->tpm_priv, auth, pcrs },
+        rv = tpm_hmac (tok->tpm, &(tpm_key) { &root->tpm_pub, &root->tpm_priv, auth, pcrs },
                        0x000B, ikm, 32 + p->ulBootIdLen, prk, &prk_len);
     } else if (rv == CKR_OK) {
         secbuf *secret = NULL;
-        rv = tpm_nv_read_secret (core_tpm (), (uint32_t) nv_index, pcrs, 32, &secret);
+        rv = tpm_nv_read_secret (tok->tpm, (uint32_t) nv_index, pcrs, 32, &secret);
         if (rv == CKR_OK)
             rv = crypto_hmac_sha256 (secret->data, secret->len, ikm, 32 + p->ulBootIdLen, prk);
         prk_len = 32;
         secbuf_free (secret);
     }
     if (rv == CKR_TPMTRUST_PCR_MISMATCH)
-        pcr_report (pcrs, values->pValue, values->ulValueLen);
+        pcr_report (tok->tpm, pcrs, values->pValue, values->ulValueLen);
     /* Expand: T(1) = HMAC (PRK, info || 0x01) */
     if (rv == CKR_OK) {
         if (p->ulLabelLen)
@@ -166,22 +167,15 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
         rv = attr_list_set_bool (attrs, CKA_ALWAYS_SENSITIVE, sensitive);
     if (rv == CKR_OK)
         rv = attr_list_set_bool (attrs, CKA_NEVER_EXTRACTABLE, !extractable);
-    if (rv == CKR_OK && (obj = object_new (attrs)) == NULL)
-        rv = CKR_HOST_MEMORY;
-    if (rv == CKR_OK) {
-        attrs = NULL;
-        rv = object_add_inlock (tok, sess, &obj, 1);
-    }
     if (rv == CKR_OK) {
         /* Sequence numbers start at this boot's monotonic clock (in microseconds),
          * so that a later process (or a re-derived key) goes on above any earlier one. */
         struct timespec ts;
         clock_gettime (CLOCK_MONOTONIC, &ts);
-        obj->hb_seq = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-        *out = obj->handle;
-        obj = NULL;
+        derived->hb_seq = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        derived->attrs = attrs;
+        attrs = NULL;
     }
-    object_free (obj);
     attr_list_free (attrs);
     secbuf_free (auth);
     crypto_wipe (prk, sizeof prk);
@@ -191,16 +185,11 @@ watchdog_derive_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
 }
 
 CK_RV
-watchdog_provision_nv_inlock (tt_token *tok, tt_session *sess, uint32_t index,
-                              unsigned long pcr_mask, const char *label, CK_OBJECT_HANDLE *out)
+heartbeat_nv_attrs (tt_token *tok, uint32_t index, unsigned long pcr_mask, const char *label,
+                    attr_list **out)
 {
-    uint8_t values[24 * 64];
-    size_t values_len = sizeof values;
-    tpm_pcrs pcrs = { 0x000B, (uint32_t) pcr_mask };
-    secbuf *secret = secbuf_new (32);
     attr_list *a = attr_list_new ();
-    tt_object *obj = NULL;
-    CK_RV rv = secret && a ? CKR_OK : CKR_HOST_MEMORY;
+    CK_RV rv = a ? CKR_OK : CKR_HOST_MEMORY;
 
     if (rv == CKR_OK && (pcr_mask == 0 || pcr_mask > 0xffffff))
         rv = CKR_ATTRIBUTE_VALUE_INVALID;
@@ -226,12 +215,27 @@ watchdog_provision_nv_inlock (tt_token *tok, tt_session *sess, uint32_t index,
         rv = attr_list_set_bool (a, CKA_SIGN, false);
     if (rv == CKR_OK)
         rv = attr_list_set_bool (a, CKA_VERIFY, false);
+    if (rv != CKR_OK) {
+        attr_list_free (a);
+        a = NULL;
+    }
+    *out = a;
+    return rv;
+}
+
+CK_RV
+heartbeat_nv_provision (tt_token *tok, uint32_t index, unsigned long pcr_mask, attr_list *a)
+{
+    uint8_t values[24 * 64];
+    size_t values_len = sizeof values;
+    tpm_pcrs pcrs = { 0x000B, (uint32_t) pcr_mask };
+    secbuf *secret = secbuf_new (32);
+    CK_RV rv = secret ? CKR_OK : CKR_HOST_MEMORY;
+
     if (rv == CKR_OK)
-        rv = object_access (tok, sess, a, true);
+        rv = tpm_random (tok->tpm, secret->data, secret->len);
     if (rv == CKR_OK)
-        rv = tpm_random (core_tpm (), secret->data, secret->len);
-    if (rv == CKR_OK)
-        rv = tpm_nv_provision (core_tpm (), index, pcrs, secret, values, &values_len);
+        rv = tpm_nv_provision (tok->tpm, index, pcrs, secret, values, &values_len);
     if (rv == CKR_OK)
         rv = attr_list_set_ulong (a, CKA_TPMTRUST_NV_INDEX, index);
     if (rv == CKR_OK)
@@ -242,18 +246,122 @@ watchdog_provision_nv_inlock (tt_token *tok, tt_session *sess, uint32_t index,
         rv = attr_list_set (a, CKA_TPMTRUST_PCR_VALUES, values, values_len);
     if (rv == CKR_OK)
         rv = attr_list_set_bool (a, CKA_TPMTRUST_TPM_KEY, true);
-    if (rv == CKR_OK && (obj = object_new (a)) == NULL)
-        rv = CKR_HOST_MEMORY;
-    if (rv == CKR_OK) {
-        a = NULL;
-        rv = object_add_inlock (tok, sess, &obj, 1);
-    }
-    if (rv == CKR_OK) {
-        *out = obj->handle;
-        obj = NULL;
-    }
-    object_free (obj);
-    attr_list_free (a);
     secbuf_free (secret);
     return rv;
 }
+
+static CK_RV
+heartbeat_param (sign_op *op, const CK_MECHANISM *mech)
+{
+    (void) op;
+    return mech->ulParameterLen == (mech->pParameter ? sizeof (CK_TPMTRUST_HEARTBEAT_PARAMS) : 0)
+               ? CKR_OK
+               : CKR_MECHANISM_PARAM_INVALID;
+}
+
+/* the per-boot key: a software key whose value the module holds */
+static CK_RV
+heartbeat_check (const mech_info *m, const tt_object *key, bool verify)
+{
+    const CK_ATTRIBUTE *v = attr_list_find (key->attrs, CKA_VALUE);
+    CK_ULONG cls = 0;
+
+    (void) m;
+    (void) verify;
+    attr_list_ulong (key->attrs, CKA_CLASS, &cls);
+    if (cls != CKO_SECRET_KEY || v == NULL || v->ulValueLen != 32)
+        return CKR_KEY_TYPE_INCONSISTENT;
+    return CKR_OK;
+}
+
+static CK_RV
+heartbeat_init (tt_token *tok, const tt_object *key, const CK_MECHANISM *mech, sign_op *op,
+                bool verify)
+{
+    const CK_ATTRIBUTE *v = attr_list_find (key->attrs, CKA_VALUE);
+
+    (void) tok;
+    (void) verify;
+    if (mech->pParameter != NULL)
+        memcpy (op->nonce, ((const CK_TPMTRUST_HEARTBEAT_PARAMS *) mech->pParameter)->nonce,
+                sizeof op->nonce);
+    if ((op->sw_key = secbuf_dup (v->pValue, v->ulValueLen)) == NULL)
+        return CKR_HOST_MEMORY;
+    return CKR_OK;
+}
+
+/* a heartbeat's length grows with the metadata (pending: not yet fed) */
+static size_t
+heartbeat_out_len (const sign_op *op, size_t pending)
+{
+    return TPMTRUST_HEARTBEAT_HEADER + op->buf_len + pending + TPMTRUST_HEARTBEAT_MAC;
+}
+
+static void
+put_le (uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t) (v >> (8 * i));
+}
+
+/* A version-1 heartbeat (docs/watchdog.md) with the metadata fed, and its MAC. */
+static CK_RV
+heartbeat_sign (tt_token *tok, sign_op *op, tt_object *key, tt_object *const *refs, CK_BYTE *out,
+                CK_ULONG *out_len)
+{
+    size_t n = TPMTRUST_HEARTBEAT_HEADER + op->buf_len;
+    struct timespec ts;
+    CK_RV rv;
+
+    (void) tok;
+    (void) refs;
+    if (op->buf_len > TPMTRUST_HEARTBEAT_MAX_META)
+        return CKR_DATA_LEN_RANGE;
+    if (key == NULL)
+        return CKR_KEY_HANDLE_INVALID;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    memcpy (out, "TTHB", 4);
+    put_le (out + 4, 1, 2); /* version */
+    put_le (out + 6, 0, 2); /* flags */
+    put_le (out + 8, ++key->hb_seq, 8);
+    put_le (out + 16, (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec, 8);
+    memcpy (out + 24, op->nonce, 16);
+    put_le (out + 40, op->buf_len, 2);
+    if (op->buf_len)
+        memcpy (out + 42, op->buf, op->buf_len);
+    rv = crypto_hmac_sha256 (op->sw_key->data, op->sw_key->len, out, n, out + n);
+    if (rv == CKR_OK)
+        *out_len = n + TPMTRUST_HEARTBEAT_MAC;
+    return rv;
+}
+
+static CK_RV
+heartbeat_verify (tt_token *tok, sign_op *op, const CK_BYTE *sig, CK_ULONG sig_len)
+{
+    uint8_t e[32];
+    CK_RV rv;
+
+    (void) tok;
+    rv = sig_len != TPMTRUST_HEARTBEAT_MAC
+             ? CKR_SIGNATURE_LEN_RANGE
+             : crypto_hmac_sha256 (op->sw_key->data, op->sw_key->len, op->buf, op->buf_len, e);
+    if (rv == CKR_OK && sodium_memcmp (e, sig, TPMTRUST_HEARTBEAT_MAC) != 0)
+        rv = CKR_SIGNATURE_INVALID;
+    return rv;
+}
+
+/* The watchdog's per-boot key (CKM_TPMTRUST_HEARTBEAT) and its derivation from
+ * the root (CKM_TPMTRUST_WATCHDOG_DERIVE). Not found by (class, CKK): its
+ * objects are made by C_DeriveKey. */
+const keytype keytype_heartbeat = {
+    .name = "heartbeat",
+    .derive_param = watchdog_derive_param,
+    .derive = watchdog_derive,
+    .param = heartbeat_param,
+    .check = heartbeat_check,
+    .init = heartbeat_init,
+    .max_input = HB_MAX_INPUT,
+    .out_len = heartbeat_out_len,
+    .sign = heartbeat_sign,
+    .verify = heartbeat_verify,
+};

@@ -8,13 +8,32 @@
 #include "config.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LOG_MODULE "secret"
-#include "internal.h"
+#include "keys/keytype.h"
+#include "keys/tpmkey.h"
 #include "log.h"
-#include "mech.h"
 #include "pkcs11-tpmtrust.h"
+
+static const hmac_key_type hmac_types[] = {
+    { CKK_GENERIC_SECRET, 0, 0, 0 },
+    { CKK_SHA_1_HMAC, CKM_SHA_1, 0x0004, 64 },
+    { CKK_SHA256_HMAC, CKM_SHA256, 0x000B, 64 },
+    { CKK_SHA384_HMAC, CKM_SHA384, 0x000C, 128 },
+    { CKK_SHA512_HMAC, CKM_SHA512, 0x000D, 128 },
+};
+
+const hmac_key_type *
+hmac_key_type_lookup (CK_KEY_TYPE type)
+{
+    for (size_t i = 0; i < sizeof hmac_types / sizeof hmac_types[0]; i++)
+        if (hmac_types[i].key_type == type)
+            return &hmac_types[i];
+    return NULL;
+}
+
 
 /* A TPM key cannot be extractable. CKA_SENSITIVE FALSE (pkcs11-tool's default)
  * is raised to TRUE: the value lives only in the TPM. CKA_PRIVATE FALSE only
@@ -93,14 +112,14 @@ secret_to_tpm (tt_token *tok, tt_object *obj, const hmac_key_type *kt, uint16_t 
         name_hash = 0x000D;
     rv = pcr_from_template (obj->attrs, &pcrs);
     if (rv == CKR_OK && pcrs.mask != 0)
-        rv = pcr_bind (obj->attrs, pcrs, &pol);
+        rv = pcr_bind (tok->tpm, obj->attrs, pcrs, &pol);
     if (rv == CKR_OK)
-        rv = object_auth_new (&auth);
+        rv = tpmkey_auth_new (tok, &auth);
     if (rv == CKR_OK)
-        rv = tpm_hmac_create (core_tpm (), name_hash, kt->tpm_hash, value, auth,
+        rv = tpm_hmac_create (tok->tpm, name_hash, kt->tpm_hash, value, auth,
                               pcrs.mask ? &pol : NULL, &pub, &priv);
     if (rv == CKR_OK)
-        rv = object_take_tpm_key (tok, obj, &pub, &priv, auth);
+        rv = tpmkey_take (tok, obj, &pub, &priv, auth);
     tpm_blob_clear (&pub);
     tpm_blob_clear (&priv);
     secbuf_free (auth);
@@ -134,7 +153,7 @@ secret_prehash (const hmac_key_type *kt, secbuf **value)
     return CKR_OK;
 }
 
-CK_RV
+static CK_RV
 secret_import_inlock (tt_token *tok, tt_object *obj)
 {
     const hmac_key_type *kt = secret_key_type (obj->attrs);
@@ -168,33 +187,14 @@ secret_import_inlock (tt_token *tok, tt_object *obj)
     return rv;
 }
 
-CK_RV
-secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech,
-                        const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out)
+/* C_GenerateKey's template: CKA_VALUE_LEN, and the key type (generic unless given). */
+static CK_RV
+secret_generate_check (attr_list *attrs)
 {
-    static const struct {
-        size_t len;
-        uint16_t tpm_hash;
-    } tpm_made[] = { { 20, 0x0004 }, { 32, 0x000B }, { 48, 0x000C }, { 64, 0x000D } };
-    const mech_info *m = mech_lookup (mech->mechanism);
-    const hmac_key_type *kt;
-    attr_list *attrs = NULL;
-    tt_object *obj = NULL;
-    secbuf *value = NULL;
-    uint16_t name_hash = 0;
-    CK_ULONG len = 0, cls;
-    CK_RV rv;
+    CK_ULONG len = 0;
+    CK_RV rv = CKR_OK;
 
-    if (m == NULL || m->kind != MECH_KEYGEN_SECRET)
-        return CKR_MECHANISM_INVALID;
-    if (mech->pParameter != NULL || mech->ulParameterLen != 0)
-        return CKR_MECHANISM_PARAM_INVALID;
-    rv = attr_list_from_template (tmpl, count, &attrs);
-    if (rv == CKR_OK)
-        rv = template_check (CKO_SECRET_KEY, attrs, A_CREATE, A_NOGEN);
-    if (rv == CKR_OK && attr_list_ulong (attrs, CKA_CLASS, &cls) && cls != CKO_SECRET_KEY)
-        rv = CKR_TEMPLATE_INCONSISTENT;
-    if (rv == CKR_OK && !attr_list_ulong (attrs, CKA_VALUE_LEN, &len)) {
+    if (!attr_list_ulong (attrs, CKA_VALUE_LEN, &len)) {
         LOG_ERROR ("CKM_GENERIC_SECRET_KEY_GEN needs CKA_VALUE_LEN");
         rv = CKR_TEMPLATE_INCOMPLETE;
     }
@@ -206,18 +206,27 @@ secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
     if (rv == CKR_OK && attr_list_find (attrs, CKA_KEY_TYPE) == NULL)
         rv = attr_list_set_ulong (attrs, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
     if (rv == CKR_OK)
-        rv = attr_list_set_ulong (attrs, CKA_CLASS, CKO_SECRET_KEY);
-    if (rv == CKR_OK)
-        rv = template_defaults (CKO_SECRET_KEY, attrs);
-    if (rv == CKR_OK)
-        rv = (kt = secret_key_type (attrs)) ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
+        rv = secret_key_type (attrs) ? CKR_OK : CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK)
         rv = secret_check_protection (attrs);
-    if (rv == CKR_OK)
-        rv = object_access (tok, sess, attrs, true);
-    if (rv != CKR_OK)
-        goto out;
+    return rv;
+}
 
+/* The key for obj (its template checked): made by the TPM or from its RNG. */
+static CK_RV
+secret_generate (tt_token *tok, tt_object *obj)
+{
+    static const struct {
+        size_t len;
+        uint16_t tpm_hash;
+    } tpm_made[] = { { 20, 0x0004 }, { 32, 0x000B }, { 48, 0x000C }, { 64, 0x000D } };
+    const hmac_key_type *kt = secret_key_type (obj->attrs);
+    secbuf *value = NULL;
+    uint16_t name_hash = 0;
+    CK_ULONG len = 0;
+    CK_RV rv = CKR_OK;
+
+    attr_list_ulong (obj->attrs, CKA_VALUE_LEN, &len);
     /* The TPM makes keys of a digest's size (of the object's name hash, which
      * we match to the key's HMAC hash); other sizes come from our RNG. */
     for (size_t i = 0; i < sizeof tpm_made / sizeof tpm_made[0]; i++)
@@ -225,28 +234,179 @@ secret_generate_inlock (tt_token *tok, tt_session *sess, const CK_MECHANISM *mec
             name_hash = tpm_made[i].tpm_hash;
     if (name_hash == 0) {
         value = secbuf_new (len);
-        rv = value ? tpm_random (core_tpm (), value->data, len) : CKR_HOST_MEMORY;
+        rv = value ? tpm_random (tok->tpm, value->data, len) : CKR_HOST_MEMORY;
         if (rv == CKR_OK)
             rv = secret_prehash (kt, &value);
     }
-    obj = object_new (attrs);
-    if (obj == NULL)
-        rv = CKR_HOST_MEMORY;
-    else
-        attrs = NULL;
     if (rv == CKR_OK)
         rv = secret_to_tpm (tok, obj, kt, name_hash, value);
     if (rv == CKR_OK)
         rv = secret_finish_attrs (obj->attrs, len, true);
-    if (rv == CKR_OK)
-        rv = object_add_inlock (tok, sess, &obj, 1);
-    if (rv == CKR_OK) {
-        *out = obj->handle;
-        obj = NULL;
-    }
-out:
     secbuf_free (value);
-    object_free (obj);
-    attr_list_free (attrs);
     return rv;
 }
+
+/* The mechanism parameter: none, or for *_HMAC_GENERAL the MAC length. */
+static CK_RV
+hmac_param (sign_op *op, const CK_MECHANISM *mech)
+{
+    size_t full = crypto_digest_size (op->mech->hash);
+    CK_ULONG len;
+
+    op->mac_len = full;
+    if (!op->mech->general)
+        return keytype_no_param (op, mech);
+    if (mech->pParameter == NULL || mech->ulParameterLen != sizeof (CK_ULONG))
+        return CKR_MECHANISM_PARAM_INVALID;
+    memcpy (&len, mech->pParameter, sizeof len);
+    if (len == 0 || len > full)
+        return CKR_MECHANISM_PARAM_INVALID;
+    op->mac_len = len;
+    return CKR_OK;
+}
+
+/* A generic secret serves every HMAC; a typed key only its own hash. */
+static CK_RV
+hmac_check (const mech_info *m, const tt_object *key, bool verify)
+{
+    CK_ULONG cls = 0, type = 0;
+    const hmac_key_type *kt;
+
+    (void) verify;
+    attr_list_ulong (key->attrs, CKA_CLASS, &cls);
+    attr_list_ulong (key->attrs, CKA_KEY_TYPE, &type);
+    kt = cls == CKO_SECRET_KEY ? hmac_key_type_lookup (type) : NULL;
+    if (kt == NULL || (kt->hash != 0 && kt->hash != m->hash))
+        return CKR_KEY_TYPE_INCONSISTENT;
+    return CKR_OK;
+}
+
+static CK_RV
+hmac_init (tt_token *tok, const tt_object *key, const CK_MECHANISM *mech, sign_op *op,
+           bool verify)
+{
+    (void) tok;
+    (void) mech;
+    (void) verify;
+    if ((op->buf = malloc (TPM_HMAC_CHUNK)) == NULL)
+        return CKR_HOST_MEMORY;
+    op->buf_cap = TPM_HMAC_CHUNK;
+    return tpmkey_copy (op, key);
+}
+
+/* HMAC input: kept until more than one command's worth has come, then sent
+ * through a TPM sequence, always keeping the last (at most a command's) part
+ * for the final command. */
+static CK_RV
+hmac_feed (tt_token *tok, sign_op *op, const CK_BYTE *data, CK_ULONG len)
+{
+    size_t total = op->buf_len + len, keep, send;
+    secbuf *auth = NULL;
+    CK_RV rv = CKR_OK;
+
+    if (total <= TPM_HMAC_CHUNK) {
+        if (len)
+            memcpy (op->buf + op->buf_len, data, len);
+        op->buf_len = total;
+        return CKR_OK;
+    }
+    keep = total % TPM_HMAC_CHUNK ? total % TPM_HMAC_CHUNK : TPM_HMAC_CHUNK;
+    send = total - keep; /* buf first, then the head of data */
+    if (op->seq == NULL) {
+        rv = tpmkey_auth (tok, op, &auth);
+        if (rv == CKR_OK)
+            rv = tpm_hmac_start (tok->tpm, &(tpm_key) { &op->pub, &op->priv, auth, op->pcrs },
+                                 op->mech->tpm_hash, &op->seq);
+        secbuf_free (auth);
+    }
+    if (rv == CKR_OK && op->buf_len > 0)
+        rv = tpm_hmac_update (tok->tpm, op->seq, op->buf, op->buf_len);
+    if (rv == CKR_OK)
+        rv = tpm_hmac_update (tok->tpm, op->seq, data, send - op->buf_len);
+    if (rv == CKR_OK) {
+        memcpy (op->buf, data + (send - op->buf_len), keep);
+        op->buf_len = keep;
+    }
+    return rv;
+}
+
+/* The full HMAC of everything fed (mac receives the whole digest). */
+static CK_RV
+hmac_final (tt_token *tok, sign_op *op, uint8_t *mac, size_t *mac_len)
+{
+    secbuf *auth = NULL;
+    CK_RV rv;
+
+    if (op->seq != NULL) {
+        rv = tpm_hmac_finish (tok->tpm, op->seq, op->buf, op->buf_len, mac, mac_len);
+        op->seq = NULL; /* freed by finish */
+        return rv;
+    }
+    rv = tpmkey_auth (tok, op, &auth);
+    if (rv == CKR_OK)
+        rv = tpm_hmac (tok->tpm, &(tpm_key) { &op->pub, &op->priv, auth, op->pcrs },
+                       op->mech->tpm_hash, op->buf, op->buf_len, mac, mac_len);
+    secbuf_free (auth);
+    return rv;
+}
+
+static size_t
+hmac_out_len (const sign_op *op, size_t pending)
+{
+    (void) pending;
+    return op->mac_len;
+}
+
+static CK_RV
+hmac_sign (tt_token *tok, sign_op *op, tt_object *key, tt_object *const *refs, CK_BYTE *sig,
+           CK_ULONG *sig_len)
+{
+    uint8_t mac[64];
+    size_t mac_len = 0;
+    CK_RV rv = hmac_final (tok, op, mac, &mac_len);
+
+    (void) key;
+    (void) refs;
+    if (rv == CKR_OK) {
+        memcpy (sig, mac, op->mac_len);
+        *sig_len = op->mac_len;
+    }
+    sodium_memzero (mac, sizeof mac); /* it may be a key itself (SigV4's kDate) */
+    return rv;
+}
+
+static CK_RV
+hmac_verify (tt_token *tok, sign_op *op, const CK_BYTE *sig, CK_ULONG sig_len)
+{
+    uint8_t e[64];
+    size_t mac_len = 0;
+    CK_RV rv;
+
+    if (sig_len != op->mac_len)
+        return CKR_SIGNATURE_LEN_RANGE;
+    rv = hmac_final (tok, op, e, &mac_len);
+    if (rv == CKR_OK && sodium_memcmp (e, sig, op->mac_len) != 0)
+        rv = CKR_SIGNATURE_INVALID;
+    sodium_memzero (e, sizeof e);
+    return rv;
+}
+
+const keytype keytype_hmac = {
+    .name = "HMAC",
+    .serves = KT_CLASS (CKO_SECRET_KEY),
+    .n_ck = 0, /* every secret key: import names the types it does not take */
+    .creates = KT_CLASS (CKO_SECRET_KEY),
+    .import = secret_import_inlock, /* the value goes into the TPM, and only there */
+    .generate_check = secret_generate_check,
+    .generate = secret_generate,
+    .param = hmac_param,
+    .check = hmac_check,
+    .tpm_sign = true,
+    .tpm_verify = true,
+    .init = hmac_init,
+    .check_result = tpmkey_check_result,
+    .feed = hmac_feed,
+    .out_len = hmac_out_len,
+    .sign = hmac_sign,
+    .verify = hmac_verify,
+};

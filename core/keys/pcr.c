@@ -13,8 +13,8 @@
 #define LOG_MODULE "pcr"
 #include "config-file.h"
 #include "internal.h"
+#include "keys/tpmkey.h"
 #include "log.h"
-#include "mech.h"
 #include "pkcs11-tpmtrust.h"
 
 #define PCR_ALL 0xffffffu
@@ -30,6 +30,13 @@ bank_name (uint16_t bank)
 {
     return bank == 0x0004 ? "sha1" : bank == 0x000B ? "sha256" : bank == 0x000C ? "sha384"
                                                    : bank == 0x000D ? "sha512" : "?";
+}
+
+uint16_t
+pcr_bank (CK_MECHANISM_TYPE hash)
+{
+    return hash == CKM_SHA_1 ? 0x0004 : hash == CKM_SHA256 ? 0x000B : hash == CKM_SHA384 ? 0x000C
+           : hash == CKM_SHA512 ? 0x000D : 0;
 }
 
 /* "sha256:7,16" → bank and mask; false when malformed. */
@@ -85,7 +92,7 @@ pcr_from_template (const attr_list *tmpl, tpm_pcrs *out)
         LOG_ERROR ("CKA_TPMTRUST_PCR_MASK 0x%lx: only PCRs 0 to 23 exist", mask);
         return CKR_ATTRIBUTE_VALUE_INVALID;
     }
-    out->bank = mech_tpm_hash (bank);
+    out->bank = pcr_bank (bank);
     out->mask = mask ? (uint32_t) mask : 0;
     if (mask != 0 && out->bank == 0) {
         LOG_ERROR ("CKA_TPMTRUST_PCR_BANK 0x%lx: use CKM_SHA_1, CKM_SHA256, CKM_SHA384 or "
@@ -97,13 +104,13 @@ pcr_from_template (const attr_list *tmpl, tpm_pcrs *out)
 }
 
 CK_RV
-pcr_bind (attr_list *attrs, tpm_pcrs pcrs, tpm_policy *pol)
+pcr_bind (tpm *t, attr_list *attrs, tpm_pcrs pcrs, tpm_policy *pol)
 {
     static const CK_MECHANISM_TYPE bank_mech[] = { [0x0004] = CKM_SHA_1, [0x000B] = CKM_SHA256,
                                                    [0x000C] = CKM_SHA384, [0x000D] = CKM_SHA512 };
     uint8_t values[24 * 64];
     size_t len = sizeof values;
-    CK_RV rv = tpm_pcr_policy (core_tpm (), pcrs, pol, values, &len);
+    CK_RV rv = tpm_pcr_policy (t, pcrs, pol, values, &len);
 
     if (rv == CKR_OK)
         rv = attr_list_set_ulong (attrs, CKA_TPMTRUST_PCR_MASK, pcrs.mask);
@@ -123,21 +130,22 @@ pcr_of_object (const attr_list *attrs)
     CK_ULONG mask = 0, bank = 0;
     if (attr_list_ulong (attrs, CKA_TPMTRUST_PCR_MASK, &mask) && mask != 0
         && attr_list_ulong (attrs, CKA_TPMTRUST_PCR_BANK, &bank)) {
-        p.bank = mech_tpm_hash (bank);
+        p.bank = pcr_bank (bank);
         p.mask = (uint32_t) mask;
     }
     return p;
 }
 
 int
-pcr_changed (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len, char *list, size_t list_len)
+pcr_changed (tpm *t, tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len, char *list,
+             size_t list_len)
 {
     uint8_t now[24 * 64];
     size_t now_len = sizeof now, size = bank_size (pcrs.bank), off = 0, used = 0;
     int changed = 0;
 
     list[0] = '\0';
-    if (size == 0 || tpm_pcr_read (core_tpm (), pcrs, now, &now_len) != CKR_OK
+    if (size == 0 || tpm_pcr_read (t, pcrs, now, &now_len) != CKR_OK
         || now_len != bound_len)
         return -1;
     for (int i = 0; i < 24; i++) {
@@ -157,10 +165,10 @@ pcr_changed (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len, char *list, 
 }
 
 void
-pcr_report (tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len)
+pcr_report (tpm *t, tpm_pcrs pcrs, const uint8_t *bound, size_t bound_len)
 {
     char list[256];
-    int n = pcr_changed (pcrs, bound, bound_len, list, sizeof list);
+    int n = pcr_changed (t, pcrs, bound, bound_len, list, sizeof list);
 
     if (n > 0)
         LOG_ERROR ("this key is bound to PCR values that no longer hold: %s changed since the "
