@@ -14,6 +14,7 @@
 #include "core.h"
 #include "crypto.h"
 #include "secbuf.h"
+#include "schema.h"
 #include "store/store.h"
 #include "tpm.h"
 
@@ -125,6 +126,10 @@ CK_RV object_load_inlock (tt_token *tok);
 void object_drop_session_inlock (tt_token *tok, CK_SESSION_HANDLE h);
 void object_drop_all_inlock (tt_token *tok);
 void object_logout_inlock (tt_token *tok);
+/* Whether a session of tok sees obj now (private objects: only logged in). */
+bool object_visible (const tt_token *tok, const tt_object *obj);
+/* Loads tok's objects from the store, or brings them up to date with it. */
+CK_RV object_sync_inlock (tt_token *tok);
 /* A visible object of tok by handle, or CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID. */
 CK_RV object_lookup (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK_RV invalid,
                      tt_object **out);
@@ -139,21 +144,6 @@ object_tpm_key (const tt_object *obj)
     return obj->tpm_pub.data != NULL && obj->tpm_priv.data != NULL && obj->wrapped_auth != NULL;
 }
 
-/* Template rules (object.c): see the schema there. Schema flags: */
-#define A_CREATE 0x01     /* may be given in a template */
-#define A_MODIFY 0x02     /* C_SetAttributeValue and C_CopyObject may change it */
-#define A_REQUIRE 0x04    /* C_CreateObject needs it */
-#define A_SENSITIVE 0x08  /* valid for the class, never revealed */
-#define A_TRUE_ONLY 0x10  /* may change only from FALSE to TRUE */
-#define A_FALSE_ONLY 0x20 /* may change only from TRUE to FALSE */
-#define A_COPY 0x40       /* C_CopyObject may change it */
-#define A_NOGEN 0x80      /* computed by key generation, not given */
-#define A_EMPTY 0x100     /* defaults to an empty value */
-
-CK_RV template_check (CK_OBJECT_CLASS cls, const attr_list *tmpl, unsigned allowed,
-                      unsigned forbidden);
-CK_RV template_defaults (CK_OBJECT_CLASS cls, attr_list *list);
-CK_RV template_required (CK_OBJECT_CLASS cls, const attr_list *list);
 /* Session and login rules for holding (write: creating) an object with attrs. */
 CK_RV object_access (tt_token *tok, tt_session *sess, const attr_list *attrs, bool write);
 /* ops.c */

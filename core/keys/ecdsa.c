@@ -43,27 +43,20 @@ ecdsa_create_check (CK_OBJECT_CLASS cls, attr_list *attrs)
 static CK_RV
 ecdsa_pair_check (attr_list *pub, attr_list *priv)
 {
-    const CK_ATTRIBUTE *params = attr_list_find (pub, CKA_EC_PARAMS);
+    const CK_ATTRIBUTE *params;
     const uint8_t *oid;
     size_t oid_len, field;
-    CK_RV rv;
+    CK_RV rv = keytype_pair_params (pub, priv, &params);
 
-    if (params == NULL)
-        params = attr_list_find (priv, CKA_EC_PARAMS);
-    if (params == NULL) {
-        LOG_ERROR ("key pair generation needs CKA_EC_PARAMS (the curve)");
-        return CKR_TEMPLATE_INCOMPLETE;
-    }
+    if (rv != CKR_OK)
+        return rv;
     field = crypto_ec_params_size (params->pValue, params->ulValueLen);
     if (field == 0) {
         LOG_ERROR ("CKA_EC_PARAMS: only the named curves P-256 and P-384 are supported");
         return CKR_CURVE_NOT_SUPPORTED;
     }
     oid = crypto_ec_params_for_size (field, &oid_len);
-    rv = attr_list_set (pub, CKA_EC_PARAMS, oid, oid_len);
-    if (rv == CKR_OK)
-        rv = attr_list_set (priv, CKA_EC_PARAMS, oid, oid_len);
-    return rv;
+    return keytype_pair_set_params (pub, priv, oid, oid_len);
 }
 
 /* The TPM ECDSA key of a new pair: attached to priv; its point. */

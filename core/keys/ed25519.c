@@ -265,27 +265,20 @@ eddsa_create_check (CK_OBJECT_CLASS cls, attr_list *attrs)
 static CK_RV
 eddsa_pair_check (attr_list *pub, attr_list *priv)
 {
-    const CK_ATTRIBUTE *params = attr_list_find (pub, CKA_EC_PARAMS);
+    const CK_ATTRIBUTE *params;
     const uint8_t *oid;
     size_t oid_len;
-    CK_RV rv;
+    CK_RV rv = keytype_pair_params (pub, priv, &params);
 
-    if (params == NULL)
-        params = attr_list_find (priv, CKA_EC_PARAMS);
-    if (params == NULL) {
-        OBJECT_ERROR ("key pair generation needs CKA_EC_PARAMS (the curve)");
-        return CKR_TEMPLATE_INCOMPLETE;
-    }
+    if (rv != CKR_OK)
+        return rv;
     if (!crypto_ed25519_params (params->pValue, params->ulValueLen)) {
         OBJECT_ERROR ("CKA_EC_PARAMS: only Ed25519 (OID 1.3.101.112 or \"edwards25519\") is "
                       "supported");
         return CKR_CURVE_NOT_SUPPORTED;
     }
     oid = crypto_ed25519_oid (&oid_len); /* always emitted as the OID */
-    rv = attr_list_set (pub, CKA_EC_PARAMS, oid, oid_len);
-    if (rv == CKR_OK)
-        rv = attr_list_set (priv, CKA_EC_PARAMS, oid, oid_len);
-    return rv;
+    return keytype_pair_set_params (pub, priv, oid, oid_len);
 }
 
 /* The sealed Ed25519 seed of a new pair: attached to priv; its public key. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Key types: one const row per type, holding what that type does. The core
- * (object.c for creation, ops.c for sign/verify) calls through the row and
+ * (create.c for creation, ops.c for sign/verify) calls through the row and
  * knows no key type by name; a NULL member means "not supported" and the core
  * returns the Cryptoki code for that (CKR_MECHANISM_INVALID, CKR_FUNCTION_NOT_SUPPORTED...).
  *
@@ -19,7 +19,7 @@
  *     which functions: CKF_SIGN, CKF_VERIFY, CKF_GENERATE(_KEY_PAIR), CKF_DERIVE);
  *  4. its attributes in core/schema.c's class tables, if it has new ones;
  *  5. tests (tests/module/, tests/integration/) and docs/ARCHITECTURE.md.
- * No edit to ops.c or object.c.
+ * No edit to ops.c, create.c or object.c.
  */
 #ifndef TT_KEYTYPE_H
 #define TT_KEYTYPE_H

@@ -137,3 +137,25 @@ keytype_pair_public (tt_object *pub, tt_object *priv, const uint8_t *raw, size_t
     }
     return rv;
 }
+
+CK_RV
+keytype_pair_params (const attr_list *pub, const attr_list *priv, const CK_ATTRIBUTE **params)
+{
+    *params = attr_list_find (pub, CKA_EC_PARAMS);
+    if (*params == NULL)
+        *params = attr_list_find (priv, CKA_EC_PARAMS);
+    if (*params == NULL) {
+        tt_log (TT_LOG_ERROR, "object", "key pair generation needs CKA_EC_PARAMS (the curve)");
+        return CKR_TEMPLATE_INCOMPLETE;
+    }
+    return CKR_OK;
+}
+
+CK_RV
+keytype_pair_set_params (attr_list *pub, attr_list *priv, const uint8_t *oid, size_t oid_len)
+{
+    CK_RV rv = attr_list_set (pub, CKA_EC_PARAMS, oid, oid_len);
+    if (rv == CKR_OK)
+        rv = attr_list_set (priv, CKA_EC_PARAMS, oid, oid_len);
+    return rv;
+}

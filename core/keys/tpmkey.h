@@ -26,6 +26,12 @@ CK_RV keytype_no_param (sign_op *op, const CK_MECHANISM *mech);
 CK_RV keytype_check_pair (const tt_object *key, CK_KEY_TYPE want, bool verify);
 /* A created public key: CKA_EC_POINT as a DER OCTET STRING of raw, not local. */
 CK_RV keytype_public_finish (attr_list *attrs, const uint8_t *raw, size_t raw_len);
+/* A new pair's curve: CKA_EC_PARAMS of either template (CKR_TEMPLATE_INCOMPLETE,
+ * logged); set: records it (as oid) in both. */
+CK_RV keytype_pair_params (const attr_list *pub, const attr_list *priv,
+                           const CK_ATTRIBUTE **params);
+CK_RV keytype_pair_set_params (attr_list *pub, attr_list *priv, const uint8_t *oid,
+                               size_t oid_len);
 /* A new pair's public parts on both keys: CKA_EC_POINT (DER of raw) and CKA_PUBLIC_KEY_INFO. */
 CK_RV keytype_pair_public (tt_object *pub, tt_object *priv, const uint8_t *raw, size_t raw_len,
                            const uint8_t *spki, size_t spki_len);
