@@ -12,7 +12,7 @@
 
 #define LOG_MODULE "adopt"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 

@@ -12,10 +12,10 @@
 #include <time.h>
 
 #define LOG_MODULE "attest"
-#include "attest-tpm.h"
-#include "attest-verify.h"
+#include "tpm/attest.h"
+#include "verify/attest-verify.h"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 

@@ -22,9 +22,9 @@
 #include <time.h>
 
 #define LOG_MODULE "eddsa"
-#include "config-file.h"
+#include "base/config-file.h"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 static unsigned long cache_seconds = 300, cache_uses = 100000;

@@ -14,7 +14,7 @@
 
 #define LOG_MODULE "ops"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 

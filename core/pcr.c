@@ -11,9 +11,9 @@
 #include <string.h>
 
 #define LOG_MODULE "pcr"
-#include "config-file.h"
+#include "base/config-file.h"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 

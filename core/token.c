@@ -14,7 +14,7 @@
 
 #define LOG_MODULE "token"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 #define SECRET_LEN 32

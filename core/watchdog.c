@@ -13,7 +13,7 @@
 
 #define LOG_MODULE "watchdog"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The attestation verifier (core/attest-verify.c) on hostile bundles: it runs
+ * The attestation verifier (core/verify/attest-verify.c) on hostile bundles: it runs
  * offline on data from anywhere, so it must never read outside the bundle,
  * crash, leak or accept what it cannot have checked. The input is a bundle;
  * the verifier is asked with the bundle's own nonce (so the later checks run)
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/attest-verify.h"
+#include "verify/attest-verify.h"
 #include "fuzz/fuzz-common.h"
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);

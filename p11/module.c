@@ -11,7 +11,7 @@
 
 #define LOG_MODULE "p11"
 #include "core/core.h"
-#include "core/log.h"
+#include "base/log.h"
 
 #define EXPORT __attribute__ ((visibility ("default")))
 

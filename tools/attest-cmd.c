@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpmtrust-tool attest: make a snapshot through the module (C_Sign with
- * CKM_TPMTRUST_ATTEST), verify one offline (core/attest-verify.c), take one
+ * CKM_TPMTRUST_ATTEST), verify one offline (core/verify/attest-verify.c), take one
  * apart for tpm2_checkquote, show the AK and EK, and run the credential
  * protocol that ties the AK to the EK.
  */
@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/attest-tpm.h"
-#include "core/attest-verify.h"
-#include "core/tpm.h"
+#include "tpm/attest.h"
+#include "verify/attest-verify.h"
+#include "tpm/tpm.h"
 #include "pkcs11-tpmtrust.h"
 #include "tools/attest-cmd.h"
 

@@ -16,14 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/config-file.h"
+#include "base/config-file.h"
 #include "core/core.h"
-#include "core/tpm.h"
+#include "tpm/tpm.h"
 #include "pkcs11-tpmtrust.h"
 #include "store/store.h"
 #include "tools/attest-cmd.h"
 #include "tools/sigv4.h"
-#include "tools/hbverify.h"
+#include "verify/hbverify.h"
 #include "tools/tss2.h"
 
 static CK_FUNCTION_LIST *p11;

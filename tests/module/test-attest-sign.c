@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/attest-verify.h"
-#include "core/ck.h"
+#include "verify/attest-verify.h"
+#include "base/ck.h"
 #include "pkcs11-tpmtrust.h"
 #include "tests/module/helpers.h"
 #include "tests/unit/tap.h"

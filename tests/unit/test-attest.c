@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/attest-verify.h"
+#include "verify/attest-verify.h"
 #include "tap.h"
 
 /* A bundle with every field (TPM structures are junk: the parser does not read them). */

@@ -31,9 +31,9 @@
 #include <tss2/tss2_sys.h>
 
 #define LOG_MODULE "tpm"
-#include "crypto.h"
-#include "log.h"
-#include "tpm-internal.h"
+#include "crypto/crypto.h"
+#include "base/log.h"
+#include "tpm/internal.h"
 
 #define NONCE 32
 

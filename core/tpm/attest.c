@@ -13,11 +13,11 @@
 #include <tss2/tss2_rc.h>
 
 #define LOG_MODULE "attest"
-#include "attest-tpm.h"
-#include "config-file.h"
-#include "crypto.h"
-#include "log.h"
-#include "tpm-internal.h"
+#include "tpm/attest.h"
+#include "base/config-file.h"
+#include "crypto/crypto.h"
+#include "base/log.h"
+#include "tpm/internal.h"
 
 /* The AK template (docs/attestation.md). */
 static const TPM2B_PUBLIC ak_template = {

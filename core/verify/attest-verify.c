@@ -22,7 +22,7 @@
 
 #include <tss2/tss2_mu.h>
 
-#include "attest-verify.h"
+#include "verify/attest-verify.h"
 
 /* ---- encoder ---- */
 

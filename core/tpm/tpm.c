@@ -15,12 +15,12 @@
 #include <tss2/tss2_tctildr.h>
 
 #define LOG_MODULE "tpm"
-#include "config-file.h"
-#include "crypto.h"
-#include "log.h"
+#include "base/config-file.h"
+#include "crypto/crypto.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
-#include "tpm.h"
-#include "tpm-internal.h"
+#include "tpm/tpm.h"
+#include "tpm/internal.h"
 
 
 /* The TCG storage root key template (ECC P-256, AES-128-CFB), as used by

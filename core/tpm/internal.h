@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The TPM layer's internals, shared by the files that talk ESAPI (tpm.c and
- * the TPM parts of other features). Nothing outside core/tpm*.c includes this.
+ * the TPM parts of other features). Nothing outside core/tpm/ includes this.
  *
  * Locking: every public tpm_* call takes t->lock (pthread_mutex_lock) and ends
  * with tpm_unlock(), which also drops what must not outlive a call on a TCTI
@@ -15,8 +15,8 @@
 
 #include <tss2/tss2_esys.h>
 
-#include "tpm-lease.h"
-#include "tpm.h"
+#include "tpm/lease.h"
+#include "tpm/tpm.h"
 
 #define SRK_PERSISTENT_HANDLE 0x81000001
 #define TPM_CACHE_MAX 2 /* keys kept loaded (the TPM has as few as 3 object slots) */
