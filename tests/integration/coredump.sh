@@ -82,6 +82,8 @@ val ed25519_sig | xxd -r -p >sig.bin
 openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in msg -sigfile sig.bin >/dev/null ||
     die "openssl does not accept the module's Ed25519 signature"
 [ "$(val ed25519_sig_again)" = same ] || die "the cached Ed25519 key signed differently"
+[ "$(val hmac_pcr)" = same ] || die "the PCR-bound HMAC key (same value) gave another MAC"
+[ "$(val ed25519_pcr)" = same ] || die "the PCR-bound Ed25519 key (same seed) signed differently"
 rm -f seed.der
 msg "the module signed with the imported HMAC key and seed (checked with openssl)"
 
