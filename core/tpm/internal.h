@@ -46,7 +46,7 @@ struct tpm {
     ESYS_TR in_use; /* the cached key between tpm_key_get and _put: not evicted */
     uint8_t srk_point[65]; /* the SRK's public key, 04||X||Y, for session salts */
     bool srk_point_ok;
-    struct tpm_fast {      /* the hot path's session (tpm-fast.c) */
+    struct tpm_fast {      /* the hot path's session (tpm-fast.c); a policy session likewise */
         TPM2_HANDLE handle; /* 0: none */
         uint8_t nonce_tpm[32];
         secbuf *key;        /* sessionKey */
@@ -103,13 +103,15 @@ struct tpm_cached *tpm_cache_find (tpm *t, ESYS_TR h);
 void tpm_cache_flush_inlock (tpm *t);
 /* Starts the hot path's session unless it runs: before Tss2_Sys_<Cmd>_Prepare. */
 CK_RV tpm_fast_begin_inlock (tpm *t);
-/* Prepares (prep, given the key's TPM handle) and runs a command on loaded
- * key h with the hot path's session (see tpm-fast.c), again when the
- * TPM asks for it; on success its response waits in *sys for
- * Tss2_Sys_<Cmd>_Complete. */
+/* Prepares (prep, given the key's TPM handle) and runs a command on key k,
+ * loaded as h, again when the TPM asks for it: with the hot path's session
+ * (see tpm-fast.c), or for a PCR-bound key a policy session of its own
+ * (PolicyPCR AND PolicyAuthValue) run the same way, never through ESAPI (which
+ * would keep the key's authValue in its session). On success the response
+ * waits in *sys for Tss2_Sys_<Cmd>_Complete. */
 typedef TSS2_RC (*tpm_fast_prep) (TSS2_SYS_CONTEXT *sys, TPM2_HANDLE key, void *arg);
 CK_RV tpm_fast_call_inlock (tpm *t, ESYS_TR h, TPM2_CC cc, tpm_fast_prep prep, void *arg,
-                            const secbuf *auth, bool encrypt, const char *what,
+                            const tpm_key *k, bool encrypt, const char *what,
                             TSS2_SYS_CONTEXT **sys);
 /* Wipes the decrypted first response parameter left in the SAPI context's
  * buffer, once _Complete has copied it out. */

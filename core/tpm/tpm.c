@@ -1334,31 +1334,22 @@ CK_RV
 tpm_unseal (tpm *t, const tpm_key *k, secbuf **data)
 {
     TPM2B_SENSITIVE_DATA *out = NULL;
-    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
-    TSS2_RC r;
+    ESYS_TR h = ESYS_TR_NONE;
     CK_RV rv;
 
     *data = NULL;
     pthread_mutex_lock (&t->lock);
 again:
     rv = tpm_key_get_inlock (t, k, &h);
-    if (rv == CKR_OK && k->pcrs.mask == 0) {
+    if (rv == CKR_OK) {
         TSS2_SYS_CONTEXT *sys = NULL;
-        rv = tpm_fast_call_inlock (t, h, TPM2_CC_Unseal, prep_unseal, NULL, k->auth, true,
+        rv = tpm_fast_call_inlock (t, h, TPM2_CC_Unseal, prep_unseal, NULL, k, true,
                                    "unsealing", &sys);
         if (rv == CKR_OK && ((out = calloc (1, sizeof *out)) == NULL
                              || Tss2_Sys_Unseal_Complete (sys, out) != TSS2_RC_SUCCESS))
             rv = CKR_FUNCTION_FAILED;
         if (sys != NULL)
             tpm_fast_wipe_response (sys);
-    } else if (rv == CKR_OK) {
-        rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
-        if (rv == CKR_OK) {
-            r = Esys_Unseal (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &out);
-            esys_wipe_response (t);
-            rv = tpm_rv (t, r, "unsealing");
-            tpm_key_session_done (t, k, &s, rv);
-        }
     }
     tpm_key_put_inlock (t, &h);
     if (tpm_retry_inlock (t, rv)) {
@@ -1455,8 +1446,8 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
     TPM2B_DIGEST d = { .size = (UINT16) digest_len };
     TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_ECDSA };
     TPMT_TK_HASHCHECK ticket = { .tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL };
-    TPMT_SIGNATURE out = { 0 }, *esys_out = NULL;
-    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
+    TPMT_SIGNATURE out = { 0 };
+    ESYS_TR h = ESYS_TR_NONE;
     CK_RV rv;
 
     if (digest_len == 32)
@@ -1472,26 +1463,14 @@ tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
     pthread_mutex_lock (&t->lock);
 again:
     rv = tpm_key_get_inlock (t, k, &h);
-    if (rv == CKR_OK && k->pcrs.mask == 0) {
-        /* the hot path: one TPM2_Sign in our own HMAC session */
+    if (rv == CKR_OK) {
+        /* the hot path: one TPM2_Sign in our own HMAC session (a PCR-bound
+         * key: in a policy session) */
         TSS2_SYS_CONTEXT *sys = NULL;
         struct sign_args a = { &d, &scheme, &ticket };
-        rv = tpm_fast_call_inlock (t, h, TPM2_CC_Sign, prep_sign, &a, k->auth, false, "signing",
-                                   &sys);
+        rv = tpm_fast_call_inlock (t, h, TPM2_CC_Sign, prep_sign, &a, k, false, "signing", &sys);
         if (rv == CKR_OK && Tss2_Sys_Sign_Complete (sys, &out) != TSS2_RC_SUCCESS)
             rv = CKR_FUNCTION_FAILED;
-    } else if (rv == CKR_OK) {
-        rv = tpm_key_session_inlock (t, k, 0, &s);
-        if (rv == CKR_OK) {
-            rv = tpm_rv (t, Esys_Sign (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-                                       &ticket, &esys_out),
-                         "signing");
-            tpm_key_session_done (t, k, &s, rv);
-        }
-        if (rv == CKR_OK)
-            out = *esys_out;
-        Esys_Free (esys_out);
-        esys_out = NULL;
     }
     tpm_key_put_inlock (t, &h);
     if (tpm_retry_inlock (t, rv))
@@ -1576,7 +1555,7 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
 {
     TPM2B_MAX_BUFFER buf = { .size = (UINT16) len };
     TPM2B_DIGEST *result = NULL;
-    ESYS_TR h = ESYS_TR_NONE, s = ESYS_TR_NONE;
+    ESYS_TR h = ESYS_TR_NONE;
     CK_RV rv;
 
     if (len > TPM_HMAC_CHUNK)
@@ -1586,26 +1565,18 @@ tpm_hmac (tpm *t, const tpm_key *k, uint16_t hash, const uint8_t *data, size_t l
     pthread_mutex_lock (&t->lock);
 again:
     rv = tpm_key_get_inlock (t, k, &h);
-    if (rv == CKR_OK && k->pcrs.mask == 0) {
-        /* the hot path: one TPM2_HMAC, the result response-encrypted */
+    if (rv == CKR_OK) {
+        /* the hot path: one TPM2_HMAC, the result response-encrypted (a
+         * PCR-bound key: in a policy session) */
         TSS2_SYS_CONTEXT *sys = NULL;
         struct hmac_args a = { &buf, hash };
-        rv = tpm_fast_call_inlock (t, h, TPM2_CC_HMAC, prep_hmac, &a, k->auth, true,
+        rv = tpm_fast_call_inlock (t, h, TPM2_CC_HMAC, prep_hmac, &a, k, true,
                                    "computing an HMAC", &sys);
         if (rv == CKR_OK && ((result = calloc (1, sizeof *result)) == NULL
                              || Tss2_Sys_HMAC_Complete (sys, result) != TSS2_RC_SUCCESS))
             rv = CKR_FUNCTION_FAILED;
         if (sys != NULL)
             tpm_fast_wipe_response (sys);
-    } else if (rv == CKR_OK) {
-        rv = tpm_key_session_inlock (t, k, TPMA_SESSION_ENCRYPT, &s);
-        if (rv == CKR_OK) {
-            rv = tpm_rv (t, Esys_HMAC (t->esys, h, s, ESYS_TR_NONE, ESYS_TR_NONE, &buf, hash,
-                                       &result),
-                         "computing an HMAC");
-            esys_wipe_response (t);
-            tpm_key_session_done (t, k, &s, rv);
-        }
     }
     tpm_key_put_inlock (t, &h);
     if (tpm_retry_inlock (t, rv)) {
