@@ -8,10 +8,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tpm/attest.h"
 #include "verify/attest-verify.h"
@@ -104,22 +106,42 @@ read_file (const char *path, size_t *len)
     return buf;
 }
 
+/*
+ * A file named by --out (dir NULL: a bundle, a credential, its secret) is new,
+ * 0600, never written over; the files extract, ak and ek write into a --dir are
+ * replaced (new ones 0600 too).
+ */
 static int
 write_file (const char *dir, const char *name, const void *data, size_t len)
 {
     char path[4096];
-    FILE *f;
+    FILE *f = NULL;
+    int fd;
 
     if (dir != NULL)
         snprintf (path, sizeof path, "%s/%s", dir, name);
     else
         snprintf (path, sizeof path, "%s", name);
-    f = fopen (path, "wb");
-    if (f == NULL || fwrite (data, 1, len, f) != len || fclose (f) != 0) {
-        fprintf (stderr, "tpmtrust-tool: %s: %s\n", path, strerror (errno));
+    fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC | (dir != NULL ? O_TRUNC : O_EXCL), 0600);
+    if (fd < 0 && errno == EEXIST) {
+        fprintf (stderr, "tpmtrust-tool: %s exists already: not overwritten (remove it or "
+                         "choose another --out)\n",
+                 path);
         return -1;
     }
-    return 0;
+    if (fd >= 0 && (f = fdopen (fd, "wb")) == NULL)
+        close (fd);
+    if (f != NULL && fwrite (data, 1, len, f) == len) {
+        if (fclose (f) == 0)
+            return 0;
+        f = NULL;
+    }
+    fprintf (stderr, "tpmtrust-tool: %s: %s\n", path, strerror (errno));
+    if (f != NULL)
+        fclose (f);
+    if (fd >= 0 && dir == NULL)
+        unlink (path); /* ours, and incomplete */
+    return -1;
 }
 
 /* A private key (or secret key) by CKA_ID in hex, else by label. */
