@@ -202,7 +202,6 @@ static int
 body_field (void *ctx, uint16_t tag, attest_bytes v, char *err, size_t err_len)
 {
     attest_bundle *b = ctx;
-    attest_bytes time = { 0 };
 
     switch (tag) {
     case ATTEST_NONCE:
@@ -212,8 +211,10 @@ body_field (void *ctx, uint16_t tag, attest_bytes v, char *err, size_t err_len)
             errf (err, err_len, "time field: %zu bytes, want 8", v.len);
             return -1;
         }
+        if (set_once (&b->time_field, v, tag, err, err_len) != 0)
+            return -1;
         b->time = (uint64_t) be32 (v.p) << 32 | be32 (v.p + 4);
-        return set_once (&time, v, tag, err, err_len);
+        return 0;
     case ATTEST_IDENTITY:
         return set_once (&b->identity, v, tag, err, err_len);
     case ATTEST_IDENTITY_ID:

@@ -72,6 +72,7 @@ typedef struct attest_bundle {
     attest_bytes signed_part; /* header + body */
     attest_bytes nonce, identity, identity_id, identity_label;
     uint64_t time;
+    attest_bytes time_field; /* its 8 bytes; NULL when absent */
     attest_bytes ak_pub, ek_pub, ek_cert, quote, quote_sig;
     uint16_t pcr_bank;
     uint32_t pcr_mask;
