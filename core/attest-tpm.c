@@ -397,9 +397,9 @@ attest_blobs (const TPM2B_ATTEST *a, const TPMT_SIGNATURE *s, tpm_blob *att, tpm
 }
 
 static CK_MECHANISM_TYPE
-bank_mech (uint16_t bank)
+hash_mech (uint16_t alg)
 {
-    switch (bank) {
+    switch (alg) {
     case TPM2_ALG_SHA1:
         return CKM_SHA_1;
     case TPM2_ALG_SHA256:
@@ -413,9 +413,11 @@ bank_mech (uint16_t bank)
     }
 }
 
-/* The quoted PCR digest is the hash of the values read: nothing changed in between. */
+/* The quoted PCR digest is the hash of the values read: nothing changed in
+ * between. TPM2_Quote hashes them with the signing scheme's hash (hash), not
+ * with the bank's algorithm. */
 static bool
-quote_matches (const TPM2B_ATTEST *a, tpm_pcrs pcrs, const uint8_t *values, size_t len)
+quote_matches (const TPM2B_ATTEST *a, TPMI_ALG_HASH hash, const uint8_t *values, size_t len)
 {
     TPMS_ATTEST q;
     crypto_digest *d = NULL;
@@ -425,10 +427,10 @@ quote_matches (const TPM2B_ATTEST *a, tpm_pcrs pcrs, const uint8_t *values, size
 
     if (Tss2_MU_TPMS_ATTEST_Unmarshal (a->attestationData, a->size, &off, &q) != TSS2_RC_SUCCESS)
         return false;
-    if (crypto_digest_new (bank_mech (pcrs.bank), &d) == CKR_OK
+    if (crypto_digest_new (hash_mech (hash), &d) == CKR_OK
         && crypto_digest_update (d, values, len) == CKR_OK
         && crypto_digest_final (d, digest) == CKR_OK)
-        ok = q.attested.quote.pcrDigest.size == crypto_digest_size (bank_mech (pcrs.bank))
+        ok = q.attested.quote.pcrDigest.size == crypto_digest_size (hash_mech (hash))
              && memcmp (digest, q.attested.quote.pcrDigest.buffer,
                         q.attested.quote.pcrDigest.size)
                     == 0;
@@ -456,8 +458,9 @@ quote_inlock (tpm *t, ESYS_TR ak, const TPM2B_DATA *nonce, tpm_pcrs pcrs, tpm_at
             rv = tpm_rv (t, Esys_Quote (t->esys, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                                         nonce, &scheme, &sel, &quoted, &sig),
                          "quoting PCRs");
-        if (rv == CKR_OK && pcrs.mask != 0 && !quote_matches (quoted, pcrs, out->pcr_values,
-                                                              out->pcr_len)) {
+        if (rv == CKR_OK && pcrs.mask != 0
+            && !quote_matches (quoted, scheme.details.ecdsa.hashAlg, out->pcr_values,
+                               out->pcr_len)) {
             LOG_INFO ("a PCR changed between reading and quoting: quoting again");
             rv = CKR_FUNCTION_FAILED;
             Esys_Free (quoted);

@@ -707,12 +707,31 @@ pcr_count (uint32_t mask)
     return (size_t) __builtin_popcount (mask);
 }
 
+/* The hash of a TPMT_SIGNATURE's scheme (ECDSA or RSASSA); NULL for others. */
+static const EVP_MD *
+sig_md (attest_bytes sig)
+{
+    TPMT_SIGNATURE s;
+    size_t off = 0;
+
+    memset (&s, 0, sizeof s);
+    if (Tss2_MU_TPMT_SIGNATURE_Unmarshal (sig.p, sig.len, &off, &s) != TSS2_RC_SUCCESS)
+        return NULL;
+    if (s.sigAlg == TPM2_ALG_ECDSA)
+        return tpm_md (s.signature.ecdsa.hash);
+    if (s.sigAlg == TPM2_ALG_RSASSA)
+        return tpm_md (s.signature.rsassa.hash);
+    return NULL;
+}
+
+/* TPM2_Quote's pcrDigest is the hash, with the signing scheme's hash (not the
+ * bank's), of the selected PCR values concatenated in selection order. */
 static void
 check_pcrs (const attest_bundle *b, const attest_expect *e, const TPMS_ATTEST *q,
             attest_report *r)
 {
     const TPML_PCR_SELECTION *sel = &q->attested.quote.pcrSelect;
-    const EVP_MD *md = tpm_md (b->pcr_bank);
+    const EVP_MD *md = tpm_md (b->pcr_bank), *qmd = sig_md (b->quote_sig);
     size_t size = md ? (size_t) EVP_MD_get_size (md) : 0;
     uint8_t digest[64];
     unsigned int dl = 0;
@@ -724,7 +743,7 @@ check_pcrs (const attest_bundle *b, const attest_expect *e, const TPMS_ATTEST *q
         for (int i = 0; i < sel->pcrSelections[0].sizeofSelect; i++)
             mask |= (uint32_t) sel->pcrSelections[0].pcrSelect[i] << (8 * i);
     ok = (sel->count == 0 && b->pcr_mask == 0) || (sel->count == 1 && mask == b->pcr_mask);
-    if (!ok || md == NULL || b->pcr_mask > 0xffffff
+    if (!ok || md == NULL || qmd == NULL || b->pcr_mask > 0xffffff
         || b->pcr_values.len != pcr_count (b->pcr_mask) * size) {
         report (r, "pcr-digest", false,
                 "the PCR values (bank 0x%04x, mask 0x%06x, %zu bytes) do not match the quote's "
@@ -732,7 +751,7 @@ check_pcrs (const attest_bundle *b, const attest_expect *e, const TPMS_ATTEST *q
                 b->pcr_bank, b->pcr_mask, b->pcr_values.len);
         return;
     }
-    EVP_Digest (b->pcr_values.p, b->pcr_values.len, digest, &dl, md, NULL);
+    EVP_Digest (b->pcr_values.p, b->pcr_values.len, digest, &dl, qmd, NULL);
     ok = bytes_eq (digest, dl, q->attested.quote.pcrDigest.buffer, q->attested.quote.pcrDigest.size);
     report (r, "pcr-digest", ok,
             ok ? "the %zu PCR values hash to the quoted digest"

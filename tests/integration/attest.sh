@@ -94,6 +94,30 @@ cmp -s "$W/now.bin" "$W/x/pcrs.bin" && pass "the bundle's PCR values are tpm2_pc
 if tpm2_checkquote -u "$W/x/ak.pem" -m "$W/x/quote.msg" -s "$W/x/quote.sig" -g sha256 -q 00 >/dev/null 2>&1; then
     fail "tpm2_checkquote accepted another nonce"; else pass "tpm2_checkquote rejects another nonce"; fi
 
+# --- every PCR bank the TPM has: the quote's PCR digest is hashed with the
+# signing scheme's hash (SHA-256), not the bank's; tpm2_pcrread gives the
+# expected values and tpm2_checkquote checks the quote on its own
+banks=$(tpm2_getcap pcrs | sed -n 's/^ *- \(sha[0-9]*\): \[.* 16,.*/\1/p' | tr '\n' ' ')
+[ -n "$banks" ] || fail "tpm2_getcap pcrs lists no bank with PCR 16"
+for bank in $banks; do
+    tpm2_pcrextend "16:$bank=$(head -c 64 /dev/zero | openssl dgst -"$bank" -hex | sed 's/.*= //')"
+    tpm2_pcrread -Q -o "$W/pcr-$bank.bin" "$bank:16"
+    if ! $T attest create --token att --nonce $N --identity 01 --pcrs "$bank:0,16" \
+        --out "$W/bank-$bank.bin" >"$W/bank-$bank.out" 2>&1; then
+        fail "attest create --pcrs $bank:0,16: $(cat "$W/bank-$bank.out")"
+        continue
+    fi
+    verify "$W/bank-$bank.bin" --nonce $N --ak-name "$AKNAME" --expect-pcr "16=$(hexof "$W/pcr-$bank.bin")"
+    [ "$rc" = 0 ] && grep -q '^\[ ok \] pcr-digest:' <<<"$out" && grep -q '^\[ ok \] pcr-16:' <<<"$out" \
+        && pass "a $bank snapshot verifies, PCR 16 = tpm2_pcrread's" || fail "$bank snapshot: $out"
+    $T attest extract "$W/bank-$bank.bin" --dir "$W/xb-$bank" >/dev/null
+    tpm2_checkquote -u "$W/xb-$bank/ak.pem" -m "$W/xb-$bank/quote.msg" -s "$W/xb-$bank/quote.sig" \
+        -f "$W/xb-$bank/pcrs.bin" -l "$(cat "$W/xb-$bank/pcr-list")" -g sha256 -q $N >"$W/cq-$bank.out" 2>&1 \
+        && pass "tpm2_checkquote accepts the $bank quote and PCR values" \
+        || fail "tpm2_checkquote ($bank): $(cat "$W/cq-$bank.out")"
+done
+tpm2_pcrreset 16
+
 # --- wrong nonce, unexpected PCR value, untrusted AK, another identity
 expect_fail "a wrong nonce" nonce "$W/a.bin" --nonce 00$N
 expect_fail "a wrong nonce" quote-nonce "$W/a.bin" --nonce 00$N
