@@ -656,19 +656,27 @@ check_ak (const attest_bundle *b, const attest_expect *e, attest_report *r, TPM2
     ok = (ak->publicArea.objectAttributes & AK_REQUIRED) == AK_REQUIRED
          && !(ak->publicArea.objectAttributes & TPMA_OBJECT_DECRYPT);
     report (r, "ak-public", ok,
-            ok ? "restricted signing key, fixedTPM, fixedParent, made in the TPM (attributes "
-                 "0x%08x)"
+            ok ? "restricted signing key, fixedTPM, fixedParent, sensitiveDataOrigin, as its "
+                 "public area says (attributes 0x%08x)"
                : "attributes 0x%08x: not a restricted, TPM-bound signing key, so its signatures "
                  "prove nothing",
             ak->publicArea.objectAttributes);
     hex (r->ak_name, r->ak_name_len, h, sizeof h);
-    if (e->ak_name != NULL)
-        report (r, "ak-name", bytes_eq (e->ak_name, e->ak_name_len, r->ak_name, r->ak_name_len),
-                "%s (%s the trusted AK name)", h,
-                bytes_eq (e->ak_name, e->ak_name_len, r->ak_name, r->ak_name_len) ? "matches"
-                                                                                  : "DIFFERS from");
-    else
-        report (r, "ak-name", true, "%s (not compared: no trusted AK name given)", h);
+    /* Fail closed: nothing in a bundle ties its AK to a TPM. Its attributes,
+     * the quote's qualified signer and the EK (with its certificate) are the
+     * bundle's own claims, which software can make as well; only a trusted AK
+     * name, learned out of band (credential activation), authenticates it. */
+    if (e->ak_name != NULL) {
+        r->ak_trusted = bytes_eq (e->ak_name, e->ak_name_len, r->ak_name, r->ak_name_len);
+        report (r, "ak-name", r->ak_trusted, "%s (%s the trusted AK name)", h,
+                r->ak_trusted ? "matches" : "DIFFERS from");
+    } else {
+        report (r, "ak-trust", false,
+                "NOT ESTABLISHED: no trusted AK name given (--ak-name): nothing ties AK %s to a "
+                "TPM, a bundle made in software passes every other check; learn the AK name "
+                "by credential activation against the EK (docs/attestation.md)",
+                h);
+    }
     return ok;
 }
 
@@ -791,7 +799,8 @@ check_hierarchy (const TPMS_ATTEST *q, const attest_report *r, attest_report *ou
     ok = md != NULL && EVP_Digest (buf, 4 + r->ak_name_len, qn + 2, &n, md, NULL)
          && bytes_eq (qn, 2 + n, q->qualifiedSigner.name, q->qualifiedSigner.size);
     report (out, "ak-hierarchy", ok,
-            ok ? "the TPM reports the AK as a primary key of the endorsement hierarchy"
+            ok ? "the quote names the AK a primary key of the endorsement hierarchy (the AK's "
+                 "own statement: worth what the AK's trust is)"
                : "the quote's qualified signer is not an endorsement-hierarchy primary AK");
 }
 
@@ -862,10 +871,15 @@ check_keys (const attest_bundle *b, const attest_expect *e, const TPM2B_PUBLIC *
         report (r, "identity-in-tpm", false,
                 "the ECDSA identity key is not among the certified keys: nothing ties it to "
                 "this TPM");
-    else if (identity != NULL)
+    else if (identity != NULL && e->identity != NULL
+             && bytes_eq (e->identity, e->identity_len, b->identity.p, b->identity.len))
         report (r, "identity-in-tpm", true,
-                "an Ed25519 identity: its seed is TPM-sealed data, whose public key a TPM "
-                "cannot certify");
+                "an Ed25519 identity (its seed is TPM-sealed data, whose public key a TPM cannot "
+                "certify): trusted as the expected identity key");
+    else if (identity != NULL)
+        report (r, "identity-in-tpm", false,
+                "NOT ESTABLISHED: an Ed25519 identity cannot be certified by the TPM, so nothing "
+                "ties it to this TPM: give the expected identity key (--identity-pub)");
     EVP_PKEY_free (identity);
 }
 
@@ -887,7 +901,11 @@ check_ek (const attest_bundle *b, const attest_expect *e, attest_report *r)
         report (r, "ek-public", false, "the EK public area is not an RSA or ECC TPM2B_PUBLIC");
         return;
     }
-    report (r, "ek-public", true, "%s EK", ek.publicArea.type == TPM2_ALG_RSA ? "RSA" : "ECC");
+    /* Public data anyone can copy into a bundle: the AK is not tied to it here
+     * (only the credential activation behind a trusted AK name does that). */
+    report (r, "ek-public", true,
+            "%s EK (as the bundle says: it does not show that the AK is in this EK's TPM)",
+            ek.publicArea.type == TPM2_ALG_RSA ? "RSA" : "ECC");
     if (b->ek_cert.p == NULL) {
         if (e->ek_ca_file != NULL)
             report (r, "ek-cert", false, "the TPM had no EK certificate to check against %s",
