@@ -66,11 +66,19 @@ tpm2_flushcontext -t
 # --- the mechanism through the function list (tests/module/test-attest-sign)
 SIGN=$TT_BUILDDIR/tests/module/test-attest-sign
 [ -x "$SIGN" ] || { echo "$SIGN not built (make check builds it)" >&2; exit 99; }
-if TT_TOKEN=att TT_PIN=$TPMTRUST_PIN TT_AK_NAME=$AKNAME "$SIGN" >"$W/sign.tap" 2>&1 && ! grep -q '^not ok' "$W/sign.tap"; then
+# (with a swtpm restart between two of its snapshots: the second one works)
+restart_cmd="bash -c '. \"\$TT_SWTPM_ENV\" && swtpm_start 2>/dev/null && swtpm_restart 2>/dev/null'"
+if TT_TOKEN=att TT_PIN=$TPMTRUST_PIN TT_AK_NAME=$AKNAME TT_RESTART_CMD=$restart_cmd \
+    TPMTRUST_LOG_FILE=$W/sign.log "$SIGN" >"$W/sign.tap" 2>&1 && ! grep -q '^not ok' "$W/sign.tap"; then
     pass "CKM_TPMTRUST_ATTEST through C_Sign: $(grep -c '^ok' "$W/sign.tap") checks (tests/module/test-attest-sign)"
 else
     fail "test-attest-sign: $(grep -v '^ok' "$W/sign.tap")"
 fi
+grep -q '^ok .* the first snapshot after the TPM restart' "$W/sign.tap" \
+    && pass "a TPM restart between two snapshots in one process: the second one works" \
+    || fail "snapshot after a TPM restart: $(grep -i 'restart' "$W/sign.tap")"
+grep -q 'was restarted since this process connected' "$W/sign.log" \
+    && pass "... and the module logged that the TPM was restarted" || fail "no restart log line: $(tail -5 "$W/sign.log")"
 # --- a snapshot with a TPM ECDSA identity: the quote, 4 certified keys
 t0=$SECONDS
 $T attest create --token att --nonce $N --identity 01 --key edid --key mac --key bound \

@@ -9,7 +9,8 @@
  *
  * Environment: TT_MODULE, TT_TOKEN (a token with the keys 'id' (TPM ECDSA)
  * and 'mac' (HMAC) and the public key 'id'), TT_PIN, TT_AK_NAME (the trusted
- * AK name, hex: the verifier fails closed without it).
+ * AK name, hex: the verifier fails closed without it), TT_RESTART_CMD
+ * (optional: a command that restarts the TPM, run between two snapshots).
  */
 #include "config.h"
 
@@ -200,6 +201,24 @@ main (void)
         ok (attest_verify (b, len, &e, &r) == 1 && !r.checks[r.n - 2].ok
                 && strcmp (r.checks[r.n - 2].name, "identity-in-tpm") == 0,
             "no key certified: identity-in-tpm fails, and only it");
+    }
+
+    /* a TPM restart between two snapshots in this process ($TT_RESTART_CMD
+     * restarts the swtpm): the second one works the first time (the TPM
+     * layer notices what it had loaded is gone, and runs the call again) */
+    if (getenv ("TT_RESTART_CMD") != NULL) {
+        p.ulKeyCount = 2;
+        p.pcrMask = 0x83;
+        F->C_SignInit (sess, &m, id);
+        len = 65536;
+        is_rv (F->C_Sign (sess, (CK_BYTE_PTR) "before", 6, b, &len), CKR_OK,
+               "a snapshot before the TPM restart");
+        ok (system (getenv ("TT_RESTART_CMD")) == 0, "the TPM restarted ($TT_RESTART_CMD)");
+        is_rv (F->C_SignInit (sess, &m, id), CKR_OK, "C_SignInit after the restart");
+        len = 65536;
+        is_rv (F->C_Sign (sess, (CK_BYTE_PTR) "after-restart", 13, b, &len), CKR_OK,
+               "the first snapshot after the TPM restart");
+        check_bundle ("after the restart", b, len, "after-restart", 2);
     }
 
     /* logged out: no snapshot */
