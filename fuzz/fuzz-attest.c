@@ -5,7 +5,8 @@
  * crash, leak or accept what it cannot have checked. The input is a bundle;
  * the verifier is asked with the bundle's own nonce (so the later checks run)
  * and with expectations taken from the bundle (AK name, PCR values).
- * Invariants: a bundle attest_parse refuses is never verified; attest_verify
+ * Invariants: a bundle attest_parse refuses, or whose AK is not the trusted
+ * one, is never verified; attest_verify
  * agrees with itself on a second run; every check it reports has a name; the
  * helpers (Name, PEM, SPKI) are fed the bundle's fields and the raw input.
  */
@@ -91,8 +92,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t len)
     }
     helpers (data, len);
 
-    if (attest_verify (data, len, &e, &r1) == 0 && !parsed)
-        abort (); /* verified what does not parse */
+    if (attest_verify (data, len, &e, &r1) == 0 && (!parsed || !r1.ak_trusted))
+        abort (); /* verified what does not parse, or without a trusted AK (fail closed) */
     attest_verify (data, len, &e, &r2);
     if (r1.failed != r2.failed || r1.n != r2.n || r1.n > ATTEST_MAX_CHECKS)
         abort (); /* not deterministic */

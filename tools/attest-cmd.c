@@ -32,7 +32,9 @@ attest_usage (FILE *f)
              "  attest verify F --nonce HEX [--expect-pcr N=HEX]... [--ak-name HEX]\n"
              "                [--ek-ca PEM] [--identity-pub PEM]\n"
              "                             check a snapshot offline; every check is printed,\n"
-             "                             exit 1 when one fails\n"
+             "                             exit 1 when one fails; without the trusted AK's name\n"
+             "                             (--ak-name, from credential activation) a bundle\n"
+             "                             is unauthenticated: it always fails\n"
              "  attest extract F --dir D   quote.msg, quote.sig, pcrs.bin, pcr-list, ak.pem ...\n"
              "                             for tpm2_checkquote (docs/attestation.md)\n"
              "  attest ak [--dir D] [--persist HANDLE]\n"
@@ -269,7 +271,7 @@ cmd_verify (const attest_opts *o)
     attest_expect e;
     attest_report *r = calloc (1, sizeof *r);
     uint8_t *bundle = NULL, *nonce = NULL, *ak = NULL, *id = NULL;
-    size_t len = 0;
+    size_t len = 0, passed = 0;
     int ret = 2;
 
     memset (&e, 0, sizeof e);
@@ -320,11 +322,25 @@ cmd_verify (const attest_opts *o)
         printf ("TPM clock: %llu ms, reset count %u, restart count %u, %s\n",
                 (unsigned long long) r->clock, r->reset_count, r->restart_count,
                 r->safe ? "safe" : "not safe");
-    if (r->failed)
+    /* what was and was not established, then the verdict */
+    printf ("established:");
+    for (size_t i = 0; i < r->n; i++)
+        if (r->checks[i].ok)
+            printf ("%s %s", passed++ ? "," : "", r->checks[i].name);
+    printf ("\nNOT established:");
+    for (size_t i = 0, n = 0; i < r->n; i++)
+        if (!r->checks[i].ok)
+            printf ("%s %s", n++ ? "," : "", r->checks[i].name);
+    printf ("%s\n", r->failed ? "" : " (nothing)");
+    if (!r->ak_trusted)
+        printf ("UNAUTHENTICATED: the AK is not a trusted one (%s), so nothing ties this bundle "
+                "to a TPM; the %zu checks that passed hold for a bundle made in software too\n",
+                e.ak_name ? "it differs from --ak-name" : "no --ak-name given", passed);
+    else if (r->failed)
         printf ("VERIFICATION FAILED: %d of %zu checks failed\n", r->failed, r->n);
     else
-        printf ("verified: all %zu checks passed\n", r->n);
-    ret = r->failed ? 1 : 0;
+        printf ("verified: all %zu checks passed (the AK is the trusted one)\n", r->n);
+    ret = r->failed || !r->ak_trusted ? 1 : 0;
 out:
     free (bundle);
     free (nonce);

@@ -74,6 +74,12 @@ CK_RV tpm_rv (tpm *t, TSS2_RC r, const char *what);
  * and dropped it, so the attempt can run again from scratch. Locals holding
  * ESYS_TRs must be reset to ESYS_TR_NONE before the next attempt. */
 bool tpm_retry_inlock (tpm *t, CK_RV rv);
+/* For a call that creates objects before it uses what this process keeps
+ * loaded (attestation): when the TPM was restarted or cleared since the last
+ * call, drops that state now (as a failed command would, logged) so that
+ * nothing this call creates is left behind when the stale state fails it.
+ * One TPM command (ReadClock) when state is kept, none otherwise. */
+void tpm_check_state_inlock (tpm *t, const char *what);
 CK_RV tpm_connect_inlock (tpm *t);
 /* A persistent or NV handle is defined in the TPM (one GetCapability). */
 bool tpm_handle_exists_inlock (tpm *t, TPM2_HANDLE handle);

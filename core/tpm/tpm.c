@@ -331,6 +331,12 @@ lost_state_inlock (tpm *t, TSS2_RC base, const char *what)
     return t->restarted = true;
 }
 
+void
+tpm_check_state_inlock (tpm *t, const char *what)
+{
+    lost_state_inlock (t, TPM2_RC_SUCCESS, what);
+}
+
 /* Maps a TSS2 return code to a CK_RV, logging what failed. A lost connection
  * closes ours so the next call reconnects; a TPM that lost what we keep
  * loaded (restarted, cleared) is CKR_DEVICE_ERROR too, and the call may run

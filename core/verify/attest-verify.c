@@ -202,7 +202,6 @@ static int
 body_field (void *ctx, uint16_t tag, attest_bytes v, char *err, size_t err_len)
 {
     attest_bundle *b = ctx;
-    attest_bytes time = { 0 };
 
     switch (tag) {
     case ATTEST_NONCE:
@@ -212,8 +211,10 @@ body_field (void *ctx, uint16_t tag, attest_bytes v, char *err, size_t err_len)
             errf (err, err_len, "time field: %zu bytes, want 8", v.len);
             return -1;
         }
+        if (set_once (&b->time_field, v, tag, err, err_len) != 0)
+            return -1;
         b->time = (uint64_t) be32 (v.p) << 32 | be32 (v.p + 4);
-        return set_once (&time, v, tag, err, err_len);
+        return 0;
     case ATTEST_IDENTITY:
         return set_once (&b->identity, v, tag, err, err_len);
     case ATTEST_IDENTITY_ID:
@@ -655,19 +656,27 @@ check_ak (const attest_bundle *b, const attest_expect *e, attest_report *r, TPM2
     ok = (ak->publicArea.objectAttributes & AK_REQUIRED) == AK_REQUIRED
          && !(ak->publicArea.objectAttributes & TPMA_OBJECT_DECRYPT);
     report (r, "ak-public", ok,
-            ok ? "restricted signing key, fixedTPM, fixedParent, made in the TPM (attributes "
-                 "0x%08x)"
+            ok ? "restricted signing key, fixedTPM, fixedParent, sensitiveDataOrigin, as its "
+                 "public area says (attributes 0x%08x)"
                : "attributes 0x%08x: not a restricted, TPM-bound signing key, so its signatures "
                  "prove nothing",
             ak->publicArea.objectAttributes);
     hex (r->ak_name, r->ak_name_len, h, sizeof h);
-    if (e->ak_name != NULL)
-        report (r, "ak-name", bytes_eq (e->ak_name, e->ak_name_len, r->ak_name, r->ak_name_len),
-                "%s (%s the trusted AK name)", h,
-                bytes_eq (e->ak_name, e->ak_name_len, r->ak_name, r->ak_name_len) ? "matches"
-                                                                                  : "DIFFERS from");
-    else
-        report (r, "ak-name", true, "%s (not compared: no trusted AK name given)", h);
+    /* Fail closed: nothing in a bundle ties its AK to a TPM. Its attributes,
+     * the quote's qualified signer and the EK (with its certificate) are the
+     * bundle's own claims, which software can make as well; only a trusted AK
+     * name, learned out of band (credential activation), authenticates it. */
+    if (e->ak_name != NULL) {
+        r->ak_trusted = bytes_eq (e->ak_name, e->ak_name_len, r->ak_name, r->ak_name_len);
+        report (r, "ak-name", r->ak_trusted, "%s (%s the trusted AK name)", h,
+                r->ak_trusted ? "matches" : "DIFFERS from");
+    } else {
+        report (r, "ak-trust", false,
+                "NOT ESTABLISHED: no trusted AK name given (--ak-name): nothing ties AK %s to a "
+                "TPM, a bundle made in software passes every other check; learn the AK name "
+                "by credential activation against the EK (docs/attestation.md)",
+                h);
+    }
     return ok;
 }
 
@@ -706,12 +715,31 @@ pcr_count (uint32_t mask)
     return (size_t) __builtin_popcount (mask);
 }
 
+/* The hash of a TPMT_SIGNATURE's scheme (ECDSA or RSASSA); NULL for others. */
+static const EVP_MD *
+sig_md (attest_bytes sig)
+{
+    TPMT_SIGNATURE s;
+    size_t off = 0;
+
+    memset (&s, 0, sizeof s);
+    if (Tss2_MU_TPMT_SIGNATURE_Unmarshal (sig.p, sig.len, &off, &s) != TSS2_RC_SUCCESS)
+        return NULL;
+    if (s.sigAlg == TPM2_ALG_ECDSA)
+        return tpm_md (s.signature.ecdsa.hash);
+    if (s.sigAlg == TPM2_ALG_RSASSA)
+        return tpm_md (s.signature.rsassa.hash);
+    return NULL;
+}
+
+/* TPM2_Quote's pcrDigest is the hash, with the signing scheme's hash (not the
+ * bank's), of the selected PCR values concatenated in selection order. */
 static void
 check_pcrs (const attest_bundle *b, const attest_expect *e, const TPMS_ATTEST *q,
             attest_report *r)
 {
     const TPML_PCR_SELECTION *sel = &q->attested.quote.pcrSelect;
-    const EVP_MD *md = tpm_md (b->pcr_bank);
+    const EVP_MD *md = tpm_md (b->pcr_bank), *qmd = sig_md (b->quote_sig);
     size_t size = md ? (size_t) EVP_MD_get_size (md) : 0;
     uint8_t digest[64];
     unsigned int dl = 0;
@@ -723,7 +751,7 @@ check_pcrs (const attest_bundle *b, const attest_expect *e, const TPMS_ATTEST *q
         for (int i = 0; i < sel->pcrSelections[0].sizeofSelect; i++)
             mask |= (uint32_t) sel->pcrSelections[0].pcrSelect[i] << (8 * i);
     ok = (sel->count == 0 && b->pcr_mask == 0) || (sel->count == 1 && mask == b->pcr_mask);
-    if (!ok || md == NULL || b->pcr_mask > 0xffffff
+    if (!ok || md == NULL || qmd == NULL || b->pcr_mask > 0xffffff
         || b->pcr_values.len != pcr_count (b->pcr_mask) * size) {
         report (r, "pcr-digest", false,
                 "the PCR values (bank 0x%04x, mask 0x%06x, %zu bytes) do not match the quote's "
@@ -731,7 +759,7 @@ check_pcrs (const attest_bundle *b, const attest_expect *e, const TPMS_ATTEST *q
                 b->pcr_bank, b->pcr_mask, b->pcr_values.len);
         return;
     }
-    EVP_Digest (b->pcr_values.p, b->pcr_values.len, digest, &dl, md, NULL);
+    EVP_Digest (b->pcr_values.p, b->pcr_values.len, digest, &dl, qmd, NULL);
     ok = bytes_eq (digest, dl, q->attested.quote.pcrDigest.buffer, q->attested.quote.pcrDigest.size);
     report (r, "pcr-digest", ok,
             ok ? "the %zu PCR values hash to the quoted digest"
@@ -771,7 +799,8 @@ check_hierarchy (const TPMS_ATTEST *q, const attest_report *r, attest_report *ou
     ok = md != NULL && EVP_Digest (buf, 4 + r->ak_name_len, qn + 2, &n, md, NULL)
          && bytes_eq (qn, 2 + n, q->qualifiedSigner.name, q->qualifiedSigner.size);
     report (out, "ak-hierarchy", ok,
-            ok ? "the TPM reports the AK as a primary key of the endorsement hierarchy"
+            ok ? "the quote names the AK a primary key of the endorsement hierarchy (the AK's "
+                 "own statement: worth what the AK's trust is)"
                : "the quote's qualified signer is not an endorsement-hierarchy primary AK");
 }
 
@@ -842,10 +871,15 @@ check_keys (const attest_bundle *b, const attest_expect *e, const TPM2B_PUBLIC *
         report (r, "identity-in-tpm", false,
                 "the ECDSA identity key is not among the certified keys: nothing ties it to "
                 "this TPM");
-    else if (identity != NULL)
+    else if (identity != NULL && e->identity != NULL
+             && bytes_eq (e->identity, e->identity_len, b->identity.p, b->identity.len))
         report (r, "identity-in-tpm", true,
-                "an Ed25519 identity: its seed is TPM-sealed data, whose public key a TPM "
-                "cannot certify");
+                "an Ed25519 identity (its seed is TPM-sealed data, whose public key a TPM cannot "
+                "certify): trusted as the expected identity key");
+    else if (identity != NULL)
+        report (r, "identity-in-tpm", false,
+                "NOT ESTABLISHED: an Ed25519 identity cannot be certified by the TPM, so nothing "
+                "ties it to this TPM: give the expected identity key (--identity-pub)");
     EVP_PKEY_free (identity);
 }
 
@@ -867,7 +901,11 @@ check_ek (const attest_bundle *b, const attest_expect *e, attest_report *r)
         report (r, "ek-public", false, "the EK public area is not an RSA or ECC TPM2B_PUBLIC");
         return;
     }
-    report (r, "ek-public", true, "%s EK", ek.publicArea.type == TPM2_ALG_RSA ? "RSA" : "ECC");
+    /* Public data anyone can copy into a bundle: the AK is not tied to it here
+     * (only the credential activation behind a trusted AK name does that). */
+    report (r, "ek-public", true,
+            "%s EK (as the bundle says: it does not show that the AK is in this EK's TPM)",
+            ek.publicArea.type == TPM2_ALG_RSA ? "RSA" : "ECC");
     if (b->ek_cert.p == NULL) {
         if (e->ek_ca_file != NULL)
             report (r, "ek-cert", false, "the TPM had no EK certificate to check against %s",
