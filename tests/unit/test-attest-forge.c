@@ -28,7 +28,7 @@
 
 #include <tss2/tss2_mu.h>
 
-#include "core/attest-verify.h"
+#include "verify/attest-verify.h"
 #include "tests/unit/tap.h"
 
 /* A software P-256 key as a TPM2B_PUBLIC with attrs (and ECDSA-SHA256 when it signs). */
