@@ -37,47 +37,6 @@
 
 #define NONCE 32
 
-static TSS2_SYS_CONTEXT *
-sys_of (tpm *t)
-{
-    TSS2_SYS_CONTEXT *sys = NULL;
-    if (t->esys == NULL || Esys_GetSysContext (t->esys, &sys) != TSS2_RC_SUCCESS)
-        return NULL;
-    return sys;
-}
-
-/* A flush whose failure the caller cannot act on; a lost TPM still closes the
- * connection (the SAPI context would wait for the response for ever). */
-static void
-sys_flush (tpm *t, TSS2_SYS_CONTEXT *sys, TPM2_HANDLE handle)
-{
-    TSS2_RC r = Tss2_Sys_FlushContext (sys, handle);
-
-    if ((r & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
-        tpm_rv (t, r, "ending the signing session");
-    lease_del (t->lease, handle); /* after the flush: see tpm_flush_inlock */
-}
-
-/* Ends session s (flush: tell the TPM too). */
-static void
-sess_release (tpm *t, struct tpm_fast *s, bool flush)
-{
-    TSS2_SYS_CONTEXT *sys = sys_of (t);
-    TPM2_HANDLE handle = s->handle;
-
-    s->handle = 0;
-    secbuf_free (s->key);
-    s->key = NULL;
-    if (handle != 0 && flush && sys != NULL)
-        sys_flush (t, sys, handle);
-}
-
-void
-tpm_fast_release_inlock (tpm *t, bool flush)
-{
-    sess_release (t, &t->fast, flush);
-}
-
 /* Starts a salted session of the given type (HMAC, or POLICY) in s. */
 static CK_RV
 sess_start (tpm *t, TPM2_SE type, struct tpm_fast *s, const char *what)
@@ -97,7 +56,7 @@ sess_start (tpm *t, TPM2_SE type, struct tpm_fast *s, const char *what)
 
     if (rv != CKR_OK)
         return rv;
-    if ((sys = sys_of (t)) == NULL)
+    if ((sys = tpm_sys_of (t)) == NULL)
         return CKR_DEVICE_ERROR;
     if (!t->srk_point_ok || Esys_TR_GetTpmHandle (t->esys, t->srk, &srk) != TSS2_RC_SUCCESS) {
         LOG_ERROR ("no SRK public key for the session salt");
@@ -138,7 +97,7 @@ sess_start (tpm *t, TPM2_SE type, struct tpm_fast *s, const char *what)
         s->retries = 0;
         memcpy (s->nonce_tpm, tpm_nonce.buffer, NONCE);
     } else if (r == TSS2_RC_SUCCESS && t->esys != NULL) {
-        sys_flush (t, sys, handle);
+        tpm_sys_flush (t, sys, handle);
     }
     sodium_memzero (salt, sizeof salt);
     return rv;
@@ -164,14 +123,14 @@ policy_start (tpm *t, tpm_pcrs pcrs, struct tpm_fast *s)
     TSS2_SYS_CONTEXT *sys;
     CK_RV rv = sess_start (t, TPM2_SE_POLICY, s, "starting a policy session");
 
-    if (rv == CKR_OK && (sys = sys_of (t)) != NULL)
+    if (rv == CKR_OK && (sys = tpm_sys_of (t)) != NULL)
         rv = tpm_rv (t, Tss2_Sys_PolicyPCR (sys, s->handle, NULL, &now, &sel, NULL), "PolicyPCR");
-    if (rv == CKR_OK && (sys = sys_of (t)) != NULL)
+    if (rv == CKR_OK && (sys = tpm_sys_of (t)) != NULL)
         rv = tpm_rv (t, Tss2_Sys_PolicyAuthValue (sys, s->handle, NULL, NULL), "PolicyAuthValue");
     if (rv == CKR_OK && t->esys == NULL)
         rv = CKR_DEVICE_ERROR; /* the connection was lost (tpm_rv closed it) */
     if (rv != CKR_OK)
-        sess_release (t, s, t->esys != NULL);
+        tpm_sess_release_inlock (t, s, t->esys != NULL);
     return rv;
 }
 
@@ -283,17 +242,6 @@ fast_prepare_inlock (tpm *t, struct tpm_fast *s, ESYS_TR h, TSS2_SYS_CONTEXT **s
     return rv;
 }
 
-void
-tpm_fast_wipe_response (TSS2_SYS_CONTEXT *sys)
-{
-    const uint8_t *p = NULL;
-    size_t size = 0;
-
-    /* the SAPI context's buffer is ours between commands (under t->lock) */
-    if (Tss2_Sys_GetEncryptParam (sys, &size, &p) == TSS2_RC_SUCCESS && p != NULL)
-        sodium_memzero ((uint8_t *) (uintptr_t) p, size);
-}
-
 /* Runs the command prepared in the SAPI context (Tss2_Sys_<Cmd>_Prepare) with
  * session s authorizing its one handle (its Name and authValue auth); the
  * hot path's session is continued, a policy session is not (the TPM flushes
@@ -308,7 +256,7 @@ static CK_RV
 fast_execute_inlock (tpm *t, struct tpm_fast *s, TPM2_CC cc, const TPM2B_NAME *name,
                      const secbuf *auth, bool encrypt, const char *what)
 {
-    TSS2_SYS_CONTEXT *sys = sys_of (t);
+    TSS2_SYS_CONTEXT *sys = tpm_sys_of (t);
     TSS2L_SYS_AUTH_COMMAND cmd = { .count = 1 };
     TSS2L_SYS_AUTH_RESPONSE rsp = { 0 };
     TPMS_AUTH_COMMAND *a = &cmd.auths[0];
@@ -396,7 +344,7 @@ fast_execute_inlock (tpm *t, struct tpm_fast *s, TPM2_CC cc, const TPM2B_NAME *n
     if (rv == CKR_OK && s != &t->fast)
         lease_del (t->lease, s->handle); /* gone with the command */
     if (rv != CKR_OK || s != &t->fast)
-        sess_release (t, s, rv != CKR_OK && t->esys != NULL);
+        tpm_sess_release_inlock (t, s, rv != CKR_OK && t->esys != NULL);
     sodium_memzero (key, sizeof key);
     sodium_memzero (&st, sizeof st);
     return rv;
@@ -426,6 +374,6 @@ tpm_fast_call_inlock (tpm *t, ESYS_TR h, TPM2_CC cc, tpm_fast_prep prep, void *a
         rv = CKR_OK;
     }
     if (s != &t->fast)
-        sess_release (t, s, t->esys != NULL); /* when prepare failed */
+        tpm_sess_release_inlock (t, s, t->esys != NULL); /* when prepare failed */
     return rv;
 }

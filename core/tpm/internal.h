@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The TPM layer's internals, shared by the files that talk ESAPI (tpm.c and
- * the TPM parts of other features). Nothing outside core/tpm/ includes this.
+ * The TPM layer's internals, shared by the files of core/tpm/ (the only code
+ * that talks ESAPI). Nothing outside core/tpm/ includes this.
  *
  * Locking: every public tpm_* call takes t->lock (pthread_mutex_lock) and ends
  * with tpm_unlock(), which also drops what must not outlive a call on a TCTI
@@ -14,6 +14,7 @@
 #include <stdbool.h>
 
 #include <tss2/tss2_esys.h>
+#include <tss2/tss2_sys.h>
 
 #include "tpm/lease.h"
 #include "tpm/tpm.h"
@@ -139,5 +140,34 @@ CK_RV tpm_pcr_read_inlock (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len);
  * session for a PCR-bound key); tpm_key_session_done after the command. */
 CK_RV tpm_key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s);
 void tpm_key_session_done (tpm *t, const tpm_key *k, ESYS_TR *s, CK_RV rv);
+
+/* What the files of the TPM layer share besides the above, by file. */
+/* conn.c: flushes the least recently used cached key (not the one in use);
+ * false when none is cached. */
+bool tpm_cache_evict_inlock (tpm *t);
+/* The ESAPI context's SAPI context, NULL when not connected. */
+TSS2_SYS_CONTEXT *tpm_sys_of (tpm *t);
+/* A flush through SAPI whose failure the caller cannot act on (a lost TPM
+ * still closes the connection), then forgets the handle in the lease. */
+void tpm_sys_flush (tpm *t, TSS2_SYS_CONTEXT *sys, TPM2_HANDLE handle);
+/* Ends one of our SAPI sessions (flush: tell the TPM too); wipes its key. */
+void tpm_sess_release_inlock (tpm *t, struct tpm_fast *s, bool flush);
+/* After an ESAPI command with a response-encrypted secret: wipes what ESAPI
+ * decrypted in place in the SAPI buffer (it frees it unwiped later). */
+void tpm_esys_wipe_response (tpm *t);
+/* session.c: starts a session, salted with the SRK (AES-128-CFB) or plain (a
+ * trial session), recorded in the lease. */
+CK_RV tpm_start_session_inlock (tpm *t, TPM2_SE type, bool salted, ESYS_TR *s, const char *what);
+/* cache.c: after a command, true when it failed for want of an object slot
+ * and a cached key was flushed to make room (the caller retries). */
+bool tpm_evicted_for (tpm *t, TSS2_RC r);
+/* seal.c: Esys_Create under the SRK in the salted session with command
+ * parameter encryption (the sensitive part travels encrypted); the policy, if
+ * any, replaces userWithAuth; marshals the result (out_pub: Esys_Free). */
+CK_RV tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, TPM2B_PUBLIC *tmpl,
+                  const tpm_policy *pol, const char *what, tpm_blob *pub, tpm_blob *priv,
+                  TPM2B_PUBLIC **out_pub);
+/* ec.c: the public point (04||X||Y) of an ECC public area. */
+CK_RV tpm_ec_point_from_public (const TPM2B_PUBLIC *p, uint8_t *point, size_t *point_len);
 
 #endif
