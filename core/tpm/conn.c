@@ -474,9 +474,11 @@ reclaim_inlock (tpm *t)
                 flush = true;
             } else if (dead != NULL) {
                 TPM2B_PUBLIC pub = { 0 };
-                TPM2B_NAME name = { .size = sizeof name.name }, qname = { .size = sizeof qname.name };
+                TPM2B_NAME name = { .size = sizeof name.name },
+                           qname = { .size = sizeof qname.name };
                 if (Tss2_Sys_ReadPublic (sys, h, NULL, &pub, &name, &qname, NULL) == TSS2_RC_SUCCESS
-                    && name.size == dead->name_len && memcmp (name.name, dead->name, name.size) == 0)
+                    && name.size == dead->name_len
+                    && memcmp (name.name, dead->name, name.size) == 0)
                     flush = true;
             }
             if (flush && Tss2_Sys_FlushContext (sys, h) == TSS2_RC_SUCCESS) {

@@ -101,7 +101,8 @@ again:
     }
     tpm_unlock (t);
     sodium_memzero (&a, sizeof a);
-    if (rv == CKR_OK && Tss2_MU_TPM2B_PRIVATE_Marshal (out, buf, sizeof buf, &off) != TSS2_RC_SUCCESS)
+    if (rv == CKR_OK
+        && Tss2_MU_TPM2B_PRIVATE_Marshal (out, buf, sizeof buf, &off) != TSS2_RC_SUCCESS)
         rv = CKR_FUNCTION_FAILED;
     if (rv == CKR_OK && (new_priv->data = malloc (off)) == NULL)
         rv = CKR_HOST_MEMORY;

@@ -143,7 +143,8 @@ trial_policy_inlock (tpm *t, tpm_pcrs pcrs, bool auth_value, TPM2B_DIGEST *out)
     TPML_PCR_SELECTION sel = tpm_pcr_selection (pcrs);
     TPM2B_DIGEST now = { 0 }, *digest = NULL;
     ESYS_TR trial = ESYS_TR_NONE;
-    CK_RV rv = tpm_start_session_inlock (t, TPM2_SE_TRIAL, false, &trial, "starting a trial session");
+    CK_RV rv
+        = tpm_start_session_inlock (t, TPM2_SE_TRIAL, false, &trial, "starting a trial session");
     if (rv == CKR_OK)
         rv = tpm_rv (t, Esys_PolicyPCR (t->esys, trial, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                                         &now, &sel),

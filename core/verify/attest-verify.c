@@ -87,7 +87,8 @@ check_identity (const attest_bundle *b, const attest_expect *e, attest_report *r
         return;
     }
     if (b->sig_alg == ATTEST_SIG_ED25519 && EVP_PKEY_is_a (pkey, "ED25519")) {
-        ok = attest_pkey_verify (pkey, NULL, b->signed_part.p, b->signed_part.len, b->sig.p, b->sig.len);
+        ok = attest_pkey_verify (pkey, NULL, b->signed_part.p, b->signed_part.len, b->sig.p,
+                                 b->sig.len);
     } else if ((b->sig_alg == ATTEST_SIG_ECDSA_P256_SHA256
                 || b->sig_alg == ATTEST_SIG_ECDSA_P384_SHA384)
                && EVP_PKEY_is_a (pkey, "EC")) {
@@ -100,7 +101,8 @@ check_identity (const attest_bundle *b, const attest_expect *e, attest_report *r
     }
     if (ok)
         report (r, "identity-signature", true, "the %s identity key '%.*s' signed the bundle",
-                EVP_PKEY_get0_type_name (pkey), (int) (b->identity_label.len < 64 ? b->identity_label.len : 64),
+                EVP_PKEY_get0_type_name (pkey),
+                (int) (b->identity_label.len < 64 ? b->identity_label.len : 64),
                 b->identity_label.p ? (const char *) b->identity_label.p : "");
     else
         report (r, "identity-signature", false,
@@ -237,7 +239,8 @@ check_pcrs (const attest_bundle *b, const attest_expect *e, const TPMS_ATTEST *q
         return;
     }
     EVP_Digest (b->pcr_values.p, b->pcr_values.len, digest, &dl, qmd, NULL);
-    ok = bytes_eq (digest, dl, q->attested.quote.pcrDigest.buffer, q->attested.quote.pcrDigest.size);
+    ok = bytes_eq (digest, dl, q->attested.quote.pcrDigest.buffer,
+                   q->attested.quote.pcrDigest.size);
     report (r, "pcr-digest", ok,
             ok ? "the %zu PCR values hash to the quoted digest"
                : "the %zu PCR values do NOT hash to the quoted digest (values altered)",
@@ -407,10 +410,12 @@ check_ek (const attest_bundle *b, const attest_expect *e, attest_report *r)
             X509_STORE_CTX_set_flags (ctx, X509_V_FLAG_IGNORE_CRITICAL | X509_V_FLAG_PARTIAL_CHAIN);
             ok = X509_verify_cert (ctx) == 1;
         }
-        report (r, "ek-chain", ok, ok ? "the EK certificate chains to %s" : "the EK certificate "
-                                                                            "does not chain to %s (%s)",
+        report (r, "ek-chain", ok,
+                ok ? "the EK certificate chains to %s"
+                   : "the EK certificate does not chain to %s (%s)",
                 e->ek_ca_file,
-                ok ? "" : ctx ? X509_verify_cert_error_string (X509_STORE_CTX_get_error (ctx)) : "");
+                ok || ctx == NULL ? ""
+                                  : X509_verify_cert_error_string (X509_STORE_CTX_get_error (ctx)));
         X509_STORE_CTX_free (ctx);
         X509_STORE_free (store);
     }

@@ -277,8 +277,8 @@ attest_parse (const uint8_t *b, size_t len, attest_bundle *out, char *err, size_
     }
     out->version = attest_be16 (b + 4);
     if (out->version != ATTEST_VERSION || attest_be16 (b + 6) != 0) {
-        attest_errf (err, err_len, "version %u flags 0x%04x: this verifier reads version %d", out->version,
-              attest_be16 (b + 6), ATTEST_VERSION);
+        attest_errf (err, err_len, "version %u flags 0x%04x: this verifier reads version %d",
+                     out->version, attest_be16 (b + 6), ATTEST_VERSION);
         return -1;
     }
     body = attest_be32 (b + 8);
@@ -299,8 +299,9 @@ attest_parse (const uint8_t *b, size_t len, attest_bundle *out, char *err, size_
         return -1;
     if (out->nonce.p == NULL || out->identity.p == NULL || out->ak_pub.p == NULL
         || out->quote.p == NULL || out->quote_sig.p == NULL || out->pcr_values.p == NULL) {
-        attest_errf (err, err_len, "a required field is missing (nonce, identity, AK public, quote, "
-                            "quote signature, PCR values)");
+        attest_errf (err, err_len,
+                     "a required field is missing (nonce, identity, AK public, quote, "
+                     "quote signature, PCR values)");
         return -1;
     }
     return 0;

@@ -70,7 +70,8 @@ kdfe (const EVP_MD *md, const uint8_t *z, size_t z_len, const char *label, const
 {
     size_t got = 0;
     for (uint32_t i = 1; got < want; i++) {
-        uint8_t c[4] = { (uint8_t) (i >> 24), (uint8_t) (i >> 16), (uint8_t) (i >> 8), (uint8_t) i };
+        uint8_t c[4]
+            = { (uint8_t) (i >> 24), (uint8_t) (i >> 16), (uint8_t) (i >> 8), (uint8_t) i };
         uint8_t block[EVP_MAX_MD_SIZE];
         unsigned int n = 0;
         EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
@@ -173,7 +174,8 @@ attest_make_credential (const uint8_t *ek_pub, size_t ek_len, const uint8_t *ak_
         attest_errf (err, err_len, "the secret must be 1..32 bytes and the AK name a TPM name");
         return -1;
     }
-    if (attest_unmarshal_public (ek_pub, ek_len, &ek) != 0 || (md = attest_tpm_md (ek.publicArea.nameAlg)) == NULL
+    if (attest_unmarshal_public (ek_pub, ek_len, &ek) != 0
+        || (md = attest_tpm_md (ek.publicArea.nameAlg)) == NULL
         || (ek_key = attest_pkey_from_tpm (&ek.publicArea)) == NULL) {
         attest_errf (err, err_len, "the EK public key is not an RSA or ECC TPM2B_PUBLIC");
         return -1;

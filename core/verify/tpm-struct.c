@@ -136,7 +136,8 @@ attest_public_pem (const uint8_t *pub, size_t pub_len)
     char *out = NULL, *data;
     long n;
 
-    if (attest_unmarshal_public (pub, pub_len, &p) != 0 || (pkey = attest_pkey_from_tpm (&p.publicArea)) == NULL)
+    if (attest_unmarshal_public (pub, pub_len, &p) != 0
+        || (pkey = attest_pkey_from_tpm (&p.publicArea)) == NULL)
         return NULL;
     bio = BIO_new (BIO_s_mem ());
     if (bio != NULL && PEM_write_bio_PUBKEY (bio, pkey) && (n = BIO_get_mem_data (bio, &data)) > 0
@@ -234,11 +235,12 @@ attest_tpm_sig_verify (const TPMT_PUBLIC *key, const uint8_t *msg, size_t len, a
     }
     if (s.sigAlg == TPM2_ALG_ECDSA && key->type == TPM2_ALG_ECC
         && attest_tpm_md (s.signature.ecdsa.hash) != NULL) {
-        der = attest_ecdsa_der (s.signature.ecdsa.signatureR.buffer, s.signature.ecdsa.signatureR.size,
-                         s.signature.ecdsa.signatureS.buffer, s.signature.ecdsa.signatureS.size,
-                         &der_len);
+        der = attest_ecdsa_der (
+            s.signature.ecdsa.signatureR.buffer, s.signature.ecdsa.signatureR.size,
+            s.signature.ecdsa.signatureS.buffer, s.signature.ecdsa.signatureS.size, &der_len);
         ok = der != NULL
-             && attest_pkey_verify (pkey, attest_tpm_md (s.signature.ecdsa.hash), msg, len, der, der_len);
+             && attest_pkey_verify (pkey, attest_tpm_md (s.signature.ecdsa.hash), msg, len, der,
+                                    der_len);
     } else if (s.sigAlg == TPM2_ALG_RSASSA && key->type == TPM2_ALG_RSA
                && attest_tpm_md (s.signature.rsassa.hash) != NULL) {
         ok = attest_pkey_verify (pkey, attest_tpm_md (s.signature.rsassa.hash), msg, len,
