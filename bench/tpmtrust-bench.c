@@ -87,7 +87,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 #include "tests/module/helpers.h"
 
 #define N_ELEM(a) (sizeof (a) / sizeof ((a)[0]))

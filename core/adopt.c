@@ -14,7 +14,7 @@
 #include "internal.h"
 #include "keys/keytype.h"
 #include "keys/tpmkey.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ck.h"
+#include "base/ck.h"
 
 typedef struct attr_list {
     CK_ATTRIBUTE *a;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ck.h"
+#include "base/ck.h"
 
 typedef struct tt_token tt_token;
 typedef struct tt_session tt_session;

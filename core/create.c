@@ -13,7 +13,7 @@
 #define LOG_MODULE "object"
 #include "internal.h"
 #include "keys/keytype.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 

@@ -10,13 +10,13 @@
 #include <stdint.h>
 
 #include "attr.h"
-#include "ck.h"
+#include "base/ck.h"
 #include "core.h"
-#include "crypto.h"
-#include "secbuf.h"
+#include "crypto/crypto.h"
+#include "base/secbuf.h"
 #include "schema.h"
 #include "store/store.h"
-#include "tpm.h"
+#include "tpm/tpm.h"
 
 #define TT_NOT_LOGGED_IN ((CK_USER_TYPE) -1)
 #define TT_MIN_PIN 4

@@ -5,7 +5,7 @@
 #ifndef TT_MECH_H
 #define TT_MECH_H
 
-#include "ck.h"
+#include "base/ck.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #define LOG_MODULE "module"
-#include "config-file.h"
+#include "base/config-file.h"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 
 static pthread_mutex_t module_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;

@@ -15,7 +15,7 @@
 #include "internal.h"
 #include "keys/keytype.h"
 #include "schema.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
 

@@ -16,7 +16,7 @@
 #define LOG_MODULE "ops"
 #include "internal.h"
 #include "keys/keytype.h"
-#include "log.h"
+#include "base/log.h"
 #include "mech.h"
 
 static void

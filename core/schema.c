@@ -11,7 +11,7 @@
 
 #define LOG_MODULE "object"
 #include "internal.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 #include "schema.h"
 

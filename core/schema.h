@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "attr.h"
-#include "ck.h"
+#include "base/ck.h"
 
 /* Schema flags: */
 #define A_CREATE 0x01     /* may be given in a template */

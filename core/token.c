@@ -15,7 +15,7 @@
 #define LOG_MODULE "token"
 #include "internal.h"
 #include "keys/keytype.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 #define SECRET_LEN 32

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The attestation verifier (core/attest-verify.c) on hostile bundles: it runs
+ * The attestation verifier (core/verify/attest-verify.c) on hostile bundles: it runs
  * offline on data from anywhere, so it must never read outside the bundle,
  * crash, leak or accept what it cannot have checked. The input is a bundle;
  * the verifier is asked with the bundle's own nonce (so the later checks run)
  * and with expectations taken from the bundle (AK name, PCR values).
- * Invariants: a bundle attest_parse refuses is never verified; attest_verify
+ * Invariants: a bundle attest_parse refuses, or whose AK is not the trusted
+ * one, is never verified; attest_verify
  * agrees with itself on a second run; every check it reports has a name; the
  * helpers (Name, PEM, SPKI) are fed the bundle's fields and the raw input.
  */
@@ -14,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/attest-verify.h"
+#include "verify/attest-verify.h"
 #include "fuzz/fuzz-common.h"
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
@@ -91,8 +92,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t len)
     }
     helpers (data, len);
 
-    if (attest_verify (data, len, &e, &r1) == 0 && !parsed)
-        abort (); /* verified what does not parse */
+    if (attest_verify (data, len, &e, &r1) == 0 && (!parsed || !r1.ak_trusted))
+        abort (); /* verified what does not parse, or without a trusted AK (fail closed) */
     attest_verify (data, len, &e, &r2);
     if (r1.failed != r2.failed || r1.n != r2.n || r1.n > ATTEST_MAX_CHECKS)
         abort (); /* not deterministic */

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 
 /* The fuzzer's bytes, read front to back; past the end every read gives zeros. */
 typedef struct fz {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The watchdog heartbeat verifier (tools/hbverify.c; the same file builds into
+ * The watchdog heartbeat verifier (core/verify/hbverify.c; the same file builds into
  * a kernel module, so it must survive anything on the wire). Checked against an
  * independent implementation: its SHA-256 and HMAC-SHA256 against OpenSSL's;
  * every accepted heartbeat re-checked field by field (length, MAC by OpenSSL,
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "fuzz/fuzz-common.h"
-#include "tools/hbverify.h"
+#include "verify/hbverify.h"
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t len);

@@ -10,6 +10,7 @@ PKGS=(
     p11-kit opensc swtpm swtpm-tools tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0
     dbus sqlite3 openssl xxd libyaml-0-2 gdb
     openssh-client openssh-server libengine-pkcs11-openssl gnutls-bin curl tpm2-openssl
+    python3-botocore
     clang libclang-rt-14-dev
 )
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define LOG_MODULE "store"
-#include "core/log.h"
+#include "base/log.h"
 #include "store.h"
 
 /* One connection serves every token of the process (and tpmtrust-tool), from

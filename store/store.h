@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 
 #define STORE_SCHEMA_VERSION 1
 

@@ -1,21 +1,23 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * tpmtrust-tool attest: make a snapshot through the module (C_Sign with
- * CKM_TPMTRUST_ATTEST), verify one offline (core/attest-verify.c), take one
+ * CKM_TPMTRUST_ATTEST), verify one offline (core/verify/attest-verify.c), take one
  * apart for tpm2_checkquote, show the AK and EK, and run the credential
  * protocol that ties the AK to the EK.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include "core/attest-tpm.h"
-#include "core/attest-verify.h"
-#include "core/tpm.h"
+#include "tpm/attest.h"
+#include "verify/attest-verify.h"
+#include "tpm/tpm.h"
 #include "pkcs11-tpmtrust.h"
 #include "tools/attest-cmd.h"
 
@@ -30,7 +32,9 @@ attest_usage (FILE *f)
              "  attest verify F --nonce HEX [--expect-pcr N=HEX]... [--ak-name HEX]\n"
              "                [--ek-ca PEM] [--identity-pub PEM]\n"
              "                             check a snapshot offline; every check is printed,\n"
-             "                             exit 1 when one fails\n"
+             "                             exit 1 when one fails; without the trusted AK's name\n"
+             "                             (--ak-name, from credential activation) a bundle\n"
+             "                             is unauthenticated: it always fails\n"
              "  attest extract F --dir D   quote.msg, quote.sig, pcrs.bin, pcr-list, ak.pem ...\n"
              "                             for tpm2_checkquote (docs/attestation.md)\n"
              "  attest ak [--dir D] [--persist HANDLE]\n"
@@ -104,22 +108,42 @@ read_file (const char *path, size_t *len)
     return buf;
 }
 
+/*
+ * A file named by --out (dir NULL: a bundle, a credential, its secret) is new,
+ * 0600, never written over; the files extract, ak and ek write into a --dir are
+ * replaced (new ones 0600 too).
+ */
 static int
 write_file (const char *dir, const char *name, const void *data, size_t len)
 {
     char path[4096];
-    FILE *f;
+    FILE *f = NULL;
+    int fd;
 
     if (dir != NULL)
         snprintf (path, sizeof path, "%s/%s", dir, name);
     else
         snprintf (path, sizeof path, "%s", name);
-    f = fopen (path, "wb");
-    if (f == NULL || fwrite (data, 1, len, f) != len || fclose (f) != 0) {
-        fprintf (stderr, "tpmtrust-tool: %s: %s\n", path, strerror (errno));
+    fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC | (dir != NULL ? O_TRUNC : O_EXCL), 0600);
+    if (fd < 0 && errno == EEXIST) {
+        fprintf (stderr, "tpmtrust-tool: %s exists already: not overwritten (remove it or "
+                         "choose another --out)\n",
+                 path);
         return -1;
     }
-    return 0;
+    if (fd >= 0 && (f = fdopen (fd, "wb")) == NULL)
+        close (fd);
+    if (f != NULL && fwrite (data, 1, len, f) == len) {
+        if (fclose (f) == 0)
+            return 0;
+        f = NULL;
+    }
+    fprintf (stderr, "tpmtrust-tool: %s: %s\n", path, strerror (errno));
+    if (f != NULL)
+        fclose (f);
+    if (fd >= 0 && dir == NULL)
+        unlink (path); /* ours, and incomplete */
+    return -1;
 }
 
 /* A private key (or secret key) by CKA_ID in hex, else by label. */
@@ -247,7 +271,7 @@ cmd_verify (const attest_opts *o)
     attest_expect e;
     attest_report *r = calloc (1, sizeof *r);
     uint8_t *bundle = NULL, *nonce = NULL, *ak = NULL, *id = NULL;
-    size_t len = 0;
+    size_t len = 0, passed = 0;
     int ret = 2;
 
     memset (&e, 0, sizeof e);
@@ -298,11 +322,25 @@ cmd_verify (const attest_opts *o)
         printf ("TPM clock: %llu ms, reset count %u, restart count %u, %s\n",
                 (unsigned long long) r->clock, r->reset_count, r->restart_count,
                 r->safe ? "safe" : "not safe");
-    if (r->failed)
+    /* what was and was not established, then the verdict */
+    printf ("established:");
+    for (size_t i = 0; i < r->n; i++)
+        if (r->checks[i].ok)
+            printf ("%s %s", passed++ ? "," : "", r->checks[i].name);
+    printf ("\nNOT established:");
+    for (size_t i = 0, n = 0; i < r->n; i++)
+        if (!r->checks[i].ok)
+            printf ("%s %s", n++ ? "," : "", r->checks[i].name);
+    printf ("%s\n", r->failed ? "" : " (nothing)");
+    if (!r->ak_trusted)
+        printf ("UNAUTHENTICATED: the AK is not a trusted one (%s), so nothing ties this bundle "
+                "to a TPM; the %zu checks that passed hold for a bundle made in software too\n",
+                e.ak_name ? "it differs from --ak-name" : "no --ak-name given", passed);
+    else if (r->failed)
         printf ("VERIFICATION FAILED: %d of %zu checks failed\n", r->failed, r->n);
     else
-        printf ("verified: all %zu checks passed\n", r->n);
-    ret = r->failed ? 1 : 0;
+        printf ("verified: all %zu checks passed (the AK is the trusted one)\n", r->n);
+    ret = r->failed || !r->ak_trusted ? 1 : 0;
 out:
     free (bundle);
     free (nonce);

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 
 #define ATTEST_CMD_MAX_KEYS 16
 

@@ -160,18 +160,33 @@ hexval (char c)
     return -1;
 }
 
-/* Percent-decodes s[0..n) (valid %XX only), then encodes the result. */
+/*
+ * Percent-decodes s[0..n) (valid %XX only), then encodes the result: a string
+ * already encoded and the raw bytes it stands for give the same, encoded once.
+ * With keep_slash (an S3 path) a '/' stays, and so does an encoded one (%2F
+ * names a slash inside a key, not a separator).
+ */
 static void
-query_component (sbuf *b, const char *s, size_t n)
+encode_once (sbuf *b, const char *s, size_t n, int keep_slash)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c == '%' && n - i >= 3 && hexval (s[i + 1]) >= 0 && hexval (s[i + 2]) >= 0) {
             c = (char) (hexval (s[i + 1]) * 16 + hexval (s[i + 2]));
             i += 2;
+            if (keep_slash && c == '/') {
+                sb_puts (b, "%2F");
+                continue;
+            }
         }
-        uri_encode (b, &c, 1, 0);
+        uri_encode (b, &c, 1, keep_slash);
     }
+}
+
+static void
+query_component (sbuf *b, const char *s, size_t n)
+{
+    encode_once (b, s, n, 0);
 }
 
 static int
@@ -204,7 +219,7 @@ canonical_uri (sbuf *b, const char *path, const char *service)
     if (is_service_s3 (service)) {
         if (path[0] != '/')
             sb_putc (b, '/');
-        uri_encode (b, path, strlen (path), 1);
+        encode_once (b, path, strlen (path), 1); /* once: "my%20cat" stays */
         return 0;
     }
 
@@ -390,14 +405,27 @@ valid_header_name (const char *s, size_t n)
     return 1;
 }
 
+/*
+ * The request time as a header value gives it: blanks around it dropped (an
+ * "X-Amz-Date: 20150830T123600Z" line), then YYYYMMDDTHHMMSSZ into out.
+ */
 static int
-valid_amz_date (const char *d)
+amz_date_of (const char *d, char out[17])
 {
-    if (!d || strlen (d) != 16 || d[8] != 'T' || d[15] != 'Z')
+    if (!d)
+        return 0;
+    while (is_blank (*d))
+        d++;
+    size_t n = strlen (d);
+    while (n && (is_blank (d[n - 1]) || d[n - 1] == '\r'))
+        n--;
+    if (n != 16 || d[8] != 'T' || d[15] != 'Z')
         return 0;
     for (int i = 0; i < 15; i++)
         if (i != 8 && (d[i] < '0' || d[i] > '9'))
             return 0;
+    memcpy (out, d, 16);
+    out[16] = '\0';
     return 1;
 }
 
@@ -480,8 +508,15 @@ build_canonical (const sigv4_request *req, char **creq_out, char **signed_out, c
             have_host = 1;
         else if (!strcmp (h[nh - 1].name, "x-amz-date") || !strcmp (h[nh - 1].name, "date"))
             have_date = 1;
-        else if (!strcmp (h[nh - 1].name, "x-amz-content-sha256"))
+        else if (!strcmp (h[nh - 1].name, "x-amz-content-sha256")) {
+            /* two would be signed joined ("a,b") but neither is the payload hash */
+            if (payload_hash) {
+                fail (err, err_len, "sigv4: the x-amz-content-sha256 header is given twice: "
+                                    "give the payload hash once");
+                goto out;
+            }
             payload_hash = h[nh - 1].value;
+        }
     }
     if (!have_host) {
         fail (err, err_len, "sigv4: the request has no host header");
@@ -569,22 +604,23 @@ static int
 string_to_sign (const sigv4_request *req, const char *canonical, char **out, char *err,
                 size_t err_len)
 {
-    char hex[65];
+    char hex[65], date[17];
 
     *out = NULL;
     if (!req || !canonical)
         return fail (err, err_len, "sigv4: no request or canonical request");
-    if (!valid_amz_date (req->amz_date))
-        return fail (err, err_len, "sigv4: amz_date must look like 20150830T123600Z");
+    if (!amz_date_of (req->amz_date, date))
+        return fail (err, err_len, "sigv4: amz_date must look like 20150830T123600Z, not \"%.40s\"",
+                     req->amz_date ? req->amz_date : "(none)");
     if (!valid_scope_part (req->region) || !valid_scope_part (req->service))
         return fail (err, err_len, "sigv4: bad region or service");
     if (sha256_hex (canonical, strlen (canonical), hex) < 0)
         return fail (err, err_len, "sigv4: SHA-256 failed");
     sbuf b = { 0 };
     sb_puts (&b, SIGV4_ALGORITHM "\n");
-    sb_puts (&b, req->amz_date);
+    sb_puts (&b, date);
     sb_putc (&b, '\n');
-    sb_putn (&b, req->amz_date, 8);
+    sb_putn (&b, date, 8);
     sb_putc (&b, '/');
     sb_puts (&b, req->region);
     sb_putc (&b, '/');
@@ -629,7 +665,7 @@ sigv4_sign (const sigv4_request *req, sigv4_kdate_fn kdate, void *ctx, char sign
 {
     unsigned char kd[SHA256_LEN], ks[SHA256_LEN], sig[SHA256_LEN];
     char *creq = NULL, *signed_headers = NULL, *sts = NULL;
-    char date8[9];
+    char date8[9], date[17];
     int rc = -1;
 
     if (err && err_len)
@@ -642,8 +678,9 @@ sigv4_sign (const sigv4_request *req, sigv4_kdate_fn kdate, void *ctx, char sign
         return fail (err, err_len, "sigv4: request, kdate callback and output buffers are required");
     if (!valid_scope_part (req->access_key))
         return fail (err, err_len, "sigv4: bad access key");
-    if (!valid_amz_date (req->amz_date))
-        return fail (err, err_len, "sigv4: amz_date must look like 20150830T123600Z");
+    if (!amz_date_of (req->amz_date, date))
+        return fail (err, err_len, "sigv4: amz_date must look like 20150830T123600Z, not \"%.40s\"",
+                     req->amz_date ? req->amz_date : "(none)");
     if (!valid_scope_part (req->region) || !valid_scope_part (req->service))
         return fail (err, err_len, "sigv4: bad region or service");
 
@@ -652,7 +689,7 @@ sigv4_sign (const sigv4_request *req, sigv4_kdate_fn kdate, void *ctx, char sign
     if (string_to_sign (req, creq, &sts, err, err_len) < 0)
         goto out;
 
-    memcpy (date8, req->amz_date, 8);
+    memcpy (date8, date, 8);
     date8[8] = '\0';
     memset (kd, 0, sizeof kd);
     if (kdate (ctx, date8, kd) != 0) {

@@ -18,7 +18,9 @@
  *    hex, so a space is %20 and a '%' is %25).  Pass the path as the request
  *    target names it: for non-S3 services AWS wants an already-encoded path
  *    encoded once more, which is what happens.  For "s3" the path is encoded
- *    once and not normalized.
+ *    once and not normalized: valid %XX sequences are decoded first, so
+ *    "/photos/my%20cat.jpg" and "/photos/my cat.jpg" both sign as
+ *    "/photos/my%20cat.jpg" (an encoded slash, %2F, stays encoded).
  *  - query: split on '&', each key and value percent-decoded (valid %XX only;
  *    '+' is a literal plus) and re-encoded, sorted by key then value; a key
  *    without '=' gets an empty value.
@@ -28,7 +30,9 @@
  *    with ',' in the order given; sorted by name.  Every header given is
  *    signed, so pass only those to sign.
  *  - payload: hex SHA-256 of the payload, unless an x-amz-content-sha256
- *    header is given, whose value is then used (S3: UNSIGNED-PAYLOAD etc.).
+ *    header is given, whose value is then used (S3: UNSIGNED-PAYLOAD etc.);
+ *    a request with two x-amz-content-sha256 headers is refused.
+ *  - amz_date: blanks around it are dropped, as in a header value.
  */
 #ifndef TT_SIGV4_H
 #define TT_SIGV4_H

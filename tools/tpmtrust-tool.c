@@ -16,14 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/config-file.h"
+#include "base/config-file.h"
 #include "core/core.h"
-#include "core/tpm.h"
+#include "tpm/tpm.h"
 #include "pkcs11-tpmtrust.h"
 #include "store/store.h"
 #include "tools/attest-cmd.h"
 #include "tools/sigv4.h"
-#include "tools/hbverify.h"
+#include "verify/hbverify.h"
 #include "tools/tss2.h"
 
 static CK_FUNCTION_LIST *p11;
@@ -67,11 +67,14 @@ usage_main (FILE *f)
                 "  import-tss2 --file F --label L [--token T]\n"
                 "                             adopt a TSS2 key file (ECDSA or HMAC, parent\n"
                 "                             0x40000001) as a token key; a key with a password\n"
-                "                             takes it from TPMTRUST_KEY_PASSWORD\n"
+                "                             takes it from TPMTRUST_KEY_PASSWORD (tried on the\n"
+                "                             TPM once; a key that does not take it is not kept)\n"
                 "  export-tss2 --label L --file F [--token T]\n"
                 "                             write an ECDSA or HMAC key as a TSS2 key file for\n"
-                "                             tpm2-openssl; its auth is TPMTRUST_KEY_PASSWORD, or\n"
-                "                             empty (anyone with the file and this TPM can use it)\n"
+                "                             tpm2-openssl (-passin pass:...); its auth is\n"
+                "                             TPMTRUST_KEY_PASSWORD, or empty (anyone with the\n"
+                "                             file and this TPM can use it). F is created 0600\n"
+                "                             and never overwritten\n"
                 "  watchdog provision [--nv [--nv-index I]] [--label L] [--pcrs BANK:N] [--token T]\n"
                 "                             the watchdog root: a TPM HMAC key bound to PCRs\n"
                 "                             (default sha256:7), label wd-root; with --nv a\n"
@@ -83,7 +86,9 @@ usage_main (FILE *f)
                 "                             print N heartbeats (hex), one per period\n"
                 "  watchdog verify --key-file F [--window-ms W]\n"
                 "                             check hex heartbeats from standard input\n"
-                "  attest ...                 attestation snapshots ('tpmtrust-tool attest --help')\n"
+                "  attest ...                 attestation snapshots ('tpmtrust-tool attest --help');\n"
+                "                             a file named by --out is created 0600 and never\n"
+                "                             overwritten\n"
                 "  sigv4 --access-key K --region R --service S [--request F] [--label L]\n"
                 "                             sign the HTTP request in F (or standard input;\n"
                 "                             it carries Host and X-Amz-Date) with AWS SigV4:\n"
@@ -824,7 +829,7 @@ static CK_RV
 adopt_fn (tt_token *tok, tt_session *sess, void *arg)
 {
     tss2_op *op = arg;
-    const char *pw = op->key.empty_auth ? "" : op->password;
+    const char *pw = op->password;
     return object_adopt_inlock (tok, sess, op->key.pub, op->key.pub_len, op->key.priv,
                                 op->key.priv_len, (const CK_UTF8CHAR *) pw, strlen (pw), op->label,
                                 &op->h, &op->pub_h);
@@ -840,12 +845,46 @@ export_fn (tt_token *tok, tt_session *sess, void *arg)
                                  &op->key.priv_len);
 }
 
+/*
+ * Whether the adopted key takes the auth value it was adopted with: one
+ * signature (ECDSA over a fixed digest, or an HMAC). The module answers a
+ * wrong auth value (TPM_RC_AUTH_FAIL / BAD_AUTH) with CKR_TPMTRUST_OBJECT_DAMAGED
+ * (and logs that the store row does not match the key).
+ */
+static CK_RV
+try_adopted_key (CK_SESSION_HANDLE s, const tss2_op *op)
+{
+    CK_KEY_TYPE kt = CKK_EC;
+    CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof kt };
+    CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+    CK_BYTE digest[32] = { 0 }, out[128];
+    CK_ULONG out_len = sizeof out;
+    CK_RV rv = p11->C_GetAttributeValue (s, op->h, &a, 1);
+
+    if (rv != CKR_OK)
+        return rv;
+    switch (kt) {
+    case CKK_EC: break;
+    case CKK_SHA_1_HMAC: m.mechanism = CKM_SHA_1_HMAC; break;
+    case CKK_SHA384_HMAC: m.mechanism = CKM_SHA384_HMAC; break;
+    case CKK_SHA512_HMAC: m.mechanism = CKM_SHA512_HMAC; break;
+    default: m.mechanism = CKM_SHA256_HMAC; break;
+    }
+    rv = p11->C_SignInit (s, &m, op->h);
+    if (rv == CKR_OK)
+        rv = p11->C_Sign (s, digest, sizeof digest, out, &out_len);
+    return rv;
+}
+
 static int
 cmd_import_tss2 (const tool_opts *o)
 {
-    tss2_op op = { .label = o->label, .password = getenv ("TPMTRUST_KEY_PASSWORD") };
+    const char *env = getenv ("TPMTRUST_KEY_PASSWORD");
+    tss2_op op = { .label = o->label };
     CK_SESSION_HANDLE s;
     char err[256];
+    const char *tried[2];
+    size_t n_tried = 0;
     CK_RV rv;
 
     if (o->file == NULL || o->label == NULL) {
@@ -863,15 +902,52 @@ cmd_import_tss2 (const tool_opts *o)
         tss2_key_clear (&op.key);
         return 1;
     }
-    if (!op.key.empty_auth && op.password == NULL) {
-        fprintf (stderr, "tpmtrust-tool: %s has a password: set TPMTRUST_KEY_PASSWORD\n",
-                 o->file);
-        tss2_key_clear (&op.key);
-        return 1;
-    }
+    /*
+     * Which auth value: the file's emptyAuth says whether there is one, but
+     * tpm2_encodeobject before tpm2-tools 5.8 writes it inverted (FALSE for a
+     * key without a password, TRUE for one with). So: the password when one
+     * is set and the file says there is one, else the empty one, and then the
+     * password if one is set. A key that takes none is not kept.
+     */
+    tried[n_tried++] = env != NULL && !op.key.empty_auth ? env : "";
+    if (env != NULL && strcmp (env, tried[0]) != 0)
+        tried[n_tried++] = env;
     rv = open_user_session (o->token, &s);
-    if (rv == CKR_OK)
+    for (size_t i = 0; rv == CKR_OK && i < n_tried; i++) {
+        CK_RV used;
+        op.password = tried[i];
         rv = with_core_session (s, adopt_fn, &op);
+        if (rv != CKR_OK)
+            break;
+        used = try_adopted_key (s, &op);
+        if (used == CKR_OK)
+            break;
+        if (used != CKR_TPMTRUST_OBJECT_DAMAGED && used != CKR_PIN_INCORRECT) {
+            fprintf (stderr, "tpmtrust-tool: warning: the adopted key could not be tried "
+                             "(0x%lx): its auth value is unchecked\n",
+                     (unsigned long) used);
+            break;
+        }
+        p11->C_DestroyObject (s, op.h);
+        if (op.pub_h != CK_INVALID_HANDLE)
+            p11->C_DestroyObject (s, op.pub_h);
+        if (i + 1 < n_tried)
+            fprintf (stderr, "tpmtrust-tool: %s: the key does not take an empty auth value, as "
+                             "the file says: trying TPMTRUST_KEY_PASSWORD\n",
+                     o->file);
+        if (i + 1 == n_tried) {
+            tss2_key_clear (&op.key);
+            p11->C_CloseSession (s);
+            if (env == NULL)
+                fprintf (stderr, "tpmtrust-tool: %s has a password: set "
+                                 "TPMTRUST_KEY_PASSWORD\n", o->file);
+            else
+                fprintf (stderr, "tpmtrust-tool: %s: the key does not take the password in "
+                                 "TPMTRUST_KEY_PASSWORD: not adopted\n",
+                         o->file);
+            return 1;
+        }
+    }
     tss2_key_clear (&op.key);
     if (rv != CKR_OK)
         return fail ("adopting the key", rv);

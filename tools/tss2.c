@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
@@ -8,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tools/tss2.h"
 
@@ -28,7 +31,10 @@ DECLARE_ASN1_FUNCTIONS (TSS2KEY)
 
 ASN1_SEQUENCE (TSS2KEY) = {
     ASN1_SIMPLE (TSS2KEY, type, ASN1_OBJECT),
-    ASN1_EXP_OPT (TSS2KEY, empty_auth, ASN1_FBOOLEAN, 0),
+    /* a plain BOOLEAN, so that FALSE is written, not left out: tpm2-openssl
+     * before 1.3.0 takes an absent emptyAuth for TRUE and never asks for the
+     * password (then TPM_RC_AUTH_FAIL); tpm2-openssl writes it so too */
+    ASN1_EXP_OPT (TSS2KEY, empty_auth, ASN1_BOOLEAN, 0),
     ASN1_EXP_OPT (TSS2KEY, secret, ASN1_OCTET_STRING, 2),
     ASN1_SIMPLE (TSS2KEY, parent, ASN1_INTEGER),
     ASN1_SIMPLE (TSS2KEY, pubkey, ASN1_OCTET_STRING),
@@ -104,7 +110,7 @@ tss2_parse (const uint8_t *pem, size_t pem_len, tss2_key *k, char *err, size_t e
         goto out;
     }
     k->parent = (uint32_t) parent;
-    k->empty_auth = key->empty_auth > 0;
+    k->empty_auth = key->empty_auth > 0; /* absent (-1): the key has a password */
     if (take (key->pubkey, &k->pub, &k->pub_len) != 0
         || take (key->privkey, &k->priv, &k->priv_len) != 0) {
         tss2_key_clear (k);
@@ -160,13 +166,13 @@ tss2_write (const char *path, const tss2_key *k, char *err, size_t err_len)
 {
     TSS2KEY *key = TSS2KEY_new ();
     unsigned char *der = NULL;
-    int der_len, ret = -1;
+    int der_len, ret = -1, fd;
     FILE *f = NULL;
 
     if (key == NULL)
         return say (err, err_len, "out of memory");
     key->type = OBJ_txt2obj (TSS2_LOADABLE_OID, 1);
-    key->empty_auth = k->empty_auth ? 0xff : -1; /* -1: absent (DER omits FALSE) */
+    key->empty_auth = k->empty_auth ? 0xff : 0; /* present either way */
     if (key->type == NULL || !ASN1_INTEGER_set (key->parent, (long) k->parent)
         || !ASN1_OCTET_STRING_set (key->pubkey, k->pub, (int) k->pub_len)
         || !ASN1_OCTET_STRING_set (key->privkey, k->priv, (int) k->priv_len)
@@ -174,9 +180,18 @@ tss2_write (const char *path, const tss2_key *k, char *err, size_t err_len)
         say (err, err_len, "cannot encode the key");
         goto out;
     }
-    f = fopen (path, "wxe"); /* never overwrite */
-    if (f == NULL) {
-        say (err, err_len, "cannot create the file (does it exist already?)");
+    /* 0600 whatever the umask (the file is a usable key on this TPM), never
+     * written over */
+    fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf (err, err_len, "%s", errno == EEXIST ? "the file exists already: not overwritten"
+                                                      : strerror (errno));
+        goto out;
+    }
+    if ((f = fdopen (fd, "w")) == NULL) {
+        snprintf (err, err_len, "%s", strerror (errno));
+        close (fd);
+        unlink (path);
         goto out;
     }
     if (!PEM_write (f, TSS2_PEM_NAME, "", der, der_len)) {
@@ -187,6 +202,8 @@ tss2_write (const char *path, const tss2_key *k, char *err, size_t err_len)
 out:
     if (f != NULL && fclose (f) != 0 && ret == 0)
         ret = say (err, err_len, "cannot write the file");
+    if (f != NULL && ret != 0)
+        unlink (path); /* ours, and incomplete */
     OPENSSL_free (der);
     TSS2KEY_free (key);
     return ret;

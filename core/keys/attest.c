@@ -12,11 +12,11 @@
 #include <time.h>
 
 #define LOG_MODULE "attest"
-#include "attest-tpm.h"
-#include "attest-verify.h"
+#include "tpm/attest.h"
+#include "verify/attest-verify.h"
 #include "keys/keytype.h"
 #include "keys/tpmkey.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 #define ATTEST_MAX_INPUT 64 /* attestation: the verifier's nonce */

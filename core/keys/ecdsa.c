@@ -12,7 +12,7 @@
 #define LOG_MODULE "object"
 #include "keys/keytype.h"
 #include "keys/tpmkey.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 #define MAX_RAW_INPUT (64 * 1024) /* CKM_ECDSA: a digest, not a document */

@@ -22,10 +22,10 @@
 #include <time.h>
 
 #define LOG_MODULE "eddsa"
-#include "config-file.h"
+#include "base/config-file.h"
 #include "keys/keytype.h"
 #include "keys/tpmkey.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 #define MAX_EDDSA_INPUT (16 * 1024 * 1024) /* pure EdDSA signs the whole message */

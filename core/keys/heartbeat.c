@@ -15,7 +15,7 @@
 #define LOG_MODULE "watchdog"
 #include "keys/keytype.h"
 #include "keys/tpmkey.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 #define MAX_BOOT_ID 64

@@ -14,7 +14,7 @@
 #define LOG_MODULE "secret"
 #include "keys/keytype.h"
 #include "keys/tpmkey.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 static const hmac_key_type hmac_types[] = {

@@ -11,10 +11,10 @@
 #include <string.h>
 
 #define LOG_MODULE "pcr"
-#include "config-file.h"
+#include "base/config-file.h"
 #include "internal.h"
 #include "keys/tpmkey.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 #define PCR_ALL 0xffffffu

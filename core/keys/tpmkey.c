@@ -12,7 +12,7 @@
 
 #define LOG_MODULE "ops"
 #include "keys/tpmkey.h"
-#include "log.h"
+#include "base/log.h"
 #include "pkcs11-tpmtrust.h"
 
 CK_RV

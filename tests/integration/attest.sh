@@ -8,7 +8,10 @@
 # check; after a TPM power cycle the AK has the same name, old snapshots verify
 # and new ones link to it; make/activate credential works for this TPM's EK and
 # fails for another TPM's; a second TPM set up by swtpm_setup with an EK
-# certificate (RSA EK) gives snapshots whose EK certificate chains to its CA.
+# certificate (RSA EK) gives snapshots whose EK certificate chains to its CA;
+# every PCR bank quotes; a bundle forged in software (test-attest-forge) is
+# unauthenticated (exit 1) without --ak-name, with --ek-ca too, and fails
+# ak-name against the trusted AK; genuine bundles need --ak-name as well.
 set -euo pipefail
 # shellcheck source=tests/swtpm-env.sh
 . "$TT_SWTPM_ENV"
@@ -36,14 +39,6 @@ $T key generate --token att --type ecdsa-p256 --label bound --id 04 --pcrs sha25
 
 hexof() { xxd -p "$1" | tr -d '\n'; }
 
-# --- the mechanism through the function list (tests/module/test-attest-sign)
-SIGN=$TT_BUILDDIR/tests/module/test-attest-sign
-[ -x "$SIGN" ] || { echo "$SIGN not built (make check builds it)" >&2; exit 99; }
-if TT_TOKEN=att TT_PIN=$TPMTRUST_PIN "$SIGN" >"$W/sign.tap" 2>&1 && ! grep -q '^not ok' "$W/sign.tap"; then
-    pass "CKM_TPMTRUST_ATTEST through C_Sign: $(grep -c '^ok' "$W/sign.tap") checks (tests/module/test-attest-sign)"
-else
-    fail "test-attest-sign: $(grep -v '^ok' "$W/sign.tap")"
-fi
 # verify FILE NONCE [args]: output in $out, status in $rc
 verify() { rc=0; out=$($T attest verify "$@" 2>&1) || rc=$?; }
 # expect_fail WHAT CHECK FILE NONCE [args]: verification fails and names CHECK
@@ -68,6 +63,22 @@ tpm2_flushcontext -t
     && pass "AK name $AKNAME = tpm2_createprimary's with the documented template" \
     || fail "AK name '$AKNAME' vs tpm2-tools $(hexof "$W/ak.name")"
 
+# --- the mechanism through the function list (tests/module/test-attest-sign)
+SIGN=$TT_BUILDDIR/tests/module/test-attest-sign
+[ -x "$SIGN" ] || { echo "$SIGN not built (make check builds it)" >&2; exit 99; }
+# (with a swtpm restart between two of its snapshots: the second one works)
+restart_cmd="bash -c '. \"\$TT_SWTPM_ENV\" && swtpm_start 2>/dev/null && swtpm_restart 2>/dev/null'"
+if TT_TOKEN=att TT_PIN=$TPMTRUST_PIN TT_AK_NAME=$AKNAME TT_RESTART_CMD=$restart_cmd \
+    TPMTRUST_LOG_FILE=$W/sign.log "$SIGN" >"$W/sign.tap" 2>&1 && ! grep -q '^not ok' "$W/sign.tap"; then
+    pass "CKM_TPMTRUST_ATTEST through C_Sign: $(grep -c '^ok' "$W/sign.tap") checks (tests/module/test-attest-sign)"
+else
+    fail "test-attest-sign: $(grep -v '^ok' "$W/sign.tap")"
+fi
+grep -q '^ok .* the first snapshot after the TPM restart' "$W/sign.tap" \
+    && pass "a TPM restart between two snapshots in one process: the second one works" \
+    || fail "snapshot after a TPM restart: $(grep -i 'restart' "$W/sign.tap")"
+grep -q 'was restarted since this process connected' "$W/sign.log" \
+    && pass "... and the module logged that the TPM was restarted" || fail "no restart log line: $(tail -5 "$W/sign.log")"
 # --- a snapshot with a TPM ECDSA identity: the quote, 4 certified keys
 t0=$SECONDS
 $T attest create --token att --nonce $N --identity 01 --key edid --key mac --key bound \
@@ -78,6 +89,12 @@ verify "$W/a.bin" --nonce $N --ak-name "$AKNAME"
     && pass "verify: $(tail -1 <<<"$out")" || fail "verify: $out"
 grep -q "^\[ ok \] ak-hierarchy" <<<"$out" && pass "the quote names the AK an endorsement primary" \
     || fail "ak-hierarchy: $out"
+verify "$W/a.bin" --nonce $N
+[ "$rc" = 1 ] && grep -q '^\[FAIL\] ak-trust: NOT ESTABLISHED: no trusted AK name given' <<<"$out" \
+    && [ "$(grep -c '^\[FAIL\]' <<<"$out")" = 1 ] && grep -q '^UNAUTHENTICATED:' <<<"$out" \
+    && grep -q '^NOT established: ak-trust$' <<<"$out" \
+    && pass "without --ak-name even a genuine snapshot is unauthenticated (exit 1, ak-trust NOT ESTABLISHED)" \
+    || fail "a genuine snapshot without --ak-name: rc=$rc $out"
 RESET0=$(sed -n 's/.*reset count \([0-9]*\),.*/\1/p' <<<"$out")
 
 # --- tpm2_checkquote (independent) accepts what attest extract writes
@@ -94,11 +111,35 @@ cmp -s "$W/now.bin" "$W/x/pcrs.bin" && pass "the bundle's PCR values are tpm2_pc
 if tpm2_checkquote -u "$W/x/ak.pem" -m "$W/x/quote.msg" -s "$W/x/quote.sig" -g sha256 -q 00 >/dev/null 2>&1; then
     fail "tpm2_checkquote accepted another nonce"; else pass "tpm2_checkquote rejects another nonce"; fi
 
+# --- every PCR bank the TPM has: the quote's PCR digest is hashed with the
+# signing scheme's hash (SHA-256), not the bank's; tpm2_pcrread gives the
+# expected values and tpm2_checkquote checks the quote on its own
+banks=$(tpm2_getcap pcrs | sed -n 's/^ *- \(sha[0-9]*\): \[.* 16,.*/\1/p' | tr '\n' ' ')
+[ -n "$banks" ] || fail "tpm2_getcap pcrs lists no bank with PCR 16"
+for bank in $banks; do
+    tpm2_pcrextend "16:$bank=$(head -c 64 /dev/zero | openssl dgst -"$bank" -hex | sed 's/.*= //')"
+    tpm2_pcrread -Q -o "$W/pcr-$bank.bin" "$bank:16"
+    if ! $T attest create --token att --nonce $N --identity 01 --pcrs "$bank:0,16" \
+        --out "$W/bank-$bank.bin" >"$W/bank-$bank.out" 2>&1; then
+        fail "attest create --pcrs $bank:0,16: $(cat "$W/bank-$bank.out")"
+        continue
+    fi
+    verify "$W/bank-$bank.bin" --nonce $N --ak-name "$AKNAME" --expect-pcr "16=$(hexof "$W/pcr-$bank.bin")"
+    [ "$rc" = 0 ] && grep -q '^\[ ok \] pcr-digest:' <<<"$out" && grep -q '^\[ ok \] pcr-16:' <<<"$out" \
+        && pass "a $bank snapshot verifies, PCR 16 = tpm2_pcrread's" || fail "$bank snapshot: $out"
+    $T attest extract "$W/bank-$bank.bin" --dir "$W/xb-$bank" >/dev/null
+    tpm2_checkquote -u "$W/xb-$bank/ak.pem" -m "$W/xb-$bank/quote.msg" -s "$W/xb-$bank/quote.sig" \
+        -f "$W/xb-$bank/pcrs.bin" -l "$(cat "$W/xb-$bank/pcr-list")" -g sha256 -q $N >"$W/cq-$bank.out" 2>&1 \
+        && pass "tpm2_checkquote accepts the $bank quote and PCR values" \
+        || fail "tpm2_checkquote ($bank): $(cat "$W/cq-$bank.out")"
+done
+tpm2_pcrreset 16
+
 # --- wrong nonce, unexpected PCR value, untrusted AK, another identity
 expect_fail "a wrong nonce" nonce "$W/a.bin" --nonce 00$N
 expect_fail "a wrong nonce" quote-nonce "$W/a.bin" --nonce 00$N
 Z=0000000000000000000000000000000000000000000000000000000000000000
-verify "$W/a.bin" --nonce $N --expect-pcr 16=$Z --expect-pcr 0=$Z
+verify "$W/a.bin" --nonce $N --ak-name "$AKNAME" --expect-pcr 16=$Z --expect-pcr 0=$Z
 [ "$rc" = 0 ] && pass "expected PCR values 0 and 16 match" || fail "--expect-pcr: $out"
 expect_fail "an unexpected PCR 16" pcr-16 "$W/a.bin" --nonce $N --expect-pcr 16=${Z%?}1
 expect_fail "a PCR that is not quoted" pcr-7 "$W/a.bin" --nonce $N --expect-pcr 7=$Z
@@ -149,14 +190,19 @@ expect_fail "another version" format "$W/t.bin" --nonce $N
 
 # --- an Ed25519 identity; openssl checks its signature over header and body
 $T attest create --token att --nonce $N --identity edid --key bound --out "$W/e.bin" >/dev/null
-verify "$W/e.bin" --nonce $N --ak-name "$AKNAME"
-[ "$rc" = 0 ] && grep -q "ED25519 identity key 'edid'" <<<"$out" && pass "Ed25519 identity: $(tail -1 <<<"$out")" \
-    || fail "Ed25519 identity: $out"
 E=$(hexof "$W/e.bin")
 EB=$((12 + 16#${E:16:8}))
 tofile "${E:0:$((2 * EB))}" "$W/e.signed"
 tofile "${E:$((2 * EB + 8))}" "$W/e.sig"
 $T attest extract "$W/e.bin" --dir "$W/ex" >/dev/null
+# (the verifier knows the identity key: here, as the earlier snapshot gave it)
+verify "$W/e.bin" --nonce $N --ak-name "$AKNAME" --identity-pub "$W/ex/identity.der"
+[ "$rc" = 0 ] && grep -q "ED25519 identity key 'edid'" <<<"$out" && grep -q '^\[ ok \] identity-in-tpm:' <<<"$out" \
+    && pass "Ed25519 identity, expected: $(tail -1 <<<"$out")" || fail "Ed25519 identity: $out"
+expect_fail "an Ed25519 identity without --identity-pub (a TPM cannot certify it)" identity-in-tpm \
+    "$W/e.bin" --nonce $N --ak-name "$AKNAME"
+grep -q '^\[FAIL\] identity-in-tpm: NOT ESTABLISHED' <<<"$out" && [ "$(grep -c '^\[FAIL\]' <<<"$out")" = 1 ] \
+    && pass "... and only it" || fail "Ed25519 identity without --identity-pub: $out"
 openssl pkeyutl -verify -pubin -inkey "$W/ex/identity.der" -keyform DER -rawin -in "$W/e.signed" \
     -sigfile "$W/e.sig" >/dev/null 2>&1 && pass "openssl verifies the Ed25519 identity signature" \
     || fail "openssl rejects the identity signature"
@@ -173,9 +219,10 @@ resign() { # HEX FILE: put the evil identity in, sign header and body with it
     tofile "${h:0:$((2 * EB))}0003$(printf %04x 64)$(hexof "$W/r.sig")" "$2"
 }
 resign "$E" "$W/r.bin"
-verify "$W/r.bin" --nonce $N
-[ "$rc" = 0 ] && pass "re-signed without changes: verifies (the identity key is what the verifier must know)" \
+verify "$W/r.bin" --nonce $N --ak-name "$AKNAME" --identity-pub "$W/evil.pub"
+[ "$rc" = 0 ] && pass "re-signed without changes: verifies only for a verifier told to trust that identity key" \
     || fail "re-signed bundle: $out"
+expect_fail "a re-signed bundle, no identity expected" identity-in-tpm "$W/r.bin" --nonce $N --ak-name "$AKNAME"
 expect_fail "a re-signed bundle, identity expected" identity-expected "$W/r.bin" --nonce $N --identity-pub "$W/ex/identity.der"
 field_off() { fields "$E" | awk -v t="$1" '$1 == t { print $2 + int($3 / 2); exit }'; }
 alter() { # WHAT TAG CHECK [verify args]: flip a byte in field TAG, re-sign, expect CHECK to fail
@@ -252,6 +299,24 @@ $T attest make-credential --ek-pub "$W/ekA/ek.pub" --ak-name 000b$Z --file "$W/s
 if $T attest activate-credential --file "$W/cred3" >/dev/null 2>&1; then
     fail "a credential for another AK name activated"; else pass "a credential for another AK name does not activate"; fi
 
+# --- a bundle forged entirely in software (tests/unit/test-attest-forge: a
+# software "AK" with the AK template's attributes, a software-signed quote and
+# certification, this TPM's public EK copied in) passes every check it can make
+# about itself; only the trusted AK name tells it from a real one
+FORGE=$TT_BUILDDIR/tests/unit/test-attest-forge
+FAKEAK=$("$FORGE" "$W/forged.bin" $N "$W/ekA/ek.pub" | sed -n 's/^forged AK name: //p')
+verify "$W/forged.bin" --nonce $N
+[ "$rc" = 1 ] && grep -q '^\[FAIL\] ak-trust: NOT ESTABLISHED' <<<"$out" && grep -q '^UNAUTHENTICATED:' <<<"$out" \
+    && [ "$(grep -c '^\[FAIL\]' <<<"$out")" = 1 ] && [ "$(grep -c '^\[ ok \]' <<<"$out")" -ge 15 ] \
+    && pass "a forged bundle (this TPM's EK, no TPM behind it) is unauthenticated without --ak-name: exit 1, $(grep -c '^\[ ok \]' <<<"$out") other checks pass" \
+    || fail "forged bundle without --ak-name: rc=$rc $out"
+expect_fail "a forged bundle against the trusted AK name" ak-name "$W/forged.bin" --nonce $N --ak-name "$AKNAME"
+verify "$W/forged.bin" --nonce $N --ak-name "$FAKEAK"
+[ "$rc" = 0 ] && pass "it passes only for a verifier that trusts the forger's AK name" || fail "forged, its own AK: $out"
+$T attest make-credential --ek-pub "$W/ekA/ek.pub" --ak-name "$FAKEAK" --file "$W/secret" --out "$W/cred5"
+if $T attest activate-credential --file "$W/cred5" >/dev/null 2>&1; then
+    fail "a credential for the forged AK activated"; else pass "a credential for the forged AK name does not activate on this TPM"; fi
+
 # --- a second TPM, set up by swtpm_setup with an EK certificate (RSA EK)
 cat >"$W/localca.conf" <<EOF
 statedir = $W/ca
@@ -285,14 +350,22 @@ mkdir -p "$W/ca"
     $T attest activate-credential --file "$W/cred" >"$W/b/act-a.out" 2>&1 || echo "rc=$?" >>"$W/b/act-a.out"
     $T attest make-credential --ek-pub "$W/b/ek.pub" --ak-name "$(cat "$W/b/ak.name")" --file "$W/secret" --out "$W/b/cred"
     $T attest activate-credential --file "$W/b/cred" >"$W/b/act-b.out" 2>&1 || echo "rc=$?" >>"$W/b/act-b.out"
+    "$FORGE" "$W/b/forged.bin" $N "$W/b/ek.pub" "$W/b/ek.crt" >/dev/null
 ) || fail "second TPM (swtpm_setup): $(tail -3 "$W/setup.log" 2>/dev/null)"
 grep -q "EK certificate: present" "$W/b/ek.out" && openssl x509 -inform DER -in "$W/b/ek.crt" -noout 2>/dev/null \
     && pass "attest ek reads the RSA EK certificate swtpm_setup wrote to NV 0x01c00002" || fail "EK cert: $(cat "$W/b/ek.out")"
 cat "$W/ca/swtpm-localca-rootca-cert.pem" "$W/ca/issuercert.pem" >"$W/ca/chain.pem"
-verify "$W/b/s.bin" --nonce $N --ek-ca "$W/ca/chain.pem"
+verify "$W/b/s.bin" --nonce $N --ak-name "$(cat "$W/b/ak.name")" --ek-ca "$W/ca/chain.pem"
 [ "$rc" = 0 ] && grep -q '^\[ ok \] ek-cert:' <<<"$out" && grep -q '^\[ ok \] ek-chain:' <<<"$out" \
     && pass "its snapshot carries the EK certificate, which certifies the EK and chains to the CA" \
     || fail "EK certificate checks: $out"
+verify "$W/b/forged.bin" --nonce $N --ek-ca "$W/ca/chain.pem"
+[ "$rc" = 1 ] && grep -q '^\[ ok \] ek-chain:' <<<"$out" && grep -q '^\[FAIL\] ak-trust: NOT ESTABLISHED' <<<"$out" \
+    && [ "$(grep -c '^\[FAIL\]' <<<"$out")" = 1 ] \
+    && pass "a forged bundle with a genuine EK certificate copied in: ek-chain passes, still unauthenticated (exit 1)" \
+    || fail "forged bundle with --ek-ca: rc=$rc $out"
+expect_fail "that forged bundle against the other TPM's AK name" ak-name "$W/b/forged.bin" --nonce $N \
+    --ak-name "$(cat "$W/b/ak.name")" --ek-ca "$W/ca/chain.pem"
 expect_fail "an EK certificate against another CA" ek-chain "$W/b/s.bin" --nonce $N --ek-ca "$W/x/ak.pem"
 grep -q "^rc=1" "$W/b/act-a.out" && pass "a credential made for this TPM's EK does not activate on the other TPM" \
     || fail "credential activated on the other TPM: $(cat "$W/b/act-a.out")"

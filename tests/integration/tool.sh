@@ -83,5 +83,26 @@ if TPMTRUST_PIN=1234 $T key generate --token alpha --type ed25519 --label x --pc
     fail "PCR 99 accepted"; else pass "PCR 99 refused"; fi
 tpm2_pcrreset 16
 
+# Files the tool writes: 0600 whatever the umask, an existing one never overwritten
+old_umask=$(umask)
+umask 022
+{
+    $T --help | grep -q "created 0600" && pass "--help says files are created 0600" || fail "--help: no 0600"
+    b=$TT_TMP/bundle.bin
+    TPMTRUST_PIN=1234 $T attest create --token alpha --nonce 0011223344556677 --identity free --out "$b" \
+        >/dev/null && [ "$(stat -c %a "$b")" = 600 ] && pass "attest create writes its bundle 0600" \
+        || fail "bundle: $(stat -c %a "$b" 2>&1)"
+    sum=$(sha256sum <"$b")
+    out=$(TPMTRUST_PIN=1234 $T attest create --token alpha --nonce 0011223344556677 --identity free \
+        --out "$b" 2>&1) && fail "attest create overwrote $b" || {
+        grep -q "exists already: not overwritten" <<<"$out" && [ "$(sha256sum <"$b")" = "$sum" ] \
+            && pass "an existing bundle is not overwritten: $out" || fail "existing bundle: $out"; }
+    k=$TT_TMP/tool-key.pem
+    TPMTRUST_PIN=1234 $T export-tss2 --token alpha --label free --file "$k" >/dev/null \
+        && [ "$(stat -c %a "$k")" = 600 ] && pass "export-tss2 writes its key file 0600" \
+        || fail "key file: $(stat -c %a "$k" 2>&1)"
+}
+umask "$old_umask"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]

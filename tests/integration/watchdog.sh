@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Watchdog heartbeats with a boot-state-bound root (PCR 16 stands in for PCR 7):
 # provision, the per-boot key record, a stream of heartbeats checked by the
-# standalone verifier (tools/hbverify.c), replayed/reordered/tampered ones
+# standalone verifier (core/verify/hbverify.c), replayed/reordered/tampered ones
 # rejected, no key after the PCR changes, the same key after a TPM power cycle.
 set -euo pipefail
 # shellcheck source=tests/swtpm-env.sh

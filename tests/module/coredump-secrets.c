@@ -8,7 +8,11 @@
  *       HMAC key (C_CreateObject CKO_SECRET_KEY) and the Ed25519 seed
  *       (C_CreateObject CKO_PRIVATE_KEY with CKA_VALUE), signs with both (twice
  *       with Ed25519: the second signature comes from the module's seed cache),
- *       prints the MAC, signature and public key for an independent check, logs
+ *       prints the MAC, signature and public key for an independent check;
+ *       then the same HMAC key and seed again bound to PCR 7 (used in policy
+ *       sessions: PolicyPCR AND PolicyAuthValue, the key's random auth value
+ *       in the session's HMAC key) signing the same message (the same MAC and
+ *       signature: printed as "same"), logs
  *       out, closes, calls C_Finalize, wipes its own copies of the
  *       secrets, then prints "READY <pid>" and waits for EOF on stdin so that
  *       the caller can take a core dump (gcore) of it.
@@ -18,7 +22,9 @@
  *   coredump-secrets scan CORE SECRETS   searches the dump for both PINs, their
  *       auth values (PBKDF2 with the token's salt, as the module derives them),
  *       the HMAC key, the seed, the Ed25519 expanded key (both halves of
- *       SHA-512(seed), the scalar also clamped) and the controls. Exit 0 only
+ *       SHA-512(seed), the scalar also clamped) and the controls, and for an
+ *       ESYS session value holding an object's auth value (whatever it is:
+ *       the keys' auth values are random, see esys_session_values). Exit 0 only
  *       if both controls are found and no secret is, except where tpm2-tss
  *       keeps it (see known_place; TT_COREDUMP_STRICT=1 counts those too).
  *
@@ -42,6 +48,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "include/pkcs11-tpmtrust.h"
 #include "tests/module/helpers.h"
 
 #define MAX_SECRET 64
@@ -136,13 +143,26 @@ run (const char *path)
         { CKA_EC_PARAMS, (void *) oid_ed25519, sizeof oid_ed25519 },
         { CKA_VALUE, s.seed, 0 },
     };
+    CK_ULONG pcr7 = 1UL << 7;
+    CK_ATTRIBUTE hmac_pcr_t[] = {
+        { CKA_CLASS, &sk, sizeof sk },    { CKA_KEY_TYPE, &gen, sizeof gen },
+        { CKA_TOKEN, &yes, sizeof yes },  { CKA_SIGN, &yes, sizeof yes },
+        { CKA_VALUE, s.hmac, 0 },         { CKA_TPMTRUST_PCR_MASK, &pcr7, sizeof pcr7 },
+    };
+    CK_ATTRIBUTE ed_pcr_t[] = {
+        { CKA_CLASS, &pk, sizeof pk },    { CKA_KEY_TYPE, &ed, sizeof ed },
+        { CKA_TOKEN, &yes, sizeof yes },  { CKA_SIGN, &yes, sizeof yes },
+        { CKA_EC_PARAMS, (void *) oid_ed25519, sizeof oid_ed25519 },
+        { CKA_VALUE, s.seed, 0 },         { CKA_TPMTRUST_PCR_MASK, &pcr7, sizeof pcr7 },
+    };
     CK_MECHANISM m_hmac = { CKM_SHA256_HMAC, NULL, 0 }, m_ed = { CKM_EDDSA, NULL, 0 };
     CK_C_GetFunctionList get_list;
     CK_SESSION_HANDLE sess;
-    CK_OBJECT_HANDLE hk, ek;
+    CK_OBJECT_HANDLE hk, ek, hpk, epk;
     CK_SLOT_ID slot;
-    CK_BYTE mac[64], sig[64], sig2[64], point[64];
+    CK_BYTE mac[64], sig[64], sig2[64], point[64], mac_pcr[64], sig_pcr[64];
     CK_ULONG mac_len = sizeof mac, sig_len = sizeof sig, point_len = sizeof point;
+    CK_ULONG mac_pcr_len = sizeof mac_pcr;
     CK_ATTRIBUTE pt = { CKA_EC_POINT, point, sizeof point };
     char *live, *freed, line[16];
     const char *module = getenv ("TT_MODULE");
@@ -154,6 +174,8 @@ run (const char *path)
         return 2;
     hmac_t[4].ulValueLen = (CK_ULONG) s.hmac_len;
     ed_t[5].ulValueLen = (CK_ULONG) s.seed_len;
+    hmac_pcr_t[4].ulValueLen = (CK_ULONG) s.hmac_len;
+    ed_pcr_t[5].ulValueLen = (CK_ULONG) s.seed_len;
     dl = dlopen (module, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL) {
         fprintf (stderr, "coredump-secrets: dlopen %s: %s\n", module, dlerror ());
@@ -183,6 +205,14 @@ run (const char *path)
     CHECK (F->C_Sign (sess, msg, sizeof msg - 1, sig2, &sig_len));
     CHECK (F->C_GetAttributeValue (sess, ek, &pt, 1));
     point_len = pt.ulValueLen;
+    /* the same key and seed bound to PCR 7: used in policy sessions */
+    CHECK (F->C_CreateObject (sess, hmac_pcr_t, 6, &hpk));
+    CHECK (F->C_SignInit (sess, &m_hmac, hpk));
+    CHECK (F->C_Sign (sess, msg, sizeof msg - 1, mac_pcr, &mac_pcr_len));
+    CHECK (F->C_CreateObject (sess, ed_pcr_t, 7, &epk));
+    sig_len = sizeof sig_pcr;
+    CHECK (F->C_SignInit (sess, &m_ed, epk));
+    CHECK (F->C_Sign (sess, msg, sizeof msg - 1, sig_pcr, &sig_len));
     CHECK (F->C_Logout (sess));
     CHECK (F->C_CloseSession (sess));
     CHECK (F->C_Finalize (NULL));
@@ -207,6 +237,9 @@ run (const char *path)
     hex_print ("hmac_sha256", mac, mac_len);
     hex_print ("ed25519_sig", sig, 64);
     printf ("ed25519_sig_again=%s\n", memcmp (sig, sig2, 64) == 0 ? "same" : "DIFFERENT");
+    printf ("hmac_pcr=%s\n",
+            mac_pcr_len == mac_len && memcmp (mac, mac_pcr, mac_len) == 0 ? "same" : "DIFFERENT");
+    printf ("ed25519_pcr=%s\n", memcmp (sig, sig_pcr, 64) == 0 ? "same" : "DIFFERENT");
     hex_print ("ed25519_point", point, point_len);
     printf ("READY %ld\n", (long) getpid ());
     fflush (stdout);
@@ -217,23 +250,58 @@ run (const char *path)
 }
 
 /* Copies that tpm2-tss keeps in its own memory, recognized by what surrounds
- * them (core/tpm.c must deal with them; we may not change it here):
- * - a TPM response buffer of ESYS's SAPI context: a TPM2B of 32 bytes whose
- *   response starts 16 bytes earlier (tag 0x8001/0x8002), e.g. an Unseal
- *   response decrypted in place by ESYS and left in the buffer;
- * - an ESYS session's sessionValue (sessionKey || authValue: after the UINT16
- *   sizeSessionValue 64, in host order) holding an object's authValue after
- *   it was used (esys_iutil.c iesys_compute_session_value; the session's node
- *   is freed without wiping when the session is flushed). */
+ * them (core/tpm.c must deal with them; we may not change it here): a TPM
+ * response buffer of ESYS's SAPI context: a TPM2B of 32 bytes whose response
+ * starts 16 bytes earlier (tag 0x8001/0x8002), e.g. an Unseal response
+ * decrypted in place by ESYS and left in the buffer. (An ESYS session's
+ * sessionValue is not excused: see esys_session_values.) */
 static const char *
 known_place (const CK_BYTE *hay, size_t off)
 {
     if (off >= 16 && hay[off - 16] == 0x80 && (hay[off - 15] == 0x01 || hay[off - 15] == 0x02)
         && hay[off - 2] == 0x00 && hay[off - 1] == 0x20)
         return "tpm2-tss SAPI response buffer";
-    if (off >= 34 && hay[off - 34] == 0x40 && hay[off - 33] == 0x00)
-        return "tpm2-tss ESYS session value";
     return NULL;
+}
+
+/* ESYS sessions (live, or freed unwiped) whose sessionValue holds an object's
+ * auth value, whatever that value is (a key's is random, so it cannot be
+ * looked for by value). tpm2-tss 3.2.1 (esys_types.h IESYS_SESSION,
+ * esys_iutil.c iesys_compute_session_value): a session used to authorize an
+ * object gets sessionValue = sessionKey || authValue, sizeSessionValue its
+ * length (UINT16, host order) just before it; the sessionKey itself
+ * (TPM2B_DIGEST: size, then the bytes) lies a few hundred bytes earlier in
+ * the same struct. So: a UINT16 32 + n (n: 1..64 bytes of auth), then 32
+ * bytes that also appear as a TPM2B of 32 shortly before, then n bytes not
+ * all zero. The module's own sessions (core/tpm-fast.c) keep their key in a
+ * secbuf, which is not in the dump. */
+static unsigned long
+esys_session_values (const CK_BYTE *hay, size_t len)
+{
+    unsigned long found = 0;
+
+    for (size_t off = 600; off + 2 + 32 + 64 <= len; off++) {
+        unsigned size = (unsigned) hay[off] | (unsigned) hay[off + 1] << 8;
+        const CK_BYTE *key = hay + off + 2, *auth = key + 32;
+        CK_BYTE tpm2b[2 + 32] = { 32, 0 };
+        bool zero = true;
+
+        if (size <= 32 || size > 32 + 64 || key[0] == 0 || memcmp (key, key + 1, 15) == 0)
+            continue;
+        for (unsigned i = 0; i < size - 32; i++)
+            zero = zero && auth[i] == 0;
+        if (zero)
+            continue;
+        memcpy (tpm2b + 2, key, 32);
+        if (memmem (hay + off - 600, 600, tpm2b, sizeof tpm2b) == NULL)
+            continue;
+        if (found < 4)
+            printf ("%-28s 0x%zx: sessionKey || %u bytes of auth value\n",
+                    "ESYS session value", off, size - 32);
+        found++;
+    }
+    printf ("%-28s %lu place(s)\n", "ESYS session value", found);
+    return found;
 }
 
 typedef struct hits {
@@ -339,6 +407,7 @@ scan (const char *core, const char *path)
             all.known += x.known;
         }
     }
+    all.ours += esys_session_values (map, (size_t) sb.st_size);
     live = find_all (map, (size_t) sb.st_size, s.live, (size_t) s.live_len,
                      "control: live marker");
     /* malloc reuses a freed chunk's first 16 bytes: found by its tail */

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 
 /* CLOCK_MONOTONIC in seconds. */
 double now (void);

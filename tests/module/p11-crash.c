@@ -56,7 +56,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 #include "tests/module/helpers.h"
 
 #define N_ELEM(a) (sizeof (a) / sizeof ((a)[0]))

@@ -41,7 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 #include "pkcs11-tpmtrust.h"
 #include "tests/module/helpers.h"
 

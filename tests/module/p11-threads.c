@@ -52,7 +52,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 #include "tests/module/helpers.h"
 #include "tests/module/p11-threads.h"
 

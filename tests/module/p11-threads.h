@@ -5,7 +5,7 @@
 
 #include <openssl/evp.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 
 /* One "p11-threads: FAIL: ..." line on stderr (at most 20 in all); thread-safe. */
 void fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));

@@ -8,21 +8,25 @@
  * and login. Each bundle is checked with the offline verifier. Prints TAP.
  *
  * Environment: TT_MODULE, TT_TOKEN (a token with the keys 'id' (TPM ECDSA)
- * and 'mac' (HMAC) and the public key 'id'), TT_PIN.
+ * and 'mac' (HMAC) and the public key 'id'), TT_PIN, TT_AK_NAME (the trusted
+ * AK name, hex: the verifier fails closed without it), TT_RESTART_CMD
+ * (optional: a command that restarts the TPM, run between two snapshots).
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/attest-verify.h"
-#include "core/ck.h"
+#include "verify/attest-verify.h"
+#include "base/ck.h"
 #include "pkcs11-tpmtrust.h"
 #include "tests/module/helpers.h"
 #include "tests/unit/tap.h"
 
 static CK_FUNCTION_LIST *F;
 static CK_SESSION_HANDLE sess;
+static CK_BYTE ak_name[66]; /* the trusted AK name ($TT_AK_NAME) */
+static size_t ak_name_len;
 
 static CK_OBJECT_HANDLE
 find (CK_OBJECT_CLASS cls, const char *label)
@@ -45,7 +49,8 @@ check_bundle (const char *what, const CK_BYTE *b, CK_ULONG len, const char *nonc
 {
     static attest_report r;
     attest_bundle parsed;
-    attest_expect e = { .nonce = (const uint8_t *) nonce, .nonce_len = strlen (nonce) };
+    attest_expect e = { .nonce = (const uint8_t *) nonce, .nonce_len = strlen (nonce),
+                        .ak_name = ak_name, .ak_name_len = ak_name_len };
     int failed = attest_verify (b, len, &e, &r);
 
     for (size_t i = 0; failed && i < r.n; i++)
@@ -74,6 +79,14 @@ main (void)
     F = load_module (getenv ("TT_MODULE"));
     if (F == NULL || b == NULL || b2 == NULL)
         return 2;
+    {
+        long n = getenv ("TT_AK_NAME") ? unhex (getenv ("TT_AK_NAME"), ak_name, sizeof ak_name) : -1;
+        if (n < 2) {
+            fprintf (stderr, "test-attest-sign: set TT_AK_NAME to the AK's name (hex)\n");
+            return 2;
+        }
+        ak_name_len = (size_t) n;
+    }
     rv = open_user_session (F, token, pin, &sess);
     is_rv (rv, CKR_OK, "a user session on the token");
     if (rv != CKR_OK)
@@ -183,10 +196,29 @@ main (void)
     F->C_Sign (sess, (CK_BYTE_PTR) "bare", 4, b, &len);
     {
         static attest_report r;
-        attest_expect e = { .nonce = (const uint8_t *) "bare", .nonce_len = 4 };
+        attest_expect e = { .nonce = (const uint8_t *) "bare", .nonce_len = 4,
+                            .ak_name = ak_name, .ak_name_len = ak_name_len };
         ok (attest_verify (b, len, &e, &r) == 1 && !r.checks[r.n - 2].ok
                 && strcmp (r.checks[r.n - 2].name, "identity-in-tpm") == 0,
             "no key certified: identity-in-tpm fails, and only it");
+    }
+
+    /* a TPM restart between two snapshots in this process ($TT_RESTART_CMD
+     * restarts the swtpm): the second one works the first time (the TPM
+     * layer notices what it had loaded is gone, and runs the call again) */
+    if (getenv ("TT_RESTART_CMD") != NULL) {
+        p.ulKeyCount = 2;
+        p.pcrMask = 0x83;
+        F->C_SignInit (sess, &m, id);
+        len = 65536;
+        is_rv (F->C_Sign (sess, (CK_BYTE_PTR) "before", 6, b, &len), CKR_OK,
+               "a snapshot before the TPM restart");
+        ok (system (getenv ("TT_RESTART_CMD")) == 0, "the TPM restarted ($TT_RESTART_CMD)");
+        is_rv (F->C_SignInit (sess, &m, id), CKR_OK, "C_SignInit after the restart");
+        len = 65536;
+        is_rv (F->C_Sign (sess, (CK_BYTE_PTR) "after-restart", 13, b, &len), CKR_OK,
+               "the first snapshot after the TPM restart");
+        check_bundle ("after the restart", b, len, "after-restart", 2);
     }
 
     /* logged out: no snapshot */

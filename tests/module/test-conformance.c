@@ -30,7 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 #include "tests/module/helpers.h"
 #include "tests/unit/tap.h"
 

@@ -69,7 +69,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 #include "pkcs11-tpmtrust.h"
 #include "tests/module/helpers.h"
 #include "tests/unit/tap.h"

@@ -41,7 +41,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 #include "tests/module/helpers.h"
 #include "tests/unit/tap.h"
 

@@ -30,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/ck.h"
+#include "base/ck.h"
 #include "pkcs11-tpmtrust.h"
 #include "tests/module/helpers.h"
 #include "tests/unit/tap.h"

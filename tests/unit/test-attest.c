@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/attest-verify.h"
+#include "verify/attest-verify.h"
 #include "tap.h"
 
 /* A bundle with every field (TPM structures are junk: the parser does not read them). */
 static attest_buf
-sample (void)
+sample (bool twice_time)
 {
     static const uint8_t nonce[16] = { 1, 2, 3 }, junk[40] = { 0x30, 0x82, 0xff, 0xff };
     attest_buf b = { 0 };
@@ -31,6 +31,8 @@ sample (void)
     attest_buf_u32 (&b, 0);
     attest_buf_field (&b, ATTEST_NONCE, nonce, sizeof nonce);
     attest_buf_field (&b, ATTEST_TIME, junk, 8);
+    if (twice_time) /* "each at most once": a second, different time */
+        attest_buf_field (&b, ATTEST_TIME, junk + 8, 8);
     attest_buf_field (&b, ATTEST_IDENTITY, junk, sizeof junk);
     attest_buf_field (&b, ATTEST_IDENTITY_LABEL, "id", 2);
     attest_buf_field (&b, ATTEST_AK_PUBLIC, junk, sizeof junk);
@@ -151,7 +153,7 @@ main (void)
     attest_buf b;
 
     setenv ("TSS2_LOG", "all+none", 0); /* tss2-mu warns about every malformed structure */
-    b = sample ();
+    b = sample (false);
     char err[200];
     int accepted = 0, crashed_checks = 0;
     uint8_t *copy;
@@ -215,6 +217,17 @@ main (void)
     ok (attest_parse (copy, b.len, &parsed, err, sizeof err) != 0, "a malformed field is refused: %s",
         err);
     free (copy);
+    {
+        attest_buf twice = sample (true);
+        err[0] = '\0';
+        ok (attest_parse (twice.p, twice.len, &parsed, err, sizeof err) != 0
+                && strstr (err, "0x0002 appears twice") != NULL,
+            "a repeated time field is refused: %s", err);
+        ok (attest_verify (twice.p, twice.len, &e, &report) == 1
+                && strcmp (report.checks[0].name, "format") == 0 && !report.checks[0].ok,
+            "... and fails the format check");
+        attest_buf_free (&twice);
+    }
     ok (attest_verify (b.p, b.len, NULL, &report) > 0, "no expectations: still verifies nothing");
 
     {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The heartbeat verifier (tools/hbverify.c): its SHA-256 against the FIPS
+ * The heartbeat verifier (core/verify/hbverify.c): its SHA-256 against the FIPS
  * 180-2 examples, its HMAC-SHA256 against RFC 4231 and against OpenSSL on
  * random inputs, the wire format against a heartbeat put together here by
  * hand, and the verification rules (sequence, replay, tampering, length,
@@ -17,7 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "tests/unit/tap.h"
-#include "tools/hbverify.h"
+#include "verify/hbverify.h"
 
 #define SEC 1000000000ull
 

@@ -120,20 +120,55 @@ slurp_expected (const char *dir, const char *name, const char *file)
 
 /* ---- a parsed .req ------------------------------------------------------------ */
 
+/* A space after the colon of every header line ("X-Amz-Date: 2015..."), as
+ * most clients write them; text is reallocated. */
+static char *
+space_after_colons (char *text, size_t *len)
+{
+    char *out = malloc (*len * 2 + 1), *o = out;
+    int line_start = 1, in_headers = 0, first_colon = 0;
+
+    if (!out) {
+        free (text);
+        return NULL;
+    }
+    for (size_t i = 0; i < *len; i++) {
+        char c = text[i];
+        if (line_start && in_headers && (c == '\n' || c == '\r'))
+            in_headers = -1; /* the blank line: the body follows */
+        if (line_start && in_headers == 1)
+            first_colon = !(c == ' ' || c == '\t'); /* not a continuation */
+        *o++ = c;
+        if (c == ':' && first_colon && in_headers == 1) {
+            *o++ = ' ';
+            first_colon = 0;
+        }
+        line_start = c == '\n';
+        if (line_start && in_headers == 0)
+            in_headers = 1; /* after the request line */
+    }
+    *len = (size_t) (o - out);
+    *o = '\0';
+    free (text);
+    return out;
+}
+
 static int
-parse_req (const char *file, sigv4_http *p)
+parse_req (const char *file, const char *service, int spaced, sigv4_http *p)
 {
     size_t len = 0;
     char *text = slurp (file, &len);
 
     memset (p, 0, sizeof *p);
+    if (text && spaced)
+        text = space_after_colons (text, &len);
     if (text == NULL || sigv4_http_parse (text, len, p) != 0)
         return -1;
     p->req.access_key = SUITE_ACCESS_KEY;
     p->req.region = SUITE_REGION;
-    p->req.service = SUITE_SERVICE;
-    p->req.amz_date = SUITE_DATE;
-    return 0;
+    p->req.service = service;
+    /* amz_date is the request's X-Amz-Date value as parsed (with the space) */
+    return p->req.amz_date ? 0 : -1;
 }
 
 /* ---- one vector ---------------------------------------------------------------- */
@@ -146,17 +181,19 @@ show_diff (const char *what, const char *got, const char *want)
 }
 
 static void
-run_vector (const char *dir, const char *name)
+run_vector (const char *dir, const char *name0, const char *service, int spaced)
 {
-    char file[4096];
+    char file[4096], name[512];
     sigv4_http p;
-    char *want_creq = slurp_expected (dir, name, "creq");
-    char *want_sts = slurp_expected (dir, name, "sts");
-    char *want_authz = slurp_expected (dir, name, "authz");
+    char *want_creq = slurp_expected (dir, name0, "creq");
+    char *want_sts = slurp_expected (dir, name0, "sts");
+    char *want_authz = slurp_expected (dir, name0, "authz");
     char *creq = NULL, *sts = NULL;
 
+    snprintf (name, sizeof name, "%s%s", name0, spaced ? " (\"Name: value\")" : "");
     memset (&p, 0, sizeof p);
-    int parsed = vector_path (file, sizeof file, dir, name, "req") == 0 && parse_req (file, &p) == 0;
+    int parsed = vector_path (file, sizeof file, dir, name0, "req") == 0 &&
+                 parse_req (file, service, spaced, &p) == 0;
     ok (parsed && want_creq && want_sts && want_authz, "%s: read req, creq, sts, authz", name);
     if (!parsed || !want_creq || !want_sts || !want_authz)
         goto out;
@@ -200,7 +237,7 @@ name_cmp (const void *a, const void *b)
 }
 
 static size_t
-run_suite (const char *dir)
+run_suite (const char *dir, const char *service)
 {
     DIR *d = opendir (dir);
     char *names[256];
@@ -221,8 +258,10 @@ run_suite (const char *dir)
     closedir (d);
     qsort (names, n, sizeof *names, name_cmp);
     for (size_t i = 0; i < n; i++) {
-        if (names[i])
-            run_vector (dir, names[i]);
+        if (names[i]) {
+            run_vector (dir, names[i], service, 0);
+            run_vector (dir, names[i], service, 1);
+        }
         free (names[i]);
     }
     return n;
@@ -422,6 +461,47 @@ test_canonical_details (void)
     free (a);
     a = NULL;
 
+    /* S3: an encoded path is not encoded again, an encoded slash stays one. */
+    vanilla (&r, h);
+    r.service = "s3";
+    r.path = "/photos/my%20cat.jpg";
+    rc = sigv4_canonical_request (&r, &a);
+    ok (rc == 0 && a && starts_with (a, "GET\n/photos/my%20cat.jpg\n"),
+        "S3 path with %%20 encoded once, not as %%2520");
+    free (a);
+    a = NULL;
+    r.path = "/a%2fb/c%2Bd+e";
+    rc = sigv4_canonical_request (&r, &a);
+    ok (rc == 0 && a && starts_with (a, "GET\n/a%2Fb/c%2Bd%2Be\n"),
+        "S3 path: %%2F kept, '+' encoded");
+    free (a);
+    a = NULL;
+
+    /* Two x-amz-content-sha256 headers: which one is the payload hash? Refused. */
+    vanilla (&r, h);
+    sigv4_header h4[4] = { h[0], h[1], { "x-amz-content-sha256", "UNSIGNED-PAYLOAD" },
+                           { "X-Amz-Content-SHA256", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" } };
+    r.headers = h4;
+    r.n_headers = 4;
+    char sig[65], authz[512], err[256] = "";
+    soft_kdate k = { .secret = SUITE_SECRET };
+    rc = sigv4_sign (&r, soft_kdate_fn, &k, sig, authz, sizeof authz, err, sizeof err);
+    ok (rc == -1 && strstr (err, "x-amz-content-sha256") && strstr (err, "twice") && k.calls == 0,
+        "two x-amz-content-sha256 headers are refused: %s", err);
+    rc = sigv4_canonical_request (&r, &a);
+    ok (rc == -1 && a == NULL, "... and have no canonical request");
+    free (a);
+    a = NULL;
+
+    /* amz_date as a header value gives it: blanks around it do not matter. */
+    vanilla (&r, h);
+    char base[65] = "", spaced[65] = "";
+    sigv4_sign (&r, soft_kdate_fn, &k, base, authz, sizeof authz, err, sizeof err);
+    r.amz_date = " \t20150830T123600Z ";
+    rc = sigv4_sign (&r, soft_kdate_fn, &k, spaced, authz, sizeof authz, err, sizeof err);
+    ok (rc == 0 && *base && !strcmp (base, spaced), "amz_date with blanks around it: %s",
+        rc ? err : spaced);
+
     /* x-amz-content-sha256 is used as the payload hash when present. */
     vanilla (&r, h);
     h[2] = (sigv4_header) { "x-amz-content-sha256", "UNSIGNED-PAYLOAD" };
@@ -449,8 +529,13 @@ main (int argc, char **argv)
     else
         snprintf (dir, sizeof dir, "./tests/sigv4");
 
-    size_t n = run_suite (dir);
+    size_t n = run_suite (dir, SUITE_SERVICE);
     ok (n >= 10, "%zu test-suite vectors found in %s", n, dir);
+    /* S3, signed by botocore (tests/sigv4/s3/make-vectors.py) */
+    char s3dir[4200];
+    snprintf (s3dir, sizeof s3dir, "%s/s3", dir);
+    n = run_suite (s3dir, "s3");
+    ok (n >= 5, "%zu S3 vectors found in %s", n, s3dir);
     test_doc_signing_key ();
     test_negative ();
     test_canonical_details ();

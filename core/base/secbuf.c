@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "secbuf.h"
+#include "base/secbuf.h"
 
 /*
  * Small secbufs (up to SLOT - sizeof (secbuf) bytes: auth values, PIN-derived

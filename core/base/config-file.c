@@ -8,8 +8,8 @@
 #include <string.h>
 
 #define LOG_MODULE "config"
-#include "config-file.h"
-#include "log.h"
+#include "base/config-file.h"
+#include "base/log.h"
 
 #define MAX_KEYS 16
 

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #define LOG_MODULE "tpm"
-#include "crypto.h"
-#include "log.h"
-#include "tpm-lease.h"
+#include "crypto/crypto.h"
+#include "base/log.h"
+#include "tpm/lease.h"
 
 #define DEAD_MAX 32
 

@@ -6,7 +6,7 @@
  * of allocation; stack use stays well under 1 KiB.  Bytes are read and
  * written one at a time, so host endianness and alignment do not matter.
  */
-#include "hbverify.h"
+#include "verify/hbverify.h"
 
 /* ---- small helpers ---- */
 

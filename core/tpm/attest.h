@@ -20,8 +20,8 @@
 #ifndef TT_ATTEST_TPM_H
 #define TT_ATTEST_TPM_H
 
-#include "attest-verify.h"
-#include "tpm.h"
+#include "verify/attest-verify.h"
+#include "tpm/tpm.h"
 
 #define TPM_AK_MAX_KEYS ATTEST_MAX_KEYS
 

@@ -31,48 +31,15 @@
 #include <tss2/tss2_sys.h>
 
 #define LOG_MODULE "tpm"
-#include "crypto.h"
-#include "log.h"
-#include "tpm-internal.h"
+#include "crypto/crypto.h"
+#include "base/log.h"
+#include "tpm/internal.h"
 
 #define NONCE 32
 
-static TSS2_SYS_CONTEXT *
-sys_of (tpm *t)
-{
-    TSS2_SYS_CONTEXT *sys = NULL;
-    if (t->esys == NULL || Esys_GetSysContext (t->esys, &sys) != TSS2_RC_SUCCESS)
-        return NULL;
-    return sys;
-}
-
-/* A flush whose failure the caller cannot act on; a lost TPM still closes the
- * connection (the SAPI context would wait for the response for ever). */
-static void
-sys_flush (tpm *t, TSS2_SYS_CONTEXT *sys, TPM2_HANDLE handle)
-{
-    TSS2_RC r = Tss2_Sys_FlushContext (sys, handle);
-
-    if ((r & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER)
-        tpm_rv (t, r, "ending the signing session");
-    lease_del (t->lease, handle); /* after the flush: see tpm_flush_inlock */
-}
-
-void
-tpm_fast_release_inlock (tpm *t, bool flush)
-{
-    TSS2_SYS_CONTEXT *sys = sys_of (t);
-    TPM2_HANDLE handle = t->fast.handle;
-
-    t->fast.handle = 0;
-    secbuf_free (t->fast.key);
-    t->fast.key = NULL;
-    if (handle != 0 && flush && sys != NULL)
-        sys_flush (t, sys, handle);
-}
-
-CK_RV
-tpm_fast_begin_inlock (tpm *t)
+/* Starts a salted session of the given type (HMAC, or POLICY) in s. */
+static CK_RV
+sess_start (tpm *t, TPM2_SE type, struct tpm_fast *s, const char *what)
 {
     static const TPMT_SYM_DEF cfb = {
         .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB
@@ -87,9 +54,9 @@ tpm_fast_begin_inlock (tpm *t)
     TSS2_RC r;
     CK_RV rv = tpm_srk_inlock (t);
 
-    if (rv != CKR_OK || t->fast.handle != 0)
+    if (rv != CKR_OK)
         return rv;
-    if ((sys = sys_of (t)) == NULL)
+    if ((sys = tpm_sys_of (t)) == NULL)
         return CKR_DEVICE_ERROR;
     if (!t->srk_point_ok || Esys_TR_GetTpmHandle (t->esys, t->srk, &srk) != TSS2_RC_SUCCESS) {
         LOG_ERROR ("no SRK public key for the session salt");
@@ -111,27 +78,59 @@ tpm_fast_begin_inlock (tpm *t)
     randombytes_buf (caller.buffer, NONCE);
 
     lease_pending (t->lease, true);
-    r = Tss2_Sys_StartAuthSession (sys, srk, TPM2_RH_NULL, NULL, &caller, &enc, TPM2_SE_HMAC,
-                                   &cfb, TPM2_ALG_SHA256, &handle, &tpm_nonce, NULL);
+    r = Tss2_Sys_StartAuthSession (sys, srk, TPM2_RH_NULL, NULL, &caller, &enc, type, &cfb,
+                                   TPM2_ALG_SHA256, &handle, &tpm_nonce, NULL);
     if (r == TSS2_RC_SUCCESS)
         lease_add (t->lease, handle, NULL, 0);
     else
         lease_pending (t->lease, false);
-    rv = tpm_rv (t, r, "starting the signing session");
+    rv = tpm_rv (t, r, what);
     if (rv == CKR_OK && tpm_nonce.size != NONCE)
         rv = CKR_FUNCTION_FAILED;
-    if (rv == CKR_OK && (t->fast.key = secbuf_new (32)) == NULL)
+    if (rv == CKR_OK && (s->key = secbuf_new (32)) == NULL)
         rv = CKR_HOST_MEMORY;
     if (rv == CKR_OK) {
         /* unbound: sessionKey = KDFa(SHA-256, salt, "ATH", nonceTPM, nonceCaller) */
         crypto_kdfa_sha256 (salt, sizeof salt, "ATH", tpm_nonce.buffer, NONCE, caller.buffer,
-                            NONCE, t->fast.key->data, 32);
-        t->fast.handle = handle;
-        memcpy (t->fast.nonce_tpm, tpm_nonce.buffer, NONCE);
+                            NONCE, s->key->data, 32);
+        s->handle = handle;
+        s->retries = 0;
+        memcpy (s->nonce_tpm, tpm_nonce.buffer, NONCE);
     } else if (r == TSS2_RC_SUCCESS && t->esys != NULL) {
-        sys_flush (t, sys, handle);
+        tpm_sys_flush (t, sys, handle);
     }
     sodium_memzero (salt, sizeof salt);
+    return rv;
+}
+
+CK_RV
+tpm_fast_begin_inlock (tpm *t)
+{
+    if (t->fast.handle != 0)
+        return tpm_srk_inlock (t);
+    return sess_start (t, TPM2_SE_HMAC, &t->fast, "starting the signing session");
+}
+
+/* A salted policy session (in s) that has met PolicyPCR (the selected PCRs as
+ * they are now: the command fails with TPM_RC_POLICY_FAIL when they differ
+ * from the bound values) and PolicyAuthValue (the key's authValue keys the
+ * command's HMAC, as in an HMAC session). */
+static CK_RV
+policy_start (tpm *t, tpm_pcrs pcrs, struct tpm_fast *s)
+{
+    TPML_PCR_SELECTION sel = tpm_pcr_selection (pcrs);
+    TPM2B_DIGEST now = { 0 }; /* empty: the TPM takes the current values */
+    TSS2_SYS_CONTEXT *sys;
+    CK_RV rv = sess_start (t, TPM2_SE_POLICY, s, "starting a policy session");
+
+    if (rv == CKR_OK && (sys = tpm_sys_of (t)) != NULL)
+        rv = tpm_rv (t, Tss2_Sys_PolicyPCR (sys, s->handle, NULL, &now, &sel, NULL), "PolicyPCR");
+    if (rv == CKR_OK && (sys = tpm_sys_of (t)) != NULL)
+        rv = tpm_rv (t, Tss2_Sys_PolicyAuthValue (sys, s->handle, NULL, NULL), "PolicyAuthValue");
+    if (rv == CKR_OK && t->esys == NULL)
+        rv = CKR_DEVICE_ERROR; /* the connection was lost (tpm_rv closed it) */
+    if (rv != CKR_OK)
+        tpm_sess_release_inlock (t, s, t->esys != NULL);
     return rv;
 }
 
@@ -140,14 +139,15 @@ tpm_fast_begin_inlock (tpm *t)
  * bytes of its Name) was stored hashed with that algorithm, as ESAPI sends it
  * at creation (a key with a SHA-1 Name: a 20-byte HMAC key, CKA_VALUE_LEN 20). */
 static size_t
-hmac_key (const tpm *t, const TPM2B_NAME *name, const secbuf *auth, uint8_t key[32 + 64])
+hmac_key (const struct tpm_fast *s, const TPM2B_NAME *name, const secbuf *auth,
+          uint8_t key[32 + 64])
 {
     uint16_t alg = name->size >= 2 ? (uint16_t) (name->name[0] << 8 | name->name[1]) : 0;
     size_t digest = alg == TPM2_ALG_SHA1 ? 20 : alg == TPM2_ALG_SHA384 ? 48
                     : alg == TPM2_ALG_SHA512 ? 64 : 32;
     size_t n = auth != NULL ? auth->len : 0;
 
-    memcpy (key, t->fast.key->data, 32);
+    memcpy (key, s->key->data, 32);
     if (n > digest) {
         crypto_digest *d = NULL;
         CK_MECHANISM_TYPE m = alg == TPM2_ALG_SHA1 ? CKM_SHA_1 : alg == TPM2_ALG_SHA384
@@ -216,12 +216,12 @@ decrypt_response (TSS2_SYS_CONTEXT *sys, const uint8_t *key, size_t key_len,
 /* Before a command on loaded key h: starts the session, gives the SAPI
  * context, the key's TPM handle and its Name (cached with the key). */
 static CK_RV
-fast_prepare_inlock (tpm *t, ESYS_TR h, TSS2_SYS_CONTEXT **sys, TPM2_HANDLE *handle,
-                     TPM2B_NAME *name)
+fast_prepare_inlock (tpm *t, struct tpm_fast *s, ESYS_TR h, TSS2_SYS_CONTEXT **sys,
+                     TPM2_HANDLE *handle, TPM2B_NAME *name)
 {
     TPM2B_NAME *n = NULL;
     const struct tpm_cached *c;
-    CK_RV rv = tpm_fast_begin_inlock (t);
+    CK_RV rv = s == &t->fast ? tpm_fast_begin_inlock (t) : CKR_OK;
 
     if (rv != CKR_OK)
         return rv;
@@ -242,19 +242,10 @@ fast_prepare_inlock (tpm *t, ESYS_TR h, TSS2_SYS_CONTEXT **sys, TPM2_HANDLE *han
     return rv;
 }
 
-void
-tpm_fast_wipe_response (TSS2_SYS_CONTEXT *sys)
-{
-    const uint8_t *p = NULL;
-    size_t size = 0;
-
-    /* the SAPI context's buffer is ours between commands (under t->lock) */
-    if (Tss2_Sys_GetEncryptParam (sys, &size, &p) == TSS2_RC_SUCCESS && p != NULL)
-        sodium_memzero ((uint8_t *) (uintptr_t) p, size);
-}
-
 /* Runs the command prepared in the SAPI context (Tss2_Sys_<Cmd>_Prepare) with
- * the session authorizing its one handle (its Name and authValue auth);
+ * session s authorizing its one handle (its Name and authValue auth); the
+ * hot path's session is continued, a policy session is not (the TPM flushes
+ * it once the command succeeds);
  * encrypt: the response's first parameter comes back encrypted, and is
  * decrypted for Tss2_Sys_<Cmd>_Complete. The response's HMAC is checked.
  * TPM_FAST_RETRY: the TPM asked for the command again (RETRY, YIELDED,
@@ -262,10 +253,10 @@ tpm_fast_wipe_response (TSS2_SYS_CONTEXT *sys)
 #define TPM_FAST_RETRY (CKR_VENDOR_DEFINED | 0x7e7e7e7eUL)
 
 static CK_RV
-fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *auth,
-                     bool encrypt, const char *what)
+fast_execute_inlock (tpm *t, struct tpm_fast *s, TPM2_CC cc, const TPM2B_NAME *name,
+                     const secbuf *auth, bool encrypt, const char *what)
 {
-    TSS2_SYS_CONTEXT *sys = sys_of (t);
+    TSS2_SYS_CONTEXT *sys = tpm_sys_of (t);
     TSS2L_SYS_AUTH_COMMAND cmd = { .count = 1 };
     TSS2L_SYS_AUTH_RESPONSE rsp = { 0 };
     TPMS_AUTH_COMMAND *a = &cmd.auths[0];
@@ -276,7 +267,7 @@ fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *a
     TSS2_RC r;
     CK_RV rv;
 
-    if (sys == NULL || t->fast.handle == 0)
+    if (sys == NULL || s->handle == 0)
         return CKR_FUNCTION_FAILED; /* tpm_fast_begin_inlock first */
     if ((r = Tss2_Sys_GetCpBuffer (sys, &params_len, &params)) != TSS2_RC_SUCCESS) {
         LOG_ERROR ("%s: %s", what, Tss2_RC_Decode (r));
@@ -292,27 +283,27 @@ fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *a
     crypto_hash_sha256_final (&st, hash);
 
     randombytes_buf (caller, NONCE);
-    a->sessionHandle = t->fast.handle;
+    a->sessionHandle = s->handle;
     a->nonce.size = NONCE;
     memcpy (a->nonce.buffer, caller, NONCE);
-    a->sessionAttributes = TPMA_SESSION_CONTINUESESSION | (encrypt ? TPMA_SESSION_ENCRYPT : 0);
+    a->sessionAttributes = (s == &t->fast ? TPMA_SESSION_CONTINUESESSION : 0)
+                           | (encrypt ? TPMA_SESSION_ENCRYPT : 0);
     a->hmac.size = 32;
-    key_len = hmac_key (t, name, auth, key);
-    hmac_parts (key, key_len, hash, caller, t->fast.nonce_tpm, a->sessionAttributes,
-                a->hmac.buffer);
+    key_len = hmac_key (s, name, auth, key);
+    hmac_parts (key, key_len, hash, caller, s->nonce_tpm, a->sessionAttributes, a->hmac.buffer);
 
     r = Tss2_Sys_SetCmdAuths (sys, &cmd);
     if (r == TSS2_RC_SUCCESS)
         r = Tss2_Sys_Execute (sys);
     if ((r == TPM2_RC_RETRY || r == TPM2_RC_YIELDED || r == TPM2_RC_TESTING)
-        && t->fast.retries < 20) {
+        && s->retries < 20) {
         /* the TPM did not start the command (ESAPI would resend it): the
          * session is untouched, the caller prepares the command again */
         sodium_memzero (key, sizeof key);
-        usleep (1000 * t->fast.retries++);
+        usleep (1000 * s->retries++);
         return TPM_FAST_RETRY;
     }
-    t->fast.retries = 0;
+    s->retries = 0;
     if (r == TSS2_RC_SUCCESS)
         r = Tss2_Sys_GetRspAuths (sys, &rsp);
     rv = tpm_rv (t, r, what);
@@ -342,15 +333,18 @@ fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *a
                        what);
             rv = CKR_DEVICE_ERROR;
         } else {
-            memcpy (t->fast.nonce_tpm, ra->nonce.buffer, NONCE);
+            memcpy (s->nonce_tpm, ra->nonce.buffer, NONCE);
             if (encrypt)
                 rv = decrypt_response (sys, key, key_len, ra->nonce.buffer, caller);
         }
     }
     /* after a failure the session's nonces may no longer agree with the TPM's:
-     * start a new one next time (a lost TPM took it with it) */
-    if (rv != CKR_OK)
-        tpm_fast_release_inlock (t, t->esys != NULL);
+     * start a new one next time (a lost TPM took it with it); a policy
+     * session is used once, and after success the TPM has flushed it */
+    if (rv == CKR_OK && s != &t->fast)
+        lease_del (t->lease, s->handle); /* gone with the command */
+    if (rv != CKR_OK || s != &t->fast)
+        tpm_sess_release_inlock (t, s, rv != CKR_OK && t->esys != NULL);
     sodium_memzero (key, sizeof key);
     sodium_memzero (&st, sizeof st);
     return rv;
@@ -358,18 +352,28 @@ fast_execute_inlock (tpm *t, TPM2_CC cc, const TPM2B_NAME *name, const secbuf *a
 
 CK_RV
 tpm_fast_call_inlock (tpm *t, ESYS_TR h, TPM2_CC cc, tpm_fast_prep prep, void *arg,
-                      const secbuf *auth, bool encrypt, const char *what, TSS2_SYS_CONTEXT **sys)
+                      const tpm_key *k, bool encrypt, const char *what, TSS2_SYS_CONTEXT **sys)
 {
+    struct tpm_fast policy = { 0 }, *s = &t->fast;
     TPM2_HANDLE handle = 0;
     TPM2B_NAME name;
-    CK_RV rv;
+    CK_RV rv = CKR_OK;
 
-    do {
-        rv = fast_prepare_inlock (t, h, sys, &handle, &name);
+    if (k->pcrs.mask != 0) {
+        s = &policy;
+        rv = policy_start (t, k->pcrs, s);
+    }
+    while (rv == CKR_OK) {
+        rv = fast_prepare_inlock (t, s, h, sys, &handle, &name);
         if (rv == CKR_OK)
             rv = tpm_rv (t, prep (*sys, handle, arg), what);
         if (rv == CKR_OK)
-            rv = fast_execute_inlock (t, cc, &name, auth, encrypt, what);
-    } while (rv == TPM_FAST_RETRY);
+            rv = fast_execute_inlock (t, s, cc, &name, k->auth, encrypt, what);
+        if (rv != TPM_FAST_RETRY)
+            break;
+        rv = CKR_OK;
+    }
+    if (s != &t->fast)
+        tpm_sess_release_inlock (t, s, t->esys != NULL); /* when prepare failed */
     return rv;
 }

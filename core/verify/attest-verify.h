@@ -72,6 +72,7 @@ typedef struct attest_bundle {
     attest_bytes signed_part; /* header + body */
     attest_bytes nonce, identity, identity_id, identity_label;
     uint64_t time;
+    attest_bytes time_field; /* its 8 bytes; NULL when absent */
     attest_bytes ak_pub, ek_pub, ek_cert, quote, quote_sig;
     uint16_t pcr_bank;
     uint32_t pcr_mask;
@@ -92,7 +93,7 @@ int attest_parse (const uint8_t *b, size_t len, attest_bundle *out, char *err, s
 typedef struct attest_expect {
     const uint8_t *nonce;
     size_t nonce_len;
-    const uint8_t *ak_name; /* a previously trusted AK name (nameAlg || digest) */
+    const uint8_t *ak_name; /* the trusted AK name (nameAlg || digest); required */
     size_t ak_name_len;
     const uint8_t *identity; /* DER SPKI of the expected identity key */
     size_t identity_len;
@@ -120,11 +121,19 @@ typedef struct attest_report {
     uint64_t clock, firmware;
     uint32_t reset_count, restart_count;
     bool safe;
+    /* the AK is the trusted one (expect->ak_name given and equal to its name) */
+    bool ak_trusted;
 } attest_report;
 
 /* Verifies a bundle offline. Every check made is in report (name, ok,
  * detail); returns report->failed, 0 when every check passed. Never reads
- * outside bundle[0, len). */
+ * outside bundle[0, len).
+ *
+ * Fails closed: a bundle proves nothing about a TPM unless its AK is trusted,
+ * so without expect->ak_name the check "ak-trust" fails (NOT ESTABLISHED) and
+ * the result is never 0; with it, "ak-name" fails when the AK differs. An
+ * Ed25519 identity (which no TPM can certify) is trusted only as
+ * expect->identity. */
 int attest_verify (const uint8_t *bundle, size_t len, const attest_expect *expect,
                    attest_report *report);
 

@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ck.h"
-#include "secbuf.h"
+#include "base/ck.h"
+#include "base/secbuf.h"
 
 typedef struct tpm tpm;
 

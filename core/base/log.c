@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
+#include "base/log.h"
 
 static int log_level = -1;
 static FILE *log_file;

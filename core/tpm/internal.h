@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The TPM layer's internals, shared by the files that talk ESAPI (tpm.c and
- * the TPM parts of other features). Nothing outside core/tpm*.c includes this.
+ * The TPM layer's internals, shared by the files of core/tpm/ (the only code
+ * that talks ESAPI). Nothing outside core/tpm/ includes this.
  *
  * Locking: every public tpm_* call takes t->lock (pthread_mutex_lock) and ends
  * with tpm_unlock(), which also drops what must not outlive a call on a TCTI
@@ -14,9 +14,10 @@
 #include <stdbool.h>
 
 #include <tss2/tss2_esys.h>
+#include <tss2/tss2_sys.h>
 
-#include "tpm-lease.h"
-#include "tpm.h"
+#include "tpm/lease.h"
+#include "tpm/tpm.h"
 
 #define SRK_PERSISTENT_HANDLE 0x81000001
 #define TPM_CACHE_MAX 2 /* keys kept loaded (the TPM has as few as 3 object slots) */
@@ -46,7 +47,7 @@ struct tpm {
     ESYS_TR in_use; /* the cached key between tpm_key_get and _put: not evicted */
     uint8_t srk_point[65]; /* the SRK's public key, 04||X||Y, for session salts */
     bool srk_point_ok;
-    struct tpm_fast {      /* the hot path's session (tpm-fast.c) */
+    struct tpm_fast {      /* the hot path's session (tpm-fast.c); a policy session likewise */
         TPM2_HANDLE handle; /* 0: none */
         uint8_t nonce_tpm[32];
         secbuf *key;        /* sessionKey */
@@ -74,6 +75,12 @@ CK_RV tpm_rv (tpm *t, TSS2_RC r, const char *what);
  * and dropped it, so the attempt can run again from scratch. Locals holding
  * ESYS_TRs must be reset to ESYS_TR_NONE before the next attempt. */
 bool tpm_retry_inlock (tpm *t, CK_RV rv);
+/* For a call that creates objects before it uses what this process keeps
+ * loaded (attestation): when the TPM was restarted or cleared since the last
+ * call, drops that state now (as a failed command would, logged) so that
+ * nothing this call creates is left behind when the stale state fails it.
+ * One TPM command (ReadClock) when state is kept, none otherwise. */
+void tpm_check_state_inlock (tpm *t, const char *what);
 CK_RV tpm_connect_inlock (tpm *t);
 /* A persistent or NV handle is defined in the TPM (one GetCapability). */
 bool tpm_handle_exists_inlock (tpm *t, TPM2_HANDLE handle);
@@ -103,13 +110,15 @@ struct tpm_cached *tpm_cache_find (tpm *t, ESYS_TR h);
 void tpm_cache_flush_inlock (tpm *t);
 /* Starts the hot path's session unless it runs: before Tss2_Sys_<Cmd>_Prepare. */
 CK_RV tpm_fast_begin_inlock (tpm *t);
-/* Prepares (prep, given the key's TPM handle) and runs a command on loaded
- * key h with the hot path's session (see tpm-fast.c), again when the
- * TPM asks for it; on success its response waits in *sys for
- * Tss2_Sys_<Cmd>_Complete. */
+/* Prepares (prep, given the key's TPM handle) and runs a command on key k,
+ * loaded as h, again when the TPM asks for it: with the hot path's session
+ * (see tpm-fast.c), or for a PCR-bound key a policy session of its own
+ * (PolicyPCR AND PolicyAuthValue) run the same way, never through ESAPI (which
+ * would keep the key's authValue in its session). On success the response
+ * waits in *sys for Tss2_Sys_<Cmd>_Complete. */
 typedef TSS2_RC (*tpm_fast_prep) (TSS2_SYS_CONTEXT *sys, TPM2_HANDLE key, void *arg);
 CK_RV tpm_fast_call_inlock (tpm *t, ESYS_TR h, TPM2_CC cc, tpm_fast_prep prep, void *arg,
-                            const secbuf *auth, bool encrypt, const char *what,
+                            const tpm_key *k, bool encrypt, const char *what,
                             TSS2_SYS_CONTEXT **sys);
 /* Wipes the decrypted first response parameter left in the SAPI context's
  * buffer, once _Complete has copied it out. */
@@ -131,5 +140,34 @@ CK_RV tpm_pcr_read_inlock (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len);
  * session for a PCR-bound key); tpm_key_session_done after the command. */
 CK_RV tpm_key_session_inlock (tpm *t, const tpm_key *k, TPMA_SESSION attrs, ESYS_TR *s);
 void tpm_key_session_done (tpm *t, const tpm_key *k, ESYS_TR *s, CK_RV rv);
+
+/* What the files of the TPM layer share besides the above, by file. */
+/* conn.c: flushes the least recently used cached key (not the one in use);
+ * false when none is cached. */
+bool tpm_cache_evict_inlock (tpm *t);
+/* The ESAPI context's SAPI context, NULL when not connected. */
+TSS2_SYS_CONTEXT *tpm_sys_of (tpm *t);
+/* A flush through SAPI whose failure the caller cannot act on (a lost TPM
+ * still closes the connection), then forgets the handle in the lease. */
+void tpm_sys_flush (tpm *t, TSS2_SYS_CONTEXT *sys, TPM2_HANDLE handle);
+/* Ends one of our SAPI sessions (flush: tell the TPM too); wipes its key. */
+void tpm_sess_release_inlock (tpm *t, struct tpm_fast *s, bool flush);
+/* After an ESAPI command with a response-encrypted secret: wipes what ESAPI
+ * decrypted in place in the SAPI buffer (it frees it unwiped later). */
+void tpm_esys_wipe_response (tpm *t);
+/* session.c: starts a session, salted with the SRK (AES-128-CFB) or plain (a
+ * trial session), recorded in the lease. */
+CK_RV tpm_start_session_inlock (tpm *t, TPM2_SE type, bool salted, ESYS_TR *s, const char *what);
+/* cache.c: after a command, true when it failed for want of an object slot
+ * and a cached key was flushed to make room (the caller retries). */
+bool tpm_evicted_for (tpm *t, TSS2_RC r);
+/* seal.c: Esys_Create under the SRK in the salted session with command
+ * parameter encryption (the sensitive part travels encrypted); the policy, if
+ * any, replaces userWithAuth; marshals the result (out_pub: Esys_Free). */
+CK_RV tpm_create (tpm *t, const TPM2B_SENSITIVE_CREATE *in, TPM2B_PUBLIC *tmpl,
+                  const tpm_policy *pol, const char *what, tpm_blob *pub, tpm_blob *priv,
+                  TPM2B_PUBLIC **out_pub);
+/* ec.c: the public point (04||X||Y) of an ECC public area. */
+CK_RV tpm_ec_point_from_public (const TPM2B_PUBLIC *p, uint8_t *point, size_t *point_len);
 
 #endif

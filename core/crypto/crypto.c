@@ -16,9 +16,9 @@
 #include <string.h>
 
 #define LOG_MODULE "crypto"
-#include "crypto.h"
+#include "crypto/crypto.h"
 #include "pkcs11-tpmtrust.h"
-#include "log.h"
+#include "base/log.h"
 
 #define PIN_KDF_ITERATIONS 10000
 

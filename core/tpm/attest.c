@@ -13,11 +13,11 @@
 #include <tss2/tss2_rc.h>
 
 #define LOG_MODULE "attest"
-#include "attest-tpm.h"
-#include "config-file.h"
-#include "crypto.h"
-#include "log.h"
-#include "tpm-internal.h"
+#include "tpm/attest.h"
+#include "base/config-file.h"
+#include "crypto/crypto.h"
+#include "base/log.h"
+#include "tpm/internal.h"
 
 /* The AK template (docs/attestation.md). */
 static const TPM2B_PUBLIC ak_template = {
@@ -135,6 +135,7 @@ loaded_drop (tpm *t, loaded *l)
             tpm_flush_inlock (t, &l->h);
     }
     l->h = ESYS_TR_NONE;
+    l->persistent = false;
     Esys_Free (l->pub);
     l->pub = NULL;
 }
@@ -157,7 +158,6 @@ persistent_match (tpm *t, TPM2_HANDLE handle, const TPM2B_PUBLIC *tmpl, loaded *
     LOG_INFO ("persistent handle 0x%08x holds another key: deriving it instead", handle);
     out->persistent = true;
     loaded_drop (t, out);
-    out->persistent = false;
     return false;
 }
 
@@ -199,10 +199,20 @@ ak_handle_setting (void)
     return v ? (uint32_t) strtoul (v, NULL, 0) : 0;
 }
 
+/* Connects; first drops what this process kept loaded when the TPM was
+ * restarted since the last call: the primaries made here come before any use
+ * of that state, and would be left in the TPM when it failed the call. */
+static CK_RV
+connect_inlock (tpm *t)
+{
+    tpm_check_state_inlock (t, "attestation");
+    return tpm_connect_inlock (t);
+}
+
 static CK_RV
 ak_load_inlock (tpm *t, loaded *ak)
 {
-    CK_RV rv = tpm_connect_inlock (t);
+    CK_RV rv = connect_inlock (t);
     if (rv != CKR_OK || persistent_match (t, ak_handle_setting (), &ak_template, ak))
         return rv;
     return create_primary_inlock (t, ESYS_TR_RH_ENDORSEMENT, &ak_template, "deriving the AK", ak);
@@ -278,7 +288,7 @@ ek_load_inlock (tpm *t, loaded *ek, tpm_blob *cert)
 {
     const ek_kind *k = &ek_kinds[0];
     TPM2B_PUBLIC tmpl;
-    CK_RV rv = tpm_connect_inlock (t);
+    CK_RV rv = connect_inlock (t);
 
     for (size_t i = 0; rv == CKR_OK && i < sizeof ek_kinds / sizeof ek_kinds[0]; i++)
         if (tpm_handle_exists_inlock (t, ek_kinds[i].cert_index)) {
@@ -303,10 +313,13 @@ tpm_ak_public (tpm *t, tpm_blob *pub)
     CK_RV rv;
 
     pthread_mutex_lock (&t->lock);
-    rv = ak_load_inlock (t, &ak);
-    if (rv == CKR_OK)
-        rv = public_blob (ak.pub, pub);
-    loaded_drop (t, &ak);
+    do { /* once more when the TPM was restarted under us (tpm_retry_inlock) */
+        tpm_blob_clear (pub);
+        rv = ak_load_inlock (t, &ak);
+        if (rv == CKR_OK)
+            rv = public_blob (ak.pub, pub);
+        loaded_drop (t, &ak);
+    } while (tpm_retry_inlock (t, rv));
     tpm_unlock (t);
     return rv;
 }
@@ -321,7 +334,8 @@ tpm_ak_persist (tpm *t, uint32_t handle)
     if (handle < 0x81000000 || handle > 0x817fffff)
         return CKR_ARGUMENTS_BAD;
     pthread_mutex_lock (&t->lock);
-    rv = tpm_connect_inlock (t);
+again:
+    rv = connect_inlock (t);
     if (rv == CKR_OK && persistent_match (t, handle, &ak_template, &ak)) {
         LOG_INFO ("the AK is persistent at 0x%08x already", handle);
     } else if (rv == CKR_OK && tpm_handle_exists_inlock (t, handle)) {
@@ -336,10 +350,13 @@ tpm_ak_persist (tpm *t, uint32_t handle)
             rv = tpm_rv (t, Esys_EvictControl (t->esys, ESYS_TR_RH_OWNER, ak.h, ESYS_TR_PASSWORD,
                                                ESYS_TR_NONE, ESYS_TR_NONE, handle, &out),
                          "making the AK persistent");
-        if (out != ESYS_TR_NONE)
+        if (out != ESYS_TR_NONE && t->esys != NULL)
             Esys_TR_Close (t->esys, &out);
+        out = ESYS_TR_NONE;
     }
     loaded_drop (t, &ak);
+    if (tpm_retry_inlock (t, rv))
+        goto again;
     tpm_unlock (t);
     return rv;
 }
@@ -351,10 +368,14 @@ tpm_ek_public (tpm *t, tpm_blob *pub, tpm_blob *cert)
     CK_RV rv;
 
     pthread_mutex_lock (&t->lock);
-    rv = ek_load_inlock (t, &ek, cert);
-    if (rv == CKR_OK)
-        rv = public_blob (ek.pub, pub);
-    loaded_drop (t, &ek);
+    do {
+        tpm_blob_clear (pub);
+        tpm_blob_clear (cert);
+        rv = ek_load_inlock (t, &ek, cert);
+        if (rv == CKR_OK)
+            rv = public_blob (ek.pub, pub);
+        loaded_drop (t, &ek);
+    } while (tpm_retry_inlock (t, rv));
     tpm_unlock (t);
     if (rv != CKR_OK)
         tpm_blob_clear (cert);
@@ -397,9 +418,9 @@ attest_blobs (const TPM2B_ATTEST *a, const TPMT_SIGNATURE *s, tpm_blob *att, tpm
 }
 
 static CK_MECHANISM_TYPE
-bank_mech (uint16_t bank)
+hash_mech (uint16_t alg)
 {
-    switch (bank) {
+    switch (alg) {
     case TPM2_ALG_SHA1:
         return CKM_SHA_1;
     case TPM2_ALG_SHA256:
@@ -413,9 +434,11 @@ bank_mech (uint16_t bank)
     }
 }
 
-/* The quoted PCR digest is the hash of the values read: nothing changed in between. */
+/* The quoted PCR digest is the hash of the values read: nothing changed in
+ * between. TPM2_Quote hashes them with the signing scheme's hash (hash), not
+ * with the bank's algorithm. */
 static bool
-quote_matches (const TPM2B_ATTEST *a, tpm_pcrs pcrs, const uint8_t *values, size_t len)
+quote_matches (const TPM2B_ATTEST *a, TPMI_ALG_HASH hash, const uint8_t *values, size_t len)
 {
     TPMS_ATTEST q;
     crypto_digest *d = NULL;
@@ -425,10 +448,10 @@ quote_matches (const TPM2B_ATTEST *a, tpm_pcrs pcrs, const uint8_t *values, size
 
     if (Tss2_MU_TPMS_ATTEST_Unmarshal (a->attestationData, a->size, &off, &q) != TSS2_RC_SUCCESS)
         return false;
-    if (crypto_digest_new (bank_mech (pcrs.bank), &d) == CKR_OK
+    if (crypto_digest_new (hash_mech (hash), &d) == CKR_OK
         && crypto_digest_update (d, values, len) == CKR_OK
         && crypto_digest_final (d, digest) == CKR_OK)
-        ok = q.attested.quote.pcrDigest.size == crypto_digest_size (bank_mech (pcrs.bank))
+        ok = q.attested.quote.pcrDigest.size == crypto_digest_size (hash_mech (hash))
              && memcmp (digest, q.attested.quote.pcrDigest.buffer,
                         q.attested.quote.pcrDigest.size)
                     == 0;
@@ -456,8 +479,9 @@ quote_inlock (tpm *t, ESYS_TR ak, const TPM2B_DATA *nonce, tpm_pcrs pcrs, tpm_at
             rv = tpm_rv (t, Esys_Quote (t->esys, ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
                                         nonce, &scheme, &sel, &quoted, &sig),
                          "quoting PCRs");
-        if (rv == CKR_OK && pcrs.mask != 0 && !quote_matches (quoted, pcrs, out->pcr_values,
-                                                              out->pcr_len)) {
+        if (rv == CKR_OK && pcrs.mask != 0
+            && !quote_matches (quoted, scheme.details.ecdsa.hashAlg, out->pcr_values,
+                               out->pcr_len)) {
             LOG_INFO ("a PCR changed between reading and quoting: quoting again");
             rv = CKR_FUNCTION_FAILED;
             Esys_Free (quoted);
@@ -517,6 +541,7 @@ tpm_attest (tpm *t, const uint8_t *nonce, size_t nonce_len, tpm_pcrs pcrs, const
         return CKR_ARGUMENTS_BAD;
     memcpy (q.buffer, nonce, nonce_len);
     pthread_mutex_lock (&t->lock);
+again:
     /* the EK first, flushed before the AK and keys take the slots */
     rv = ek_load_inlock (t, &ek, &out->ek_cert);
     if (rv == CKR_OK)
@@ -531,6 +556,12 @@ tpm_attest (tpm *t, const uint8_t *nonce, size_t nonce_len, tpm_pcrs pcrs, const
     for (size_t i = 0; rv == CKR_OK && i < n_keys; i++)
         rv = certify_inlock (t, ak.h, &q, &keys[i], &out->certify[i], &out->certify_sig[i]);
     loaded_drop (t, &ak);
+    if (tpm_retry_inlock (t, rv)) {
+        /* the TPM was restarted (or cleared) since the last call: what the
+         * connection had loaded is gone and it was closed; all over again */
+        tpm_attest_result_clear (out);
+        goto again;
+    }
     tpm_unlock (t);
     if (rv != CKR_OK)
         tpm_attest_result_clear (out);
@@ -557,6 +588,7 @@ tpm_activate_credential (tpm *t, const uint8_t *id_object, size_t id_len,
         || o2 != enc_len)
         return CKR_DATA_INVALID;
     pthread_mutex_lock (&t->lock);
+again:
     rv = ek_load_inlock (t, &ek, NULL);
     if (rv == CKR_OK)
         rv = ak_load_inlock (t, &ak);
@@ -589,6 +621,11 @@ tpm_activate_credential (tpm *t, const uint8_t *id_object, size_t id_len,
     tpm_flush_inlock (t, &s);
     loaded_drop (t, &ak);
     loaded_drop (t, &ek);
+    if (tpm_retry_inlock (t, rv)) {
+        Esys_Free (cred); /* none: it failed */
+        cred = NULL;
+        goto again;
+    }
     tpm_unlock (t);
     if (rv == CKR_OK && (cred->size > *out_len))
         rv = CKR_BUFFER_TOO_SMALL;
