@@ -62,6 +62,9 @@
  *   --sub mem MODULE           RSS and heap before and after BENCH_MEM_SIGS
  *                              cached Ed25519 and BENCH_MEM_TPM_SIGS ECDSA and
  *                              HMAC signatures
+ *
+ * This file is the driver; each measured family has its own file (a
+ * sub-mode and the section it prints), listed in bench.h.
  */
 #include "config.h"
 
