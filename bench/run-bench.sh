@@ -14,7 +14,7 @@
 # Environment: TT_MODULE (default $(dirname $0)/../.libs/tpmtrust-pkcs11.so),
 # TT_TOOL (default $(dirname $0)/../tpmtrust-tool), TT_BENCH (default
 # $(dirname $0)/tpmtrust-bench), BENCH_OUT, and the BENCH_* knobs of
-# tpmtrust-bench.c (BENCH_ROUNDS 5, BENCH_SECS 0.5, BENCH_LAT_RUNS 5,
+# bench/bench-main.c (BENCH_ROUNDS 5, BENCH_SECS 0.5, BENCH_LAT_RUNS 5,
 # BENCH_TOOL_RUNS 5, BENCH_MEM_SIGS 100000, BENCH_MEM_TPM_SIGS 500,
 # BENCH_MEM_WARMUP 100).
 # --quick (or BENCH_QUICK=1): one short round of everything, a smoke run.
