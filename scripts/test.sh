@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The whole test suite, from a clean clone: dependencies, a strict build,
 # `make check` (unit, module and integration tests against private swtpms),
+# `make distcheck` (the tarball, with its unit tests),
 # then the unit and module tests again built with ASan and UBSan, and the
 # threaded tests built with ThreadSanitizer.
 set -euo pipefail
@@ -17,6 +18,16 @@ mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure --enable-strict >/dev/null; } && make -j"$jobs" >/dev/null)
 (cd build && make -j"$jobs" check) || status=1
 cat build/tests/*/*.log 2>/dev/null | grep -E '^(not ok|FAIL)' || true
+
+echo "== make distcheck: the tarball configures, builds, passes the unit tests and installs from a read-only source tree"
+# ~1 min: its make check runs the unit tests only (Makefile.am, --disable-tpm-tests)
+if (cd build && make -j"$jobs" distcheck >distcheck.log 2>&1); then
+    echo "make distcheck: ok (build/distcheck.log)"
+else
+    status=1
+    echo "make distcheck FAILED; the end of build/distcheck.log:"
+    tail -n 30 build/distcheck.log
+fi
 
 echo "== sanitizers: unit and module tests under ASan + UBSan"
 mkdir -p build-asan

@@ -8,7 +8,9 @@
 #
 #   tt_require_swtpm        skip (exit 77) or, with CI=true, fail (exit 99)
 #                           when swtpm / tpm2-tools are missing
-#   swtpm_start             start swtpm on a free 127.0.0.1 port pair P, P+1;
+#   swtpm_start             start swtpm on a free 127.0.0.1 port pair P, P+1
+#                           (below the ephemeral range, free in /proc/net/tcp*
+#                           in any state; see _tt_pick_port; no `ss` needed);
 #                           exports TT_TMP, TT_SWTPM_PORT, TT_SWTPM_PID,
 #                           TPMTRUST_TCTI, TPM2TOOLS_TCTI, TPMTRUST_STORE,
 #                           XDG_DATA_HOME, XDG_RUNTIME_DIR
@@ -29,7 +31,9 @@
 # by the wrapper. The pid files in $TT_TMP are authoritative, so a
 # swtpm_restart done in the test script is still cleaned up by the wrapper.
 #
-# All waits are bounded. Messages go to stderr, prefixed "swtpm-env:".
+# All waits are bounded. Messages go to stderr, prefixed "swtpm-env:"; when
+# swtpm fails to start, they quote its own --log file (the reason a bind()
+# failed is only there).
 # Daemon logs: $TT_TMP/swtpm.log, swtpm.out, dbus.log, abrmd.log
 # (run with TT_KEEP=1 to keep them).
 
@@ -122,25 +126,78 @@ tt_require_abrmd() {
     exit 77
 }
 
-# True if nothing (listening, connected or in TIME-WAIT) uses TCP port $1.
+# Port choice. `ss` is not used (iproute2 is not on every machine, and the
+# connect probe one would fall back to does not see TIME-WAIT): the kernel's
+# own tables in /proc/net/tcp and /proc/net/tcp6 list every socket of this
+# network namespace, in any state, with its local port in hex (field 2,
+# "ADDR:PORT"), its state (field 4; 0A = LISTEN, 06 = TIME-WAIT) and its inode
+# (field 10). A port that is the local port of any socket, even one in
+# TIME-WAIT, counts as taken: bind() fails on the TIME-WAIT left by a
+# connect()ed socket even with SO_REUSEADDR.
+_tt_proc_tcp() {
+    local f
+    for f in /proc/net/tcp /proc/net/tcp6; do
+        [ -r "$f" ] && printf '%s\n' "$f"
+    done
+    return 0
+}
+
+# True if no socket (listening, connected, in TIME-WAIT...) has local TCP
+# port $1. Without /proc/net/tcp, a connect probe (blind to TIME-WAIT).
 _tt_port_free() {
-    local p=$1
-    if command -v ss >/dev/null 2>&1; then
-        [ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]
+    local p=$1 files
+    files=$(_tt_proc_tcp)
+    if [ -n "$files" ]; then
+        # shellcheck disable=SC2086
+        awk -v h="$(printf '%04X' "$p")" \
+            'FNR > 1 { n = split($2, a, ":"); if (a[n] == h) exit 1 }' $files
     else
         ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null
     fi
 }
 
-# Print a port P in [20000, 59999] such that P and P+1 look free.
+# Print a port P such that P and P+1 (swtpm's server and control ports; the
+# swtpm TCTI wants the control port at P+1) are both free (_tt_port_free).
+# P is drawn from 20000 up to below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768-60999 by default), so no outgoing
+# connection can take P or P+1 between this check and the daemon's bind().
+# If the ephemeral range leaves no room there, from above it, else 20000-59999.
 _tt_pick_port() {
-    local p i
+    local lo=32768 hi=60999 min=20000 max p i cands='' files
+    { read -r lo hi </proc/sys/net/ipv4/ip_local_port_range; } 2>/dev/null || true
+    if ((lo - 2 - min >= 1000)); then
+        max=$((lo - 2))
+    elif ((65534 - hi - 1 >= 1000)); then
+        min=$((hi + 1))
+        max=65533
+    else
+        max=59999
+    fi
+    files=$(_tt_proc_tcp)
+    if [ -z "$files" ]; then
+        for ((i = 0; i < 100; i++)); do
+            p=$((min + (RANDOM * 32768 + RANDOM) % (max - min + 1)))
+            _tt_port_free "$p" && _tt_port_free $((p + 1)) && { echo "$p"; return 0; }
+        done
+        return 1
+    fi
+    # One pass over the tables (there may be tens of thousands of TIME-WAIT
+    # entries) for 100 random candidates "P:hex(P):hex(P+1)".
     for ((i = 0; i < 100; i++)); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        case $p in 2321 | 2322 | 2320) continue ;; esac
-        _tt_port_free "$p" && _tt_port_free $((p + 1)) && { echo "$p"; return 0; }
+        p=$((min + (RANDOM * 32768 + RANDOM) % (max - min + 1)))
+        cands+=$(printf '%d:%04X:%04X ' "$p" "$p" $((p + 1)))
     done
-    return 1
+    # shellcheck disable=SC2086
+    awk -v c="$cands" '
+        FNR > 1 { n = split($2, a, ":"); used[a[n]] = 1 }
+        END {
+            k = split(c, cs, " ")
+            for (i = 1; i <= k; i++) {
+                split(cs[i], f, ":")
+                if (!(f[2] in used) && !(f[3] in used)) { print f[1]; exit 0 }
+            }
+            exit 1
+        }' $files
 }
 
 # Command-line fragments that identify our daemons (see _tt_pid_is).
@@ -157,10 +214,24 @@ _tt_export_swtpm_tcti() {
 }
 
 # True if PID $2 is the one listening on port $1 (guards against answering
-# probes from someone else's swtpm that won a race for the port).
+# probes from someone else's swtpm that won a race for the port): one of its
+# file descriptors is a LISTEN socket on that port. True when /proc/net/tcp
+# cannot be read (nothing to check with).
 _tt_listener_is() {
-    command -v ss >/dev/null 2>&1 || return 0
-    ss -Hltnp "( sport = :$1 )" 2>/dev/null | grep -q "pid=$2,"
+    local p=$1 pid=$2 files inos fd link ino
+    files=$(_tt_proc_tcp)
+    [ -n "$files" ] || return 0
+    # shellcheck disable=SC2086
+    inos=$(awk -v h="$(printf '%04X' "$p")" \
+        'FNR > 1 && $4 == "0A" { n = split($2, a, ":"); if (a[n] == h) print $10 }' $files)
+    [ -n "$inos" ] || return 1
+    for fd in "/proc/$pid/fd/"*; do
+        link=$(readlink "$fd" 2>/dev/null) || continue
+        for ino in $inos; do
+            [ "$link" = "socket:[$ino]" ] && return 0
+        done
+    done
+    return 1
 }
 
 # One bounded probe of a TCTI: a TPM answering TPM2_GetRandom.
@@ -168,12 +239,27 @@ _tt_probe() {
     timeout -k 1 "${2:-3}" tpm2_getrandom -T "$1" 8 >/dev/null 2>&1
 }
 
+# Size in bytes of file $1 (0 if missing).
+_tt_size() { local n; n=$({ wc -c <"$1"; } 2>/dev/null) || n=0; echo "${n:-0}"; }
+
+# What swtpm wrote during this launch (its --log file first: the reason a
+# bind() failed goes there, not to stdout/stderr), as one line.
+_tt_swtpm_why() {
+    { tail -c +$((_TT_LOG0 + 1)) "$TT_TMP/swtpm.log" 2>/dev/null
+      tail -c +$((_TT_OUT0 + 1)) "$TT_TMP/swtpm.out" 2>/dev/null; } |
+        tail -n 5 | tr '\n' ' ' | sed 's/ *$//'
+}
+
 # Launch swtpm on TT_SWTPM_PORT over TT_TMP/tpm and wait until it answers.
-# Returns 0 when ready, 1 if it died (e.g. port taken), 2 on timeout.
+# Returns 0 when ready, 1 if it died (e.g. port taken), 2 on timeout; on
+# 1 and 2, _TT_SWTPM_WHY holds what swtpm logged during this launch.
 _tt_swtpm_launch() {
     local p=$TT_SWTPM_PORT tcti pid deadline
     tcti=$(_tt_swtpm_tcti)
     mkdir -p "$TT_TMP/tpm"
+    _TT_SWTPM_WHY=''
+    _TT_LOG0=$(_tt_size "$TT_TMP/swtpm.log")
+    _TT_OUT0=$(_tt_size "$TT_TMP/swtpm.out")
     swtpm socket --tpm2 \
         --server "type=tcp,port=$p,bindaddr=127.0.0.1" \
         --ctrl "type=tcp,port=$((p + 1)),bindaddr=127.0.0.1" \
@@ -191,12 +277,14 @@ _tt_swtpm_launch() {
         if ! _tt_alive "$pid"; then
             wait "$pid" 2>/dev/null || true
             rm -f "$TT_TMP/swtpm.pid"
+            _TT_SWTPM_WHY=$(_tt_swtpm_why)
             return 1
         fi
         if _tt_probe "$tcti" 2 && _tt_alive "$pid" && _tt_listener_is "$p" "$pid"; then
             return 0
         fi
         if [ "$SECONDS" -ge "$deadline" ]; then
+            _TT_SWTPM_WHY=$(_tt_swtpm_why)
             return 2
         fi
         sleep 0.05
@@ -257,8 +345,7 @@ _tt_swtpm_relaunch() {
         sleep 0.2
     done
     if [ "$rc" -ne 0 ]; then
-        _tt_msg "ERROR: swtpm did not come up on port $TT_SWTPM_PORT; log:"
-        tail -n 5 "$TT_TMP/swtpm.out" "$TT_TMP/swtpm.log" >&2 2>/dev/null || true
+        _tt_msg "ERROR: swtpm did not come up on ports $TT_SWTPM_PORT,$((TT_SWTPM_PORT + 1)); swtpm said: ${_TT_SWTPM_WHY:-(nothing)}"
         _tt_kill_wait "${TT_SWTPM_PID:-}" "$(_tt_pat_swtpm)"
         return 1
     fi
@@ -316,15 +403,14 @@ swtpm_start() {
         _tt_swtpm_launch || rc=$?
         [ "$rc" -eq 0 ] && break
         if [ "$rc" -eq 2 ]; then
-            _tt_msg "ERROR: swtpm (port $TT_SWTPM_PORT) not ready after ${TT_START_TIMEOUT}s; log:"
-            tail -n 5 "$TT_TMP/swtpm.out" "$TT_TMP/swtpm.log" >&2 2>/dev/null || true
+            _tt_msg "ERROR: swtpm (ports $TT_SWTPM_PORT,$((TT_SWTPM_PORT + 1))) not ready after ${TT_START_TIMEOUT}s; swtpm said: ${_TT_SWTPM_WHY:-(nothing)}"
             _tt_kill_wait "$TT_SWTPM_PID" "$(_tt_pat_swtpm)"
             return 1
         fi
-        _tt_msg "swtpm exited at start on port $TT_SWTPM_PORT (taken?), retrying: $(tail -n 1 "$TT_TMP/swtpm.out" 2>/dev/null)"
+        _tt_msg "swtpm exited at start on ports $TT_SWTPM_PORT,$((TT_SWTPM_PORT + 1)), retrying; swtpm said: ${_TT_SWTPM_WHY:-(nothing)}"
     done
     if [ "$rc" -ne 0 ]; then
-        _tt_msg "ERROR: could not start swtpm after 10 attempts"
+        _tt_msg "ERROR: could not start swtpm after 10 attempts; the last said: ${_TT_SWTPM_WHY:-(nothing)} (logs: $TT_TMP/swtpm.log, swtpm.out; TT_KEEP=1 keeps them)"
         return 1
     fi
 
