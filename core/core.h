@@ -36,6 +36,9 @@ CK_RV core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count)
 CK_RV core_slot_event (CK_SLOT_ID *slot);
 CK_RV core_slot_enter (CK_SLOT_ID slot, tt_token **tok);
 CK_RV core_session_enter (CK_SESSION_HANDLE h, tt_token **tok, tt_session **sess);
+/* The same for C_CloseSession: a session of a token deleted by another
+ * process (CKR_DEVICE_REMOVED everywhere else) can still be closed. */
+CK_RV core_session_enter_to_close (CK_SESSION_HANDLE h, tt_token **tok, tt_session **sess);
 void core_leave (tt_token *tok);
 CK_RV core_session_open_inlock (tt_token *tok, CK_FLAGS flags, CK_SESSION_HANDLE *out);
 CK_RV core_session_close_inlock (tt_token *tok, tt_session *sess);

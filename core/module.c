@@ -19,7 +19,22 @@
 #include "base/log.h"
 
 static pthread_mutex_t module_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Serialises slots_refresh: a store snapshot is applied before the next one
+ * is read, so an older snapshot never undoes what a newer one adopted. Taken
+ * before module_lock, never while holding it or a token lock. */
+static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* What a forked child inherited from its parent and must not touch: the lists
+ * may be mid-change (another thread of the parent held a token lock), the TPM
+ * connection and store handle are the parent's. Kept reachable, never walked. */
+typedef struct forsaken {
+    struct forsaken *older;
+    tt_token **slots;
+    tt_session **sessions;
+    tpm *tpm;
+} forsaken;
+static forsaken *inherited;
 
 static struct {
     bool initialized;
@@ -36,15 +51,24 @@ static struct {
     bool enumerated; /* the slot table was filled once: later changes are slot events */
 } M = { .store_lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* No thread of ours is inside sqlite at a fork (sqlite's global mutexes would
+ * stay held in the child): the first open waits on store_lock, every later
+ * call on the store's own lock. Lock order: module_lock, store_lock, the
+ * store's lock (a thread in a store transaction takes neither of the others:
+ * core_store takes store_lock only before the store exists). */
 static void
 atfork_prepare (void)
 {
     pthread_mutex_lock (&module_lock);
+    pthread_mutex_lock (&M.store_lock);
+    store_fork_prepare (M.st);
 }
 
 static void
 atfork_parent (void)
 {
+    store_fork_parent (M.st);
+    pthread_mutex_unlock (&M.store_lock);
     pthread_mutex_unlock (&module_lock);
 }
 
@@ -52,11 +76,14 @@ static void
 atfork_child (void)
 {
     pthread_mutex_init (&module_lock, NULL);
+    pthread_mutex_init (&refresh_lock, NULL);
+    pthread_mutex_init (&M.store_lock, NULL);
     if (M.initialized) {
         M.forked = true;
-        /* The child is single-threaded here: wipe the unsealed keys it inherited. */
-        for (size_t i = 0; i < M.n_slots; i++)
-            token_wipe_caches (M.slots[i]);
+        /* Every long-lived secret (token secrets, unsealed keys, session keys)
+         * is in the secbuf arena: wipe it whole rather than walk object lists
+         * another thread of the parent may have been changing. */
+        secbuf_wipe_all_after_fork ();
     }
 }
 
@@ -109,10 +136,19 @@ core_store (store **out)
 {
     char buf[4096];
     CK_RV rv = CKR_OK;
+    store *st = __atomic_load_n (&M.st, __ATOMIC_ACQUIRE);
 
+    /* Once open, without store_lock: callers inside a store transaction come
+     * here too, and must not wait on a lock atfork_prepare holds. */
+    if (st != NULL) {
+        *out = st;
+        return CKR_OK;
+    }
     pthread_mutex_lock (&M.store_lock);
-    if (M.st == NULL)
-        rv = store_open (store_default_path (buf, sizeof buf), &M.st);
+    if (M.st == NULL) {
+        rv = store_open (store_default_path (buf, sizeof buf), &st);
+        __atomic_store_n (&M.st, st, __ATOMIC_RELEASE);
+    }
     *out = M.st;
     pthread_mutex_unlock (&M.store_lock);
     return rv;
@@ -162,10 +198,13 @@ slots_refresh (void)
     bool have_empty = false;
     CK_RV rv = core_store (&st);
 
+    pthread_mutex_lock (&refresh_lock);
     if (rv == CKR_OK)
         rv = store_token_list (st, &recs, &n);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK) {
+        pthread_mutex_unlock (&refresh_lock);
         return rv;
+    }
     pthread_mutex_lock (&module_lock);
     for (size_t i = 0; i < M.n_slots; i++) {
         tt_token *tok = M.slots[i];
@@ -183,8 +222,10 @@ slots_refresh (void)
         bool known = false;
         tt_token *tok;
         CK_SLOT_ID id;
+        /* A removed slot stays removed: a token made again under its id (by
+         * another process) gets a slot of its own. */
         for (size_t i = 0; i < M.n_slots && !known; i++)
-            known = M.slots[i]->rec.id == recs[j].id;
+            known = !M.slots[i]->removed && M.slots[i]->rec.id == recs[j].id;
         if (known)
             continue;
         id = (CK_SLOT_ID) recs[j].id;
@@ -215,6 +256,7 @@ slots_refresh (void)
     if (rv == CKR_OK)
         M.enumerated = true;
     pthread_mutex_unlock (&module_lock);
+    pthread_mutex_unlock (&refresh_lock);
     store_token_list_free (recs, n);
     return rv;
 }
@@ -251,18 +293,14 @@ core_initialize (void)
         rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
     } else {
         if (M.forked) {
-            /* The parent's TPM connection and store handle are not ours: drop them
-             * unused. Secrets are wiped. */
-            for (size_t i = 0; i < M.n_slots; i++)
-                token_free (M.slots[i]);
-            for (size_t i = 0; i < M.n_sessions; i++) {
-                session_ops_free (M.sessions[i]);
-                free (M.sessions[i]);
+            /* The parent's slots, sessions, TPM connection and store handle are
+             * not ours: set aside unused (their secrets were wiped at the fork). */
+            forsaken *f = calloc (1, sizeof *f);
+            if (f != NULL) {
+                *f = (forsaken){ inherited, M.slots, M.sessions, M.tpm };
+                inherited = f;
             }
             tpm_forget (M.tpm);
-            free (M.slots);
-            free (M.sessions);
-            free (M.tpm);
             M.slots = NULL;
             M.sessions = NULL;
             M.n_slots = M.n_sessions = 0;
@@ -331,10 +369,11 @@ core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count)
 
     if (rv != CKR_OK)
         return rv;
-    (void) token_present; /* every slot has a token, initialized or not */
+    /* Every slot has a token, initialized or not, but the slot of a token
+     * deleted by another process, which FALSE lists too (2.40 §5.5). */
     pthread_mutex_lock (&module_lock);
     for (size_t i = 0; i < M.n_slots; i++) {
-        if (M.slots[i]->removed)
+        if (token_present && M.slots[i]->removed)
             continue;
         if (list != NULL && n < *count)
             list[n] = M.slots[i]->slot_id;
@@ -400,8 +439,8 @@ session_find_inlock (CK_SESSION_HANDLE h)
     return NULL;
 }
 
-CK_RV
-core_session_enter (CK_SESSION_HANDLE h, tt_token **tok_out, tt_session **out)
+static CK_RV
+session_enter (CK_SESSION_HANDLE h, bool removed_ok, tt_token **tok_out, tt_session **out)
 {
     tt_session *sess;
     tt_token *tok;
@@ -421,13 +460,25 @@ core_session_enter (CK_SESSION_HANDLE h, tt_token **tok_out, tt_session **out)
         pthread_mutex_unlock (&tok->lock);
         return CKR_SESSION_HANDLE_INVALID;
     }
-    if (tok->removed) {
+    if (tok->removed && !removed_ok) {
         pthread_mutex_unlock (&tok->lock);
         return CKR_DEVICE_REMOVED;
     }
     *tok_out = tok;
     *out = sess;
     return CKR_OK;
+}
+
+CK_RV
+core_session_enter (CK_SESSION_HANDLE h, tt_token **tok, tt_session **sess)
+{
+    return session_enter (h, false, tok, sess);
+}
+
+CK_RV
+core_session_enter_to_close (CK_SESSION_HANDLE h, tt_token **tok, tt_session **sess)
+{
+    return session_enter (h, true, tok, sess);
 }
 
 void

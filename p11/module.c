@@ -362,9 +362,13 @@ static CK_FUNCTION_LIST_3_0 functions_3_0 = {
     p11_C_MessageFinal,
 };
 
+/* Not CKF_INTERFACE_FORK_SAFE: a forked child starts with the module
+ * uninitialized (CKR_CRYPTOKI_NOT_INITIALIZED until its own C_Initialize), as
+ * in 2.40, and a caller asking C_GetInterface for fork-safe semantics gets no
+ * interface. */
 static CK_INTERFACE interfaces[] = {
-    { (CK_UTF8CHAR *) "PKCS 11", &functions_3_0, CKF_INTERFACE_FORK_SAFE },
-    { (CK_UTF8CHAR *) "PKCS 11", &functions_2_40, CKF_INTERFACE_FORK_SAFE },
+    { (CK_UTF8CHAR *) "PKCS 11", &functions_3_0, 0 },
+    { (CK_UTF8CHAR *) "PKCS 11", &functions_2_40, 0 },
 };
 #define N_INTERFACES (sizeof interfaces / sizeof interfaces[0])
 

@@ -70,8 +70,10 @@ p11_C_CloseSession (CK_SESSION_HANDLE h)
 {
     tt_token *tok;
     tt_session *sess;
-    CK_RV rv = p11_session_enter (h, &tok, &sess);
+    CK_RV rv = core_check ();
 
+    if (rv == CKR_OK)
+        rv = core_session_enter_to_close (h, &tok, &sess);
     if (rv != CKR_OK)
         return TRACE (rv);
     rv = core_session_close_inlock (tok, sess);

@@ -386,6 +386,20 @@ store_open (const char *path, store **out)
 }
 
 void
+store_fork_prepare (store *st)
+{
+    if (st != NULL)
+        pthread_mutex_lock (&st->lock);
+}
+
+void
+store_fork_parent (store *st)
+{
+    if (st != NULL)
+        pthread_mutex_unlock (&st->lock);
+}
+
+void
 store_close (store *st)
 {
     if (st == NULL)

@@ -60,6 +60,12 @@ bool store_readonly (const store *st);
 CK_RV store_write_check (store *st);
 int store_schema_version (store *st);
 
+/* For pthread_atfork: holds the store's lock across a fork, so that no thread
+ * is inside sqlite (whose global mutexes a child would inherit held) when it
+ * happens. NULL-safe. */
+void store_fork_prepare (store *st);
+void store_fork_parent (store *st);
+
 CK_RV store_tx_begin (store *st);
 CK_RV store_tx_commit (store *st);
 void store_tx_rollback (store *st);

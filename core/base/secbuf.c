@@ -120,3 +120,10 @@ secbuf_live (void)
 {
     return __atomic_load_n (&live, __ATOMIC_RELAXED);
 }
+
+void
+secbuf_wipe_all_after_fork (void)
+{
+    for (size_t i = 0; arena != NULL && i < SLOTS; i++)
+        sodium_memzero (arena + i * SLOT + sizeof (secbuf), SLOT - sizeof (secbuf));
+}

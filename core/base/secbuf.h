@@ -22,5 +22,10 @@ void secbuf_free (secbuf *buf);
 /* How many secbufs are allocated and not freed (the fuzzers' leak check: LSan
  * does not see sodium_malloc memory). */
 size_t secbuf_live (void);
+/* For a forked child (from an atfork handler: no lock, no allocation): wipes
+ * the contents of every small secbuf, live or not, leaving their headers so
+ * they can still be freed. Larger secbufs live only for the length of one
+ * call and are not wiped. */
+void secbuf_wipe_all_after_fork (void);
 
 #endif

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# Slots that other processes change, and fork (tests/module/p11-slots):
+#  - 8 threads list slots while another process makes 12 tokens: none of them
+#    may be marked removed by a stale snapshot;
+#  - a token deleted by another process: its slot is listed only with
+#    tokenPresent FALSE, its session closes, the token made again gets a new slot;
+#  - fork while threads sign and change objects: each child initializes the
+#    module and signs (no deadlock, no inherited lock), and no interface
+#    claims CKF_INTERFACE_FORK_SAFE.
+# Through tpm2-abrmd: several processes share the TPM.
+# Run as: tests/with-swtpm.sh tests/integration/slots.sh
+set -euo pipefail
+
+. "$(dirname "$0")/common.sh"
+tt_require_abrmd
+
+SLOTS=$TT_BUILDDIR/tests/module/p11-slots
+[ -x "$SLOTS" ] || die "$SLOTS not built (make check builds it)"
+W=$TT_TMP/slots
+mkdir -p "$W"
+export TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=1234
+
+init() { timeout -k 1 60 "$TT_TOOL" token init --label "$1" >/dev/null || die "token init $1"; }
+
+init fork
+timeout -k 1 60 pkcs11-tool --module "$TT_MODULE" --token-label fork --login --pin 1234 \
+    --keypairgen --key-type EC:prime256v1 --id 01 --label k >/dev/null || die "keypairgen"
+
+# 1. fork mid-work, on the swtpm TCTI (see p11-slots.c for why not through abrmd)
+rc=0
+timeout -k 5 300 "$SLOTS" "$TT_MODULE" fork fork 1234 >"$W/fork.out" 2>&1 || rc=$?
+cat "$W/fork.out" >&2
+[ "$rc" -eq 0 ] || die "p11-slots fork: rc $rc"
+msg "ok: 16 forks while threads work"
+
+abrmd_start || die "abrmd_start"
+
+# 2. the listing race
+rm -f "$W/stop"
+timeout -k 5 200 "$SLOTS" "$TT_MODULE" race race 12 "$W/stop" >"$W/race.out" 2>&1 &
+lister=$!
+for i in $(seq 0 11); do init "race$i"; done
+touch "$W/stop"
+rc=0
+wait "$lister" || rc=$?
+cat "$W/race.out" >&2
+[ "$rc" -eq 0 ] || die "p11-slots race: rc $rc"
+msg "ok: 12 tokens made by another process while 8 threads listed slots"
+
+# 3. a token deleted and made again by another process
+init gone
+rc=0
+timeout -k 5 120 "$SLOTS" "$TT_MODULE" removed gone \
+    "timeout -k 1 60 $TT_TOOL token delete --label gone >/dev/null" \
+    "timeout -k 1 60 $TT_TOOL token init --label gone >/dev/null" >"$W/removed.out" 2>&1 || rc=$?
+cat "$W/removed.out" >&2
+[ "$rc" -eq 0 ] || die "p11-slots removed: rc $rc"
+msg "ok: a removed token's slot and session"
+

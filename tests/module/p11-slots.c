@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * p11-slots MODULE MODE ARGS - slots that other processes change, and fork.
+ * Driven by tests/integration/slots.sh (through tpm2-abrmd: several processes
+ * on one TPM).
+ *
+ *   race PREFIX N STOPFILE   8 threads list slots (tokenPresent TRUE and FALSE)
+ *                            until STOPFILE exists, while another process makes
+ *                            N tokens labelled PREFIX<i>; then every one of
+ *                            them must be listed, present, and open a session
+ *   removed LABEL DEL NEW    a session on token LABEL; the shell command DEL
+ *                            deletes the token in another process: the slot
+ *                            stays listed with tokenPresent FALSE only, the
+ *                            session answers CKR_DEVICE_REMOVED but closes;
+ *                            NEW makes LABEL again: it comes back in a slot of
+ *                            its own
+ *   fork TOKEN PIN           threads sign, search, create and destroy objects
+ *                            while the main thread forks 16 times; each child
+ *                            must find the module uninitialized, initialize
+ *                            it, find a public key and read it,
+ *                            within 30 s (no lock inherited held). The child
+ *                            makes no TPM command: swtpm serves one connection
+ *                            (the parent's), and tpm2-abrmd's TCTI cannot be
+ *                            used in a forked child of a process that used it
+ *                            (GDBus has no worker thread there)
+ *
+ * Also checks (every mode) that no interface claims CKF_INTERFACE_FORK_SAFE
+ * and that C_GetInterface asked for it finds none. Prints "ok"/"not ok" lines;
+ * exits 0 only when all passed.
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/ck.h"
+#include "tests/module/helpers.h"
+
+static CK_FUNCTION_LIST *F;
+static const char *module_path;
+static int failures;
+static volatile bool stop;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        bool c_ = (cond);                                                                          \
+        printf ("%s - ", c_ ? "ok" : "not ok");                                                    \
+        printf (__VA_ARGS__);                                                                      \
+        printf ("\n");                                                                             \
+        fflush (stdout);                                                                           \
+        failures += !c_;                                                                           \
+    } while (0)
+
+static bool
+label_is (const CK_TOKEN_INFO *ti, const char *label)
+{
+    CK_UTF8CHAR want[32];
+    pad32 (want, label);
+    return memcmp (ti->label, want, 32) == 0;
+}
+
+/* The slot ids of slots whose token is labelled label (initialized). */
+static CK_ULONG
+slots_labelled (CK_BBOOL present, const char *label, CK_SLOT_ID *out, CK_ULONG max)
+{
+    CK_SLOT_ID list[256];
+    CK_ULONG n = 256, found = 0;
+
+    if (F->C_GetSlotList (present, list, &n) != CKR_OK)
+        return 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO ti;
+        if (F->C_GetTokenInfo (list[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED)
+            && label_is (&ti, label) && found < max)
+            out[found++] = list[i];
+    }
+    return found;
+}
+
+static void
+check_interfaces (void)
+{
+    CK_INTERFACE list[8];
+    CK_ULONG n = 8;
+    CK_INTERFACE *iface = (CK_INTERFACE *) 1;
+    CK_RV (*get_list) (CK_INTERFACE_PTR, CK_ULONG_PTR);
+    CK_RV (*get) (CK_UTF8CHAR_PTR, CK_VERSION_PTR, CK_INTERFACE_PTR_PTR, CK_FLAGS);
+    CK_FLAGS all = 0;
+
+    void *dl = dlopen (module_path, RTLD_NOW | RTLD_NOLOAD);
+
+    *(void **) &get_list = dl ? dlsym (dl, "C_GetInterfaceList") : NULL;
+    *(void **) &get = dl ? dlsym (dl, "C_GetInterface") : NULL;
+    if (get_list == NULL || get == NULL) {
+        CHECK (false, "C_GetInterfaceList and C_GetInterface are exported");
+        return;
+    }
+    CHECK (get_list (list, &n) == CKR_OK && n >= 1, "C_GetInterfaceList: %lu interfaces", n);
+    for (CK_ULONG i = 0; i < n && i < 8; i++)
+        all |= list[i].flags;
+    CHECK (!(all & CKF_INTERFACE_FORK_SAFE), "no interface claims CKF_INTERFACE_FORK_SAFE");
+    CHECK (get (NULL, NULL, &iface, CKF_INTERFACE_FORK_SAFE) != CKR_OK
+               && iface == (CK_INTERFACE *) 1,
+           "C_GetInterface (flags CKF_INTERFACE_FORK_SAFE) finds no interface");
+    CHECK (get (NULL, NULL, &iface, 0) == CKR_OK && iface != NULL,
+           "C_GetInterface (flags 0) finds one");
+}
+
+/* --- race --- */
+
+static void *
+lister (void *arg)
+{
+    unsigned long *calls = arg;
+    while (!stop) {
+        CK_SLOT_ID list[256];
+        CK_ULONG n = 256;
+        CK_RV rv = F->C_GetSlotList ((*calls & 1) ? CK_TRUE : CK_FALSE, list, &n);
+        if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) {
+            printf ("# C_GetSlotList: 0x%lx\n", rv);
+            break;
+        }
+        (*calls)++;
+    }
+    return NULL;
+}
+
+static int
+mode_race (const char *prefix, int want, const char *stopfile)
+{
+    pthread_t t[8];
+    unsigned long calls[8] = { 0 };
+    int present = 0, opened = 0, all_listed = 0;
+    CK_SLOT_ID slot;
+
+    for (int i = 0; i < 8; i++)
+        pthread_create (&t[i], NULL, lister, &calls[i]);
+    for (int waited = 0; access (stopfile, F_OK) != 0 && waited < 2400; waited++)
+        usleep (50 * 1000);
+    stop = true;
+    for (int i = 0; i < 8; i++)
+        pthread_join (t[i], NULL);
+    printf ("# %lu C_GetSlotList calls in each of 8 threads (first)\n", calls[0]);
+    CHECK (calls[0] > 0 && calls[7] > 0, "the listing threads ran");
+    for (int i = 0; i < want; i++) {
+        char label[33];
+        CK_SLOT_INFO si;
+        CK_SESSION_HANDLE s;
+        snprintf (label, sizeof label, "%s%d", prefix, i);
+        if (slots_labelled (CK_TRUE, label, &slot, 1) != 1) {
+            printf ("# token %s is not listed with tokenPresent TRUE\n", label);
+            continue;
+        }
+        present++;
+        if (F->C_GetSlotInfo (slot, &si) == CKR_OK && (si.flags & CKF_TOKEN_PRESENT))
+            all_listed++;
+        if (F->C_OpenSession (slot, CKF_SERIAL_SESSION, NULL, NULL, &s) == CKR_OK) {
+            opened += F->C_CloseSession (s) == CKR_OK;
+        }
+    }
+    CHECK (present == want, "all %d tokens made meanwhile are listed (%d)", want, present);
+    CHECK (all_listed == want, "their slots say CKF_TOKEN_PRESENT (%d)", all_listed);
+    CHECK (opened == want, "each opens and closes a session (%d)", opened);
+    return 0;
+}
+
+/* --- removed --- */
+
+static int
+mode_removed (const char *label, const char *del, const char *make)
+{
+    CK_SLOT_ID slot, again[4], listed[4];
+    CK_SESSION_HANDLE s;
+    CK_SESSION_INFO si;
+    CK_SLOT_INFO sl;
+    CK_TOKEN_INFO ti;
+    CK_ULONG n;
+
+    if (slots_labelled (CK_TRUE, label, &slot, 1) != 1) {
+        CHECK (false, "token %s is listed", label);
+        return 0;
+    }
+    CHECK (F->C_OpenSession (slot, CKF_SERIAL_SESSION, NULL, NULL, &s) == CKR_OK,
+           "a session on %s", label);
+    CHECK (system (del) == 0, "another process deletes it: %s", del);
+    n = slots_labelled (CK_TRUE, label, listed, 4);
+    CHECK (n == 0, "tokenPresent TRUE: the slot is no longer listed (%lu)", n);
+    {
+        CK_SLOT_ID list[256];
+        CK_ULONG m = 256;
+        bool there = false;
+        CHECK (F->C_GetSlotList (CK_FALSE, list, &m) == CKR_OK, "C_GetSlotList (FALSE)");
+        for (CK_ULONG i = 0; i < m; i++)
+            there |= list[i] == slot;
+        CHECK (there, "tokenPresent FALSE: slot %lu still listed", slot);
+    }
+    CHECK (F->C_GetSlotInfo (slot, &sl) == CKR_OK && !(sl.flags & CKF_TOKEN_PRESENT),
+           "C_GetSlotInfo: no CKF_TOKEN_PRESENT (flags 0x%lx)", sl.flags);
+    CHECK (F->C_GetTokenInfo (slot, &ti) == CKR_TOKEN_NOT_PRESENT,
+           "C_GetTokenInfo: CKR_TOKEN_NOT_PRESENT");
+    CHECK (F->C_GetSessionInfo (s, &si) == CKR_DEVICE_REMOVED,
+           "the session answers CKR_DEVICE_REMOVED");
+    CHECK (F->C_CloseSession (s) == CKR_OK, "and closes (CKR_OK)");
+    CHECK (F->C_CloseSession (s) == CKR_SESSION_HANDLE_INVALID, "once");
+    CHECK (system (make) == 0, "another process makes %s again: %s", label, make);
+    n = slots_labelled (CK_TRUE, label, again, 4);
+    CHECK (n == 1 && again[0] != slot, "it is listed again, in a new slot (%lu, slot %lu)", n,
+           n ? again[0] : 0);
+    if (n == 1) {
+        CHECK (F->C_OpenSession (again[0], CKF_SERIAL_SESSION, NULL, NULL, &s) == CKR_OK,
+               "a session on the new token");
+        CHECK (F->C_CloseSession (s) == CKR_OK, "closed");
+    }
+    return 0;
+}
+
+/* --- fork --- */
+
+static const char *fork_token, *fork_pin;
+
+/* An ECDSA signature with the token's first EC private key, verified with
+ * OpenSSL against its CKA_PUBLIC_KEY_INFO. */
+static bool
+sign_and_verify (CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_EC;
+    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt } };
+    CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+    CK_OBJECT_HANDLE key;
+    CK_ULONG n = 0, sig_len = 128, spki_len = 0;
+    CK_BYTE msg[] = "signed across a fork", sig[128], *spki = NULL;
+    bool ok;
+
+    if (F->C_FindObjectsInit (s, tmpl, 2) != CKR_OK)
+        return false;
+    ok = F->C_FindObjects (s, &key, 1, &n) == CKR_OK && n == 1;
+    F->C_FindObjectsFinal (s);
+    ok = ok && F->C_SignInit (s, &m, key) == CKR_OK
+         && F->C_Sign (s, msg, sizeof msg, sig, &sig_len) == CKR_OK
+         && get_attr_alloc (F, s, key, CKA_PUBLIC_KEY_INFO, &spki, &spki_len) == CKR_OK;
+    ok = ok && ossl_ecdsa_verify (spki, spki_len, msg, sizeof msg, sig, sig_len);
+    free (spki);
+    return ok;
+}
+
+static void *
+worker (void *arg)
+{
+    CK_SESSION_HANDLE s;
+    unsigned long *rounds = arg;
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    char label[] = "fork-data";
+    CK_ATTRIBUTE data[] = { { CKA_CLASS, &cls, sizeof cls },
+                            { CKA_TOKEN, &yes, sizeof yes },
+                            { CKA_LABEL, label, sizeof label - 1 },
+                            { CKA_VALUE, label, sizeof label - 1 } };
+
+    if (open_user_session (F, fork_token, fork_pin, &s) != CKR_OK
+        && open_user_session (F, fork_token, fork_pin, &s) != CKR_USER_ALREADY_LOGGED_IN)
+        return NULL;
+    while (!stop) {
+        CK_OBJECT_HANDLE h;
+        if (!sign_and_verify (s))
+            printf ("# parent thread: a signature failed\n");
+        if (F->C_CreateObject (s, data, 4, &h) == CKR_OK)
+            F->C_DestroyObject (s, h);
+        (*rounds)++;
+    }
+    F->C_CloseSession (s);
+    return NULL;
+}
+
+static int
+child (void)
+{
+    CK_C_INITIALIZE_ARGS init = { .flags = CKF_OS_LOCKING_OK };
+    CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls } };
+    CK_ULONG n = 0, spki_len = 0;
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    CK_SLOT_ID slots[16];
+    CK_BYTE *spki = NULL;
+    int rc = 0;
+
+    alarm (30); /* a deadlock ends the child with SIGALRM */
+    if (F->C_GetSlotList (CK_FALSE, NULL, &n) != CKR_CRYPTOKI_NOT_INITIALIZED)
+        return 10;
+    if (F->C_Initialize (&init) != CKR_OK)
+        return 11;
+    /* Not C_GetTokenInfo: it asks the TPM for the lockout counters. The
+     * token with the key is the one whose session finds a public key. */
+    n = 16;
+    if (F->C_GetSlotList (CK_TRUE, slots, &n) != CKR_OK)
+        return 12;
+    for (CK_ULONG i = 0, found = 0; i < n && !found; i++) {
+        if (F->C_OpenSession (slots[i], CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
+            continue;
+        if (F->C_FindObjectsInit (s, tmpl, 1) != CKR_OK
+            || F->C_FindObjects (s, &key, 1, &found) != CKR_OK || F->C_FindObjectsFinal (s) != CKR_OK)
+            return 13;
+    }
+    if (key == CK_INVALID_HANDLE)
+        return 13;
+    if (get_attr_alloc (F, s, key, CKA_PUBLIC_KEY_INFO, &spki, &spki_len) != CKR_OK
+        || spki_len < 64)
+        rc = 14;
+    free (spki);
+    if (rc == 0 && F->C_Finalize (NULL) != CKR_OK)
+        rc = 15;
+    return rc;
+}
+
+static int
+mode_fork (const char *token, const char *pin)
+{
+    pthread_t t[3];
+    unsigned long rounds[3] = { 0 };
+    int good = 0;
+    CK_SESSION_HANDLE s;
+
+    fork_token = token;
+    fork_pin = pin;
+    CHECK (open_user_session (F, token, pin, &s) == CKR_OK && sign_and_verify (s),
+           "parent: a verified signature");
+    for (int i = 0; i < 3; i++)
+        pthread_create (&t[i], NULL, worker, &rounds[i]);
+    for (int i = 0; i < 16; i++) {
+        int st = 0;
+        pid_t pid;
+        usleep ((useconds_t) (20000 + 7919 * i % 50000));
+        fflush (stdout);
+        pid = fork ();
+        if (pid == 0)
+            _exit (child ());
+        while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
+            good++;
+        else if (WIFSIGNALED (st))
+            printf ("# child %d: signal %d%s\n", i, WTERMSIG (st),
+                    WTERMSIG (st) == SIGALRM ? " (hung for 30 s)" : "");
+        else
+            printf ("# child %d: exit %d\n", i, WEXITSTATUS (st));
+    }
+    stop = true;
+    for (int i = 0; i < 3; i++)
+        pthread_join (t[i], NULL);
+    printf ("# parent threads ran %lu, %lu, %lu rounds\n", rounds[0], rounds[1], rounds[2]);
+    CHECK (rounds[0] + rounds[1] + rounds[2] > 16, "the parent's threads kept working");
+    CHECK (good == 16, "16 children forked mid-work each initialized and read the key (%d)",
+           good);
+    CHECK (sign_and_verify (s), "parent: a verified signature after the forks");
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork ARGS\n");
+        return 2;
+    }
+    module_path = argv[1];
+    F = load_module (argv[1]);
+    if (F == NULL)
+        return 1;
+    check_interfaces ();
+    if (strcmp (argv[2], "race") == 0 && argc == 6)
+        mode_race (argv[3], atoi (argv[4]), argv[5]);
+    else if (strcmp (argv[2], "removed") == 0 && argc == 6)
+        mode_removed (argv[3], argv[4], argv[5]);
+    else if (strcmp (argv[2], "fork") == 0 && argc == 5)
+        mode_fork (argv[3], argv[4]);
+    else {
+        fprintf (stderr, "p11-slots: bad arguments for mode %s\n", argv[2]);
+        return 2;
+    }
+    F->C_Finalize (NULL);
+    printf ("# p11-slots %s: %d failed\n", argv[2], failures);
+    return failures ? 1 : 0;
+}
