@@ -24,6 +24,13 @@ static pthread_mutex_t module_lock = PTHREAD_MUTEX_INITIALIZER;
  * before module_lock, never while holding it or a token lock. */
 static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+/* The call gate: every call that enters a slot or session (core_slot_enter,
+ * core_session_enter, the slot list) holds it shared until core_leave;
+ * C_Finalize takes it exclusive, so it waits for calls in progress instead of
+ * freeing what they use, and calls that were waiting then find the module
+ * finalized. Writers first: a stream of signatures cannot starve C_Finalize.
+ * Taken before every other lock. */
+static pthread_rwlock_t calls = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 /* What a forked child inherited from its parent and must not touch: the lists
  * may be mid-change (another thread of the parent held a token lock), the TPM
@@ -78,6 +85,7 @@ atfork_child (void)
     pthread_mutex_init (&module_lock, NULL);
     pthread_mutex_init (&refresh_lock, NULL);
     pthread_mutex_init (&M.store_lock, NULL);
+    calls = (pthread_rwlock_t) PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
     if (M.initialized) {
         M.forked = true;
         /* Every long-lived secret (token secrets, unsealed keys, session keys)
@@ -97,6 +105,23 @@ CK_RV
 core_check (void)
 {
     return M.initialized && !M.forked ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+/* Shared hold of the call gate, for a call into an initialized module. */
+static CK_RV
+gate_enter (void)
+{
+    pthread_rwlock_rdlock (&calls);
+    if (M.initialized && !M.forked)
+        return CKR_OK;
+    pthread_rwlock_unlock (&calls);
+    return CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+static void
+gate_leave (void)
+{
+    pthread_rwlock_unlock (&calls);
 }
 
 CK_OBJECT_HANDLE
@@ -339,6 +364,11 @@ core_finalize (void)
 
     if (rv != CKR_OK)
         return rv;
+    pthread_rwlock_wrlock (&calls); /* calls in progress end first */
+    if (!M.initialized || M.forked) {
+        pthread_rwlock_unlock (&calls); /* another thread's C_Finalize came first */
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    }
     pthread_mutex_lock (&module_lock);
     for (size_t i = 0; i < M.n_sessions; i++) {
         session_ops_free (M.sessions[i]);
@@ -358,6 +388,7 @@ core_finalize (void)
     M.st = NULL;
     M.initialized = false;
     pthread_mutex_unlock (&module_lock);
+    pthread_rwlock_unlock (&calls);
     return CKR_OK;
 }
 
@@ -365,8 +396,10 @@ CK_RV
 core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count)
 {
     CK_ULONG n = 0;
-    CK_RV rv = slots_refresh ();
+    CK_RV rv = gate_enter ();
 
+    if (rv == CKR_OK && (rv = slots_refresh ()) != CKR_OK)
+        gate_leave ();
     if (rv != CKR_OK)
         return rv;
     /* Every slot has a token, initialized or not, but the slot of a token
@@ -380,6 +413,7 @@ core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count)
         n++;
     }
     pthread_mutex_unlock (&module_lock);
+    gate_leave ();
     if (list != NULL && n > *count)
         rv = CKR_BUFFER_TOO_SMALL;
     *count = n;
@@ -389,8 +423,10 @@ core_slot_list (CK_BBOOL token_present, CK_SLOT_ID *list, CK_ULONG *count)
 CK_RV
 core_slot_event (CK_SLOT_ID *slot)
 {
-    CK_RV rv = slots_refresh ();
+    CK_RV rv = gate_enter ();
 
+    if (rv == CKR_OK && (rv = slots_refresh ()) != CKR_OK)
+        gate_leave ();
     if (rv != CKR_OK)
         return rv;
     rv = CKR_NO_EVENT;
@@ -403,6 +439,7 @@ core_slot_event (CK_SLOT_ID *slot)
         }
     }
     pthread_mutex_unlock (&module_lock);
+    gate_leave ();
     return rv;
 }
 
@@ -410,21 +447,28 @@ CK_RV
 core_slot_enter (CK_SLOT_ID slot, tt_token **out)
 {
     tt_token *tok;
+    CK_RV rv = gate_enter ();
 
+    if (rv != CKR_OK)
+        return rv;
     pthread_mutex_lock (&module_lock);
     tok = slot_find_inlock (slot);
     pthread_mutex_unlock (&module_lock);
     if (tok == NULL) {
         /* Consumers may pass a slot id before listing slots. */
-        CK_RV rv = slots_refresh ();
-        if (rv != CKR_OK)
+        rv = slots_refresh ();
+        if (rv != CKR_OK) {
+            gate_leave ();
             return rv;
+        }
         pthread_mutex_lock (&module_lock);
         tok = slot_find_inlock (slot);
         pthread_mutex_unlock (&module_lock);
     }
-    if (tok == NULL)
+    if (tok == NULL) {
+        gate_leave ();
         return CKR_SLOT_ID_INVALID;
+    }
     pthread_mutex_lock (&tok->lock);
     *out = tok;
     return CKR_OK;
@@ -444,25 +488,27 @@ session_enter (CK_SESSION_HANDLE h, bool removed_ok, tt_token **tok_out, tt_sess
 {
     tt_session *sess;
     tt_token *tok;
+    CK_RV rv = gate_enter ();
 
+    if (rv != CKR_OK)
+        return rv;
     pthread_mutex_lock (&module_lock);
     sess = session_find_inlock (h);
     tok = sess ? sess->token : NULL;
     pthread_mutex_unlock (&module_lock);
-    if (tok == NULL)
+    if (tok == NULL) {
+        gate_leave ();
         return CKR_SESSION_HANDLE_INVALID;
+    }
     pthread_mutex_lock (&tok->lock);
     /* It may have been closed while we waited for the token. */
     pthread_mutex_lock (&module_lock);
     sess = session_find_inlock (h);
     pthread_mutex_unlock (&module_lock);
-    if (sess == NULL) {
+    if (sess == NULL || (tok->removed && !removed_ok)) {
         pthread_mutex_unlock (&tok->lock);
-        return CKR_SESSION_HANDLE_INVALID;
-    }
-    if (tok->removed && !removed_ok) {
-        pthread_mutex_unlock (&tok->lock);
-        return CKR_DEVICE_REMOVED;
+        gate_leave ();
+        return sess == NULL ? CKR_SESSION_HANDLE_INVALID : CKR_DEVICE_REMOVED;
     }
     *tok_out = tok;
     *out = sess;
@@ -485,6 +531,7 @@ void
 core_leave (tt_token *tok)
 {
     pthread_mutex_unlock (&tok->lock);
+    gate_leave ();
 }
 
 CK_RV

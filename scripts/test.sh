@@ -35,7 +35,7 @@ mkdir -p build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 (cd build-asan && make -j"$jobs" check \
-    TESTS="tests/unit/test-attr tests/unit/test-store tests/unit/test-attest tests/module/test-module.sh tests/module/test-conformance.sh" \
+    TESTS="tests/unit/test-attr tests/unit/test-store tests/unit/test-attest tests/module/test-module.sh tests/module/test-conformance.sh tests/integration/slots.sh" \
     TEST_SUITE_LOG=test-suite-asan.log) || status=1
 
 echo "== sanitizers: threads under ThreadSanitizer (store unit test, 8-thread mix on two tokens)"
@@ -48,7 +48,7 @@ mkdir -p build-tsan
 (cd build-tsan && { [ -f Makefile ] || ../configure --enable-strict --enable-sanitizers=thread >/dev/null; } && make -j"$jobs" >/dev/null)
 export TSAN_OPTIONS="suppressions=$top/tests/tsan.supp second_deadlock_stack=1"
 (cd build-tsan && make -j"$jobs" check \
-    TESTS="tests/unit/test-store tests/integration/mix.sh" \
+    TESTS="tests/unit/test-store tests/integration/mix.sh tests/integration/slots.sh" \
     TEST_SUITE_LOG=test-suite-tsan.log) || status=1
 
 echo "== fuzzing: a short run of each libFuzzer target (tests/fuzz/run.sh, docs/fuzzing.md)"

@@ -24,6 +24,12 @@
  *                            used in a forked child of a process that used it
  *                            (GDBus has no worker thread there)
  *
+ *   finalize TOKEN PIN       two threads sign in a loop while the main thread
+ *                            calls C_Finalize, 5 times: C_Finalize waits for
+ *                            the calls in progress (no use after free: run it
+ *                            under ASan), the threads then get
+ *                            CKR_CRYPTOKI_NOT_INITIALIZED
+ *
  * Also checks (every mode) that no interface claims CKF_INTERFACE_FORK_SAFE
  * and that C_GetInterface asked for it finds none. Prints "ok"/"not ok" lines;
  * exits 0 only when all passed.
@@ -364,11 +370,85 @@ mode_fork (const char *token, const char *pin)
     return 0;
 }
 
+/* --- finalize --- */
+
+typedef struct signer {
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE key;
+    unsigned long signed_ok;
+    CK_RV last;
+} signer;
+
+static void *
+sign_loop (void *arg)
+{
+    signer *g = arg;
+    CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+    CK_BYTE msg[] = "racing C_Finalize", sig[128];
+
+    for (;;) {
+        CK_ULONG sig_len = sizeof sig;
+        CK_RV rv = F->C_SignInit (g->s, &m, g->key);
+        if (rv == CKR_OK)
+            rv = F->C_Sign (g->s, msg, sizeof msg, sig, &sig_len);
+        g->last = rv;
+        if (rv != CKR_OK)
+            return NULL;
+        g->signed_ok++;
+    }
+}
+
+static int
+mode_finalize (const char *token, const char *pin)
+{
+    CK_C_INITIALIZE_ARGS init = { .flags = CKF_OS_LOCKING_OK };
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls } };
+
+    for (int round = 0; round < 5; round++) {
+        signer g[2] = { { 0 } };
+        pthread_t t[2];
+        CK_ULONG n = 0;
+        CK_RV rv;
+        bool ready = true;
+
+        if (round > 0 && F->C_Initialize (&init) != CKR_OK) {
+            CHECK (false, "round %d: C_Initialize", round);
+            return 0;
+        }
+        for (int i = 0; i < 2 && ready; i++) {
+            rv = open_user_session (F, token, pin, &g[i].s);
+            ready = (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+                    && F->C_FindObjectsInit (g[i].s, tmpl, 1) == CKR_OK
+                    && F->C_FindObjects (g[i].s, &g[i].key, 1, &n) == CKR_OK && n == 1
+                    && F->C_FindObjectsFinal (g[i].s) == CKR_OK;
+        }
+        if (!ready) {
+            CHECK (false, "round %d: two sessions and the key", round);
+            return 0;
+        }
+        for (int i = 0; i < 2; i++)
+            pthread_create (&t[i], NULL, sign_loop, &g[i]);
+        usleep (100 * 1000 + 37000 * round);
+        rv = F->C_Finalize (NULL);
+        for (int i = 0; i < 2; i++)
+            pthread_join (t[i], NULL);
+        CHECK (rv == CKR_OK, "round %d: C_Finalize while two threads sign: 0x%lx", round, rv);
+        for (int i = 0; i < 2; i++)
+            CHECK (g[i].signed_ok > 0
+                       && (g[i].last == CKR_CRYPTOKI_NOT_INITIALIZED
+                           || g[i].last == CKR_SESSION_HANDLE_INVALID),
+                   "round %d: thread %d signed %lu times, then got 0x%lx", round, i,
+                   g[i].signed_ok, g[i].last);
+    }
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork ARGS\n");
+        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize ARGS\n");
         return 2;
     }
     module_path = argv[1];
@@ -382,6 +462,8 @@ main (int argc, char **argv)
         mode_removed (argv[3], argv[4], argv[5]);
     else if (strcmp (argv[2], "fork") == 0 && argc == 5)
         mode_fork (argv[3], argv[4]);
+    else if (strcmp (argv[2], "finalize") == 0 && argc == 5)
+        mode_finalize (argv[3], argv[4]);
     else {
         fprintf (stderr, "p11-slots: bad arguments for mode %s\n", argv[2]);
         return 2;
