@@ -20,6 +20,7 @@ static const mech_info mechs[] = {
     { CKM_ECDSA_SHA256, &keytype_ecdsa, SIGN_FLAGS, 256, 384, CKM_SHA256 },
     { CKM_ECDSA_SHA384, &keytype_ecdsa, SIGN_FLAGS, 256, 384, CKM_SHA384 },
     { CKM_ECDSA_SHA512, &keytype_ecdsa, SIGN_FLAGS, 256, 384, CKM_SHA512 },
+    { CKM_ECDH1_DERIVE, &keytype_ecdh, CKF_HW | CKF_DERIVE | EC_FLAGS, 256, 384, 0 },
     { CKM_EC_EDWARDS_KEY_PAIR_GEN, &keytype_ed25519, CKF_GENERATE_KEY_PAIR | EC_FLAGS, 255, 255,
       0 },
     { CKM_EDDSA, &keytype_ed25519, CKF_SIGN | CKF_VERIFY | EC_FLAGS, 255, 255, 0 },

@@ -79,7 +79,9 @@ ecdsa_generate_pair (tt_token *tok, tt_object *pub, tt_object *priv, uint8_t *ra
         rv = tpmkey_auth_new (tok, &auth);
     if (rv == CKR_OK)
         rv = tpm_ec_create (tok->tpm, field == 48 ? TPM_CURVE_P384 : TPM_CURVE_P256, auth,
-                            pcrs.mask ? &pol : NULL, &tpub, &tpriv, raw, raw_len);
+                            pcrs.mask ? &pol : NULL,
+                            attr_list_bool_or (priv->attrs, CKA_DERIVE, false), &tpub, &tpriv,
+                            raw, raw_len);
     if (rv == CKR_OK)
         rv = tpmkey_take (tok, priv, &tpub, &tpriv, auth);
     if (rv == CKR_OK)

@@ -426,6 +426,17 @@ tpm_rv (tpm *t, TSS2_RC r, const char *what)
         }
         if (lost_state_inlock (t, base, what))
             return CKR_DEVICE_ERROR;
+        if (fmt1 == TPM2_RC_ATTRIBUTES) {
+            LOG_ERROR ("%s: the key's TPM object does not allow it (%s): e.g. ECDH with an EC "
+                       "key made without CKA_DERIVE, or before this version offered ECDH",
+                       what, Tss2_RC_Decode (r));
+            return CKR_KEY_FUNCTION_NOT_PERMITTED;
+        }
+        if (fmt1 == TPM2_RC_ECC_POINT || base == TPM2_RC_NO_RESULT) {
+            LOG_ERROR ("%s: the TPM finds the point not on the key's curve (%s)", what,
+                       Tss2_RC_Decode (r));
+            return CKR_DATA_INVALID;
+        }
     }
     LOG_ERROR ("%s: %s", what, Tss2_RC_Decode (r));
     return CKR_FUNCTION_FAILED;

@@ -74,8 +74,8 @@ tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *po
 }
 
 CK_RV
-tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, const tpm_policy *pol, tpm_blob *pub,
-               tpm_blob *priv, uint8_t *point, size_t *point_len)
+tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, const tpm_policy *pol, bool derive,
+               tpm_blob *pub, tpm_blob *priv, uint8_t *point, size_t *point_len)
 {
     TPM2B_SENSITIVE_CREATE in = { 0 };
     TPM2B_PUBLIC tmpl = {
@@ -96,6 +96,8 @@ tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, const tpm_policy *po
     TPM2B_PUBLIC *out_pub = NULL;
     CK_RV rv = tpm_auth_from_secbuf (auth, &in.sensitive.userAuth);
 
+    if (derive)
+        tmpl.publicArea.objectAttributes |= TPMA_OBJECT_DECRYPT; /* ECDH_ZGen */
     if (rv == CKR_OK)
         rv = tpm_create (t, &in, &tmpl, pol, "creating an ECC key", pub, priv, &out_pub);
     sodium_memzero (&in, sizeof in);
@@ -158,5 +160,52 @@ again:
             *sig_len = 2 * digest_len;
         }
     }
+    return rv;
+}
+
+static TSS2_RC
+prep_zgen (TSS2_SYS_CONTEXT *sys, TPM2_HANDLE key, void *arg)
+{
+    return Tss2_Sys_ECDH_ZGen_Prepare (sys, key, arg);
+}
+
+CK_RV
+tpm_ecdh_zgen (tpm *t, const tpm_key *k, const uint8_t *peer, size_t peer_len, secbuf **z)
+{
+    TPM2B_ECC_POINT in = { 0 }, out = { 0 };
+    ESYS_TR h = ESYS_TR_NONE;
+    size_t n = (peer_len - 1) / 2;
+    CK_RV rv;
+
+    *z = NULL;
+    if (peer_len < 3 || peer[0] != 0x04 || peer_len != 1 + 2 * n || n > sizeof in.point.x.buffer)
+        return CKR_ARGUMENTS_BAD;
+    in.point.x.size = in.point.y.size = (UINT16) n;
+    memcpy (in.point.x.buffer, peer + 1, n);
+    memcpy (in.point.y.buffer, peer + 1 + n, n);
+
+    pthread_mutex_lock (&t->lock);
+again:
+    rv = tpm_key_get_inlock (t, k, &h);
+    if (rv == CKR_OK) {
+        /* one TPM2_ECDH_ZGen in our own session, the shared point
+         * response-encrypted (a PCR-bound key: in a policy session) */
+        TSS2_SYS_CONTEXT *sys = NULL;
+        rv = tpm_fast_call_inlock (t, h, TPM2_CC_ECDH_ZGen, prep_zgen, &in, k, true,
+                                   "computing an ECDH shared secret", &sys);
+        if (rv == CKR_OK && Tss2_Sys_ECDH_ZGen_Complete (sys, &out) != TSS2_RC_SUCCESS)
+            rv = CKR_FUNCTION_FAILED;
+        if (sys != NULL)
+            tpm_fast_wipe_response (sys);
+    }
+    tpm_key_put_inlock (t, &h);
+    if (tpm_retry_inlock (t, rv))
+        goto again;
+    tpm_unlock (t);
+    if (rv == CKR_OK && (out.point.x.size > n || (*z = secbuf_new (n)) == NULL))
+        rv = out.point.x.size > n ? CKR_FUNCTION_FAILED : CKR_HOST_MEMORY;
+    if (rv == CKR_OK) /* the x-coordinate as a field element: left-padded */
+        memcpy ((*z)->data + n - out.point.x.size, out.point.x.buffer, out.point.x.size);
+    sodium_memzero (&out, sizeof out);
     return rv;
 }

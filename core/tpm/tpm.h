@@ -106,9 +106,17 @@ CK_RV tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, const t
 /* CKR_TPMTRUST_PCR_MISMATCH when the key's PCRs no longer hold their values. */
 CK_RV tpm_unseal (tpm *t, const tpm_key *k, secbuf **data);
 
-/* Creates an ECC signing key in the TPM; point is the uncompressed 04||X||Y. */
+/* Creates an ECC signing key in the TPM; point is the uncompressed 04||X||Y.
+ * derive: it may also do ECDH (TPMA_OBJECT_DECRYPT), for CKA_DERIVE keys. */
 CK_RV tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, const tpm_policy *pol,
-                     tpm_blob *pub, tpm_blob *priv, uint8_t *point, size_t *point_len);
+                     bool derive, tpm_blob *pub, tpm_blob *priv, uint8_t *point,
+                     size_t *point_len);
+/* ECDH in the TPM (TPM2_ECDH_ZGen, the result response-encrypted): z gets the
+ * shared point's x-coordinate, the curve's size. peer: the uncompressed point.
+ * CKR_KEY_FUNCTION_NOT_PERMITTED for a key made without derive, with a log
+ * line; CKR_DATA_INVALID (logged) for a point the TPM finds not on the curve. */
+CK_RV tpm_ecdh_zgen (tpm *t, const tpm_key *k, const uint8_t *peer, size_t peer_len,
+                     secbuf **z);
 /* Reads curve and point from a public blob. */
 CK_RV tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *point_len);
 /* ECDSA over digest (exactly the curve's size); sig receives r||s, 2 * size bytes. */
