@@ -391,10 +391,10 @@ sign_loop (void *arg)
         CK_RV rv = F->C_SignInit (g->s, &m, g->key);
         if (rv == CKR_OK)
             rv = F->C_Sign (g->s, msg, sizeof msg, sig, &sig_len);
-        g->last = rv;
+        __atomic_store_n (&g->last, rv, __ATOMIC_RELAXED);
         if (rv != CKR_OK)
             return NULL;
-        g->signed_ok++;
+        __atomic_add_fetch (&g->signed_ok, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -429,7 +429,14 @@ mode_finalize (const char *token, const char *pin)
         }
         for (int i = 0; i < 2; i++)
             pthread_create (&t[i], NULL, sign_loop, &g[i]);
-        usleep (100 * 1000 + 37000 * round);
+        /* both are signing (each once at least), then a little later */
+        for (int waited = 0; waited < 3000; waited++) {
+            if (__atomic_load_n (&g[0].signed_ok, __ATOMIC_RELAXED) > 0
+                && __atomic_load_n (&g[1].signed_ok, __ATOMIC_RELAXED) > 0)
+                break;
+            usleep (10 * 1000);
+        }
+        usleep (20 * 1000 + 7000 * round);
         rv = F->C_Finalize (NULL);
         for (int i = 0; i < 2; i++)
             pthread_join (t[i], NULL);
