@@ -313,6 +313,12 @@ core_initialize (void)
     if (sodium_init () < 0)
         return CKR_FUNCTION_FAILED;
     tt_log_init ();
+    /* tpm2-tss logs its own WARNING/ERROR lines to stderr (e.g. 0x902 when a
+     * full TPM makes us evict a key and retry, which is routine): our log says
+     * what a failure means. Its lines come back with TPMTRUST_LOG=debug, or with
+     * TSS2_LOG set by the user. Set here, before any TPM call: tpm2-tss reads it
+     * once, at its first log line. */
+    setenv ("TSS2_LOG", tt_log_level () >= TT_LOG_DEBUG ? "all+warning" : "all+none", 0);
     pthread_mutex_lock (&module_lock);
     if (M.initialized && !M.forked) {
         rv = CKR_CRYPTOKI_ALREADY_INITIALIZED;
