@@ -11,6 +11,7 @@ PKGS=(
     dbus sqlite3 openssl xxd libyaml-0-2 gdb
     openssh-client openssh-server libengine-pkcs11-openssl gnutls-bin curl tpm2-openssl
     python3-botocore
+    python3-pykcs11
     clang libclang-rt-14-dev
 )
 
