@@ -104,7 +104,11 @@ atfork_register (void)
 CK_RV
 core_check (void)
 {
-    return M.initialized && !M.forked ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
+    /* read without a lock by every call: C_Initialize and C_Finalize write them */
+    return __atomic_load_n (&M.initialized, __ATOMIC_ACQUIRE)
+                   && !__atomic_load_n (&M.forked, __ATOMIC_ACQUIRE)
+               ? CKR_OK
+               : CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
 /* Shared hold of the call gate, for a call into an initialized module. */
@@ -112,7 +116,7 @@ static CK_RV
 gate_enter (void)
 {
     pthread_rwlock_rdlock (&calls);
-    if (M.initialized && !M.forked)
+    if (core_check () == CKR_OK)
         return CKR_OK;
     pthread_rwlock_unlock (&calls);
     return CKR_CRYPTOKI_NOT_INITIALIZED;
@@ -337,7 +341,7 @@ core_initialize (void)
             M.n_slots = M.n_sessions = 0;
             M.st = NULL;
             M.tpm = NULL;
-            M.forked = false;
+            __atomic_store_n (&M.forked, false, __ATOMIC_RELEASE);
             M.enumerated = false;
         }
         M.libp11 = dl_iterate_phdr (find_libp11, NULL) != 0;
@@ -348,7 +352,7 @@ core_initialize (void)
         if (M.tpm == NULL)
             rv = CKR_HOST_MEMORY;
         else
-            M.initialized = true;
+            __atomic_store_n (&M.initialized, true, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock (&module_lock);
     return rv;
@@ -392,7 +396,7 @@ core_finalize (void)
     M.tpm = NULL;
     store_close (M.st);
     M.st = NULL;
-    M.initialized = false;
+    __atomic_store_n (&M.initialized, false, __ATOMIC_RELEASE);
     pthread_mutex_unlock (&module_lock);
     pthread_rwlock_unlock (&calls);
     return CKR_OK;

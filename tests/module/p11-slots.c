@@ -53,7 +53,7 @@
 static CK_FUNCTION_LIST *F;
 static const char *module_path;
 static int failures;
-static volatile bool stop;
+static bool stop; /* atomic */
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -126,7 +126,7 @@ static void *
 lister (void *arg)
 {
     unsigned long *calls = arg;
-    while (!stop) {
+    while (!__atomic_load_n (&stop, __ATOMIC_RELAXED)) {
         CK_SLOT_ID list[256];
         CK_ULONG n = 256;
         CK_RV rv = F->C_GetSlotList ((*calls & 1) ? CK_TRUE : CK_FALSE, list, &n);
@@ -151,7 +151,7 @@ mode_race (const char *prefix, int want, const char *stopfile)
         pthread_create (&t[i], NULL, lister, &calls[i]);
     for (int waited = 0; access (stopfile, F_OK) != 0 && waited < 2400; waited++)
         usleep (50 * 1000);
-    stop = true;
+    __atomic_store_n (&stop, true, __ATOMIC_RELAXED);
     for (int i = 0; i < 8; i++)
         pthread_join (t[i], NULL);
     printf ("# %lu C_GetSlotList calls in each of 8 threads (first)\n", calls[0]);
@@ -274,7 +274,7 @@ worker (void *arg)
     if (open_user_session (F, fork_token, fork_pin, &s) != CKR_OK
         && open_user_session (F, fork_token, fork_pin, &s) != CKR_USER_ALREADY_LOGGED_IN)
         return NULL;
-    while (!stop) {
+    while (!__atomic_load_n (&stop, __ATOMIC_RELAXED)) {
         CK_OBJECT_HANDLE h;
         if (!sign_and_verify (s))
             printf ("# parent thread: a signature failed\n");
@@ -359,7 +359,7 @@ mode_fork (const char *token, const char *pin)
         else
             printf ("# child %d: exit %d\n", i, WEXITSTATUS (st));
     }
-    stop = true;
+    __atomic_store_n (&stop, true, __ATOMIC_RELAXED);
     for (int i = 0; i < 3; i++)
         pthread_join (t[i], NULL);
     printf ("# parent threads ran %lu, %lu, %lu rounds\n", rounds[0], rounds[1], rounds[2]);
