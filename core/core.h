@@ -149,5 +149,7 @@ CK_RV op_verify (tt_token *tok, tt_session *sess, const CK_BYTE *data, CK_ULONG 
                  const CK_BYTE *sig, CK_ULONG sig_len);
 CK_RV op_verify_final (tt_token *tok, tt_session *sess, const CK_BYTE *sig, CK_ULONG sig_len);
 CK_RV op_random (CK_BYTE *out, CK_ULONG len);
+/* C_SeedRandom: mixed into the TPM's RNG (TPM2_StirRandom). */
+CK_RV op_seed_random (const CK_BYTE *seed, CK_ULONG len);
 
 #endif

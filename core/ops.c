@@ -474,3 +474,9 @@ op_random (CK_BYTE *out, CK_ULONG len)
 {
     return tpm_random (core_tpm (), out, len);
 }
+
+CK_RV
+op_seed_random (const CK_BYTE *seed, CK_ULONG len)
+{
+    return len ? tpm_stir_random (core_tpm (), seed, len) : CKR_OK;
+}

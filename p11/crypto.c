@@ -289,8 +289,7 @@ p11_C_SeedRandom (CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
     if (rv != CKR_OK)
         return TRACE (rv);
     (void) sess;
-    (void) len;
-    rv = seed == NULL && len > 0 ? CKR_ARGUMENTS_BAD : CKR_RANDOM_SEED_NOT_SUPPORTED;
+    rv = seed == NULL && len > 0 ? CKR_ARGUMENTS_BAD : op_seed_random (seed, len);
     core_leave (tok);
     return TRACE (rv);
 }

@@ -122,9 +122,8 @@ p11_C_GetOperationState (CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG_PTR le
 
     if (rv != CKR_OK)
         return TRACE (rv);
-    (void) state;
-    (void) len;
-    rv = op_state_unsaveable (sess);
+    (void) state; /* NULL: a length query, but there is never a state to save */
+    rv = len == NULL ? CKR_ARGUMENTS_BAD : op_state_unsaveable (sess);
     core_leave (tok);
     return TRACE (rv);
 }
@@ -140,11 +139,9 @@ p11_C_SetOperationState (CK_SESSION_HANDLE h, CK_BYTE_PTR state, CK_ULONG len,
     if (rv != CKR_OK)
         return TRACE (rv);
     (void) sess;
-    (void) state;
-    (void) len;
     (void) enc_key;
     (void) auth_key;
-    rv = CKR_SAVED_STATE_INVALID;
+    rv = state == NULL || len == 0 ? CKR_ARGUMENTS_BAD : CKR_SAVED_STATE_INVALID;
     core_leave (tok);
     return TRACE (rv);
 }

@@ -28,6 +28,32 @@
 #include "tpm/internal.h"
 
 CK_RV
+tpm_stir_random (tpm *t, const uint8_t *seed, size_t len)
+{
+    size_t off = 0;
+    CK_RV rv;
+
+    pthread_mutex_lock (&t->lock);
+again:
+    rv = tpm_session_inlock (t, TPMA_SESSION_DECRYPT); /* the seed travels encrypted */
+    while (rv == CKR_OK && off < len) {
+        TPM2B_SENSITIVE_DATA in = { .size = (UINT16) (len - off > 128 ? 128 : len - off) };
+        TSS2_RC r;
+        memcpy (in.buffer, seed + off, in.size);
+        r = Esys_StirRandom (t->esys, t->session, ESYS_TR_NONE, ESYS_TR_NONE, &in);
+        sodium_memzero (&in, sizeof in);
+        rv = tpm_rv (t, r, "stirring the TPM's random number generator");
+        tpm_session_failed (t, rv);
+        if (rv == CKR_OK)
+            off += 128;
+    }
+    if (tpm_retry_inlock (t, rv))
+        goto again;
+    tpm_unlock (t);
+    return rv;
+}
+
+CK_RV
 tpm_random (tpm *t, uint8_t *buf, size_t len)
 {
     size_t off = 0;

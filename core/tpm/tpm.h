@@ -84,6 +84,8 @@ bool tpm_connected (tpm *t);
 
 /* len random bytes: the TPM's RNG XORed with the OS RNG (never plain on the bus). */
 CK_RV tpm_random (tpm *t, uint8_t *buf, size_t len);
+/* Mixes seed into the TPM's RNG (TPM2_StirRandom, the seed parameter-encrypted). */
+CK_RV tpm_stir_random (tpm *t, const uint8_t *seed, size_t len);
 
 /* The selected PCRs' current values, concatenated in PCR order. */
 CK_RV tpm_pcr_read (tpm *t, tpm_pcrs pcrs, uint8_t *values, size_t *len);

@@ -1555,6 +1555,10 @@ r_op_not_initialized (void)
     check_rv (F->C_DigestKey (s, ec), want, "C_DigestKey");
     check_rv (F->C_DigestFinal (s, b, &l), want, "C_DigestFinal");
     check_rv (F->C_GetOperationState (s, b, &l), want, "C_GetOperationState");
+    check_rv (F->C_GetOperationState (s, b, NULL), CKR_ARGUMENTS_BAD,
+              "C_GetOperationState (pulOperationStateLen NULL)");
+    check_rv (F->C_SetOperationState (s, NULL, 4, 0, 0), CKR_ARGUMENTS_BAD,
+              "C_SetOperationState (pOperationState NULL)");
 }
 
 static void
@@ -1608,7 +1612,7 @@ r_no_login (void)
     CK_SESSION_HANDLE s = open_session (R.slot, RO);
     CK_OBJECT_HANDLE ecpub = find_one (s, CKO_PUBLIC_KEY, "conf-ec");
     CK_MECHANISM m = { CKM_SHA256, NULL, 0 }, v = { CKM_ECDSA, NULL, 0 };
-    CK_BYTE rnd[1000], seed[16];
+    CK_BYTE rnd[1000], seed[300];
     size_t zeros = 0;
 
     check (state_of (s) == CKS_RO_PUBLIC_SESSION, "CKS_RO_PUBLIC_SESSION");
@@ -1621,8 +1625,9 @@ r_no_login (void)
     check_rv (F->C_GenerateRandom (s, rnd, 0), CKR_OK, "C_GenerateRandom, 0 bytes");
     check_rv (F->C_GenerateRandom (s, NULL, 5), CKR_ARGUMENTS_BAD, "C_GenerateRandom (NULL, 5)");
     memset (seed, 7, sizeof seed);
-    check_rv (F->C_SeedRandom (s, seed, sizeof seed), CKR_RANDOM_SEED_NOT_SUPPORTED,
-              "C_SeedRandom (the RNG is the TPM's and the OS's)");
+    check_rv (F->C_SeedRandom (s, seed, sizeof seed), CKR_OK,
+              "C_SeedRandom, 300 bytes (mixed into the TPM's RNG with TPM2_StirRandom, 128 a command)");
+    check_rv (F->C_SeedRandom (s, seed, 0), CKR_OK, "C_SeedRandom, 0 bytes");
     check_rv (F->C_SeedRandom (s, NULL, 4), CKR_ARGUMENTS_BAD, "C_SeedRandom (NULL, 4)");
     check_rv (F->C_VerifyInit (s, &v, ecpub), CKR_OK, "C_VerifyInit with a public key");
 }
