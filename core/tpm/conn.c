@@ -197,10 +197,13 @@ release_inlock (tpm *t)
 static void
 tpm_disconnect_inlock (tpm *t, bool flush)
 {
-    if (flush)
+    /* A resource manager (tpmrm0, tpm2-abrmd) flushes a connection's objects
+     * and sessions when it closes: FlushContext only on a raw TCTI. */
+    if (flush && t->raw)
         release_inlock (t);
     tpm_fast_release_inlock (t, false);
     t->srk_point_ok = false;
+    t->da_ok = false;
     if (t->esys != NULL)
         Esys_Finalize (&t->esys);
     if (t->tcti != NULL)
@@ -391,6 +394,8 @@ tpm_rv (tpm *t, TSS2_RC r, const char *what)
     }
     if (layer == TSS2_TPM_RC_LAYER || layer == TSS2_RESMGR_TPM_RC_LAYER) {
         fmt1 = (base & TPM2_RC_FMT1) ? (base & (TPM2_RC_FMT1 | 0x3f)) : base;
+        if (fmt1 == TPM2_RC_AUTH_FAIL || fmt1 == TPM2_RC_BAD_AUTH || base == TPM2_RC_LOCKOUT)
+            t->da_ok = false; /* the DA counters may have moved */
         if (fmt1 == TPM2_RC_AUTH_FAIL || fmt1 == TPM2_RC_BAD_AUTH) {
             /* after a restart our handles may name someone else's objects */
             if (lost_state_inlock (t, base, what))
@@ -559,7 +564,10 @@ tpm_connect_inlock (tpm *t)
                  * flushes what a process leaves loaded when it dies or _exit()s
                  * without C_Finalize (OpenSSH does): keep things loaded only
                  * when a lease records them for the next process. */
-                t->raw = strncmp (*cands, "tabrmd", 6) != 0 && strstr (*cands, "tpmrm") == NULL;
+                const char *inner = *cands;
+                while (strncmp (inner, "pcap:", 5) == 0) /* a recording wrapper */
+                    inner += 5;
+                t->raw = strncmp (inner, "tabrmd", 6) != 0 && strstr (inner, "tpmrm") == NULL;
                 if (t->raw && t->lease == NULL)
                     t->lease = lease_open (*cands);
                 t->keep = !t->raw || t->lease != NULL;

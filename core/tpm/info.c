@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <tss2/tss2_esys.h>
@@ -67,14 +68,36 @@ lockout_inlock (tpm *t, tpm_info *info)
     return rv;
 }
 
+static uint64_t
+now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
 CK_RV
 tpm_get_lockout (tpm *t, tpm_info *info)
 {
     CK_RV rv;
     pthread_mutex_lock (&t->lock);
     rv = tpm_connect_inlock (t);
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && t->da_ok && now_ms () - t->da_ms < 1000) {
+        /* counters change only with a failed authorization (which clears
+         * da_ok) or with time (the recovery interval: minutes at least) */
+        info->in_lockout = t->da.in_lockout;
+        info->lockout_counter = t->da.lockout_counter;
+        info->max_auth_fail = t->da.max_auth_fail;
+        info->lockout_interval = t->da.lockout_interval;
+        info->lockout_recovery = t->da.lockout_recovery;
+    } else if (rv == CKR_OK) {
         rv = lockout_inlock (t, info);
+        if (rv == CKR_OK) {
+            t->da = *info;
+            t->da_ms = now_ms ();
+            t->da_ok = true;
+        }
+    }
     tpm_unlock (t);
     return rv;
 }

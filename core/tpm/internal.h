@@ -63,6 +63,11 @@ struct tpm {
     uint8_t srk_seen[65]; /* the first SRK this process used: another one */
     bool srk_seen_ok;     /* later means the TPM was cleared (new storage seed) */
     bool cleared;
+    /* The dictionary-attack counters as last read (C_GetTokenInfo asks often):
+     * reused for a second, unless an authorization failed since (tpm_rv). */
+    tpm_info da;
+    uint64_t da_ms;
+    bool da_ok;
 };
 
 /* Ends a call (see above) and releases t->lock. */

@@ -102,6 +102,36 @@ tpm_handle_exists_inlock (tpm *t, TPM2_HANDLE handle)
     return found;
 }
 
+/* The public area ESYS holds for h (from Esys_TR_Serialize: the IESYS_RESOURCE
+ * of a key is its handle, Name, resource type, then its TPM2B_PUBLIC), without
+ * a TPM command; TPM2_ReadPublic when that layout is not what we expect. */
+static TSS2_RC
+esys_tr_public (tpm *t, ESYS_TR h, TPM2B_PUBLIC **out)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0, off = 0;
+    TPM2_HANDLE handle;
+    TPM2B_NAME name;
+    UINT32 type;
+    TPM2B_PUBLIC *pub = calloc (1, sizeof *pub);
+    bool ok = pub != NULL && Esys_TR_Serialize (t->esys, h, &buf, &len) == TSS2_RC_SUCCESS
+              && Tss2_MU_TPM2_HANDLE_Unmarshal (buf, len, &off, &handle) == TSS2_RC_SUCCESS
+              && handle == SRK_PERSISTENT_HANDLE
+              && Tss2_MU_TPM2B_NAME_Unmarshal (buf, len, &off, &name) == TSS2_RC_SUCCESS
+              && Tss2_MU_UINT32_Unmarshal (buf, len, &off, &type) == TSS2_RC_SUCCESS
+              && type == 1 /* IESYSC_KEY_RSRC */
+              && Tss2_MU_TPM2B_PUBLIC_Unmarshal (buf, len, &off, pub) == TSS2_RC_SUCCESS
+              && off == len && pub->publicArea.type == TPM2_ALG_ECC;
+
+    Esys_Free (buf);
+    if (ok) {
+        *out = pub;
+        return TSS2_RC_SUCCESS;
+    }
+    free (pub);
+    return Esys_ReadPublic (t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, out, NULL, NULL);
+}
+
 /* Connects and makes sure the SRK is usable. */
 CK_RV
 tpm_srk_inlock (tpm *t)
@@ -116,13 +146,15 @@ tpm_srk_inlock (tpm *t)
 
     if (rv != CKR_OK || t->srk != ESYS_TR_NONE)
         return rv;
-    /* probe once per connection (a command saved per call on a raw TCTI) */
-    if (!t->no_persistent_srk && tpm_handle_exists_inlock (t, SRK_PERSISTENT_HANDLE)) {
-        r = Esys_TR_FromTPMPublic (t->esys, SRK_PERSISTENT_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   ESYS_TR_NONE, &h);
-        if (r == TSS2_RC_SUCCESS)
-            r = Esys_ReadPublic (t->esys, h, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, NULL,
-                                 NULL);
+    /* Probe once per connection (a command saved per call on a raw TCTI):
+     * TR_FromTPMPublic is one TPM2_ReadPublic, which fails when nothing is
+     * there, and gives ESYS the public area we then read back without a
+     * second command. */
+    if (!t->no_persistent_srk
+        && Esys_TR_FromTPMPublic (t->esys, SRK_PERSISTENT_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                  ESYS_TR_NONE, &h)
+               == TSS2_RC_SUCCESS) {
+        r = esys_tr_public (t, h, &pub);
         if (r == TSS2_RC_SUCCESS && srk_matches (pub)) {
             keep_srk_point (t, pub);
             Esys_Free (pub);
@@ -148,9 +180,12 @@ tpm_srk_inlock (tpm *t)
     Esys_Free (pub);
     if ((r & ~TSS2_RC_LAYER_MASK & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_BAD_AUTH
         || (r & (TPM2_RC_FMT1 | 0x3f)) == TPM2_RC_AUTH_FAIL) {
-        LOG_ERROR ("creating the SRK failed: the owner hierarchy has an auth value. Provision a "
-                   "persistent SRK at 0x%x ('tpm2_createprimary -C o -G ecc256:aes128cfb -c "
-                   "srk.ctx -P <owner auth> && tpm2_evictcontrol -c srk.ctx 0x%x')",
+        LOG_ERROR ("creating the SRK failed: the owner hierarchy has an auth value. Make the "
+                   "SRK persistent at 0x%x with it once: TPMTRUST_OWNER_AUTH=... tpmtrust-tool "
+                   "srk persist (or tpm2_createprimary -C o -P <owner auth> -g sha256 -G "
+                   "ecc256:aes128cfb -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|"
+                   "noda|restricted|decrypt' -c srk.ctx && tpm2_evictcontrol -P <owner auth> -c "
+                   "srk.ctx 0x%x)",
                    SRK_PERSISTENT_HANDLE, SRK_PERSISTENT_HANDLE);
         return CKR_DEVICE_ERROR;
     }
@@ -206,4 +241,70 @@ tpm_session_failed (tpm *t, CK_RV rv)
 {
     if (rv != CKR_OK && rv != CKR_PIN_INCORRECT)
         tpm_flush_inlock (t, &t->session);
+}
+
+CK_RV
+tpm_srk_persist (tpm *t, const char *owner_auth, bool *existed)
+{
+    TPM2B_SENSITIVE_CREATE in_sensitive = { 0 };
+    TPM2B_DATA outside = { 0 };
+    TPML_PCR_SELECTION pcrs = { 0 };
+    TPM2B_AUTH auth = { 0 };
+    ESYS_TR h = ESYS_TR_NONE, persisted = ESYS_TR_NONE;
+    TSS2_RC r;
+    CK_RV rv;
+
+    *existed = false;
+    if (owner_auth != NULL && strlen (owner_auth) > sizeof auth.buffer) {
+        LOG_ERROR ("the owner authorization is longer than %zu bytes", sizeof auth.buffer);
+        return CKR_ARGUMENTS_BAD;
+    }
+    if (owner_auth != NULL) {
+        auth.size = (UINT16) strlen (owner_auth);
+        memcpy (auth.buffer, owner_auth, auth.size);
+    }
+    pthread_mutex_lock (&t->lock);
+    rv = tpm_srk_inlock (t); /* uses a matching persistent SRK if there is one */
+    if (rv == CKR_OK && t->srk_persistent) {
+        *existed = true;
+    } else if (rv == CKR_OK) {
+        r = Esys_TR_FromTPMPublic (t->esys, SRK_PERSISTENT_HANDLE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, &persisted);
+        if (r == TSS2_RC_SUCCESS) {
+            Esys_TR_Close (t->esys, &persisted);
+            LOG_ERROR ("0x%x holds another key than the standard ECC SRK: remove it first "
+                       "('tpm2_evictcontrol -c 0x%x') if nothing else uses it",
+                       SRK_PERSISTENT_HANDLE, SRK_PERSISTENT_HANDLE);
+            rv = CKR_FUNCTION_FAILED;
+        }
+    }
+    if (rv == CKR_OK && !*existed) {
+        r = Esys_TR_SetAuth (t->esys, ESYS_TR_RH_OWNER, &auth);
+        tpm_track_begin (t);
+        if (r == TSS2_RC_SUCCESS)
+            r = Esys_CreatePrimary (t->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                    ESYS_TR_NONE, &in_sensitive, &srk_template, &outside, &pcrs,
+                                    &h, NULL, NULL, NULL, NULL);
+        tpm_track_end (t, r == TSS2_RC_SUCCESS ? h : ESYS_TR_NONE);
+        rv = tpm_rv (t, r, "creating the SRK with the owner authorization");
+        if (rv == CKR_OK) {
+            r = Esys_EvictControl (t->esys, ESYS_TR_RH_OWNER, h, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, SRK_PERSISTENT_HANDLE, &persisted);
+            rv = tpm_rv (t, r, "making the SRK persistent at 0x81000001");
+            if (persisted != ESYS_TR_NONE)
+                Esys_TR_Close (t->esys, &persisted);
+        }
+        tpm_flush_inlock (t, &h);
+        if (rv == CKR_OK) {
+            /* from now on the persistent one (the same key: same template and seed) */
+            tpm_flush_inlock (t, &t->srk);
+            t->no_persistent_srk = false;
+            rv = tpm_srk_inlock (t);
+        }
+    }
+    sodium_memzero (&auth, sizeof auth);
+    if (t->esys != NULL)
+        Esys_TR_SetAuth (t->esys, ESYS_TR_RH_OWNER, &(TPM2B_AUTH) { 0 });
+    tpm_unlock (t);
+    return rv;
 }

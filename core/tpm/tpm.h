@@ -78,7 +78,15 @@ void tpm_blob_clear (tpm_blob *b);
 
 /* Fills in what doctor and C_GetTokenInfo report; opens the connection. */
 CK_RV tpm_get_info (tpm *t, tpm_info *info);
-/* Only the DA counters (one command). */
+/* Makes the module's SRK (its ECC P-256 template, the TCG H-2 storage key)
+ * persistent at 0x81000001 with the owner authorization owner_auth (NULL or
+ * "": empty), so that no process has to create it (TPM2_CreatePrimary costs
+ * 100 ms or more on hardware). CKR_FUNCTION_FAILED, logged, when another key
+ * is there; CKR_PIN_INCORRECT for a wrong owner authorization. *existed: the
+ * SRK was there already (nothing done). */
+CK_RV tpm_srk_persist (tpm *t, const char *owner_auth, bool *existed);
+/* Only the DA counters (one command; reused for a second unless an
+ * authorization failed since). */
 CK_RV tpm_get_lockout (tpm *t, tpm_info *info);
 bool tpm_connected (tpm *t);
 

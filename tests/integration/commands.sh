@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
+# TPM commands of a whole `pkcs11-tool --login --sign` process (counted in
+# tpm2-tss pcap TCTI captures: counts are deterministic, so they are asserted),
+# on real TPMs each costs 10-100 ms:
+#  - raw swtpm without a persistent SRK: 13 (the SRK is created, FlushContext
+#    at the end for the session, the SRK and two objects);
+#  - raw swtpm with the standard SRK persistent at 0x81000001: 11, no CreatePrimary;
+#  - through tpm2-abrmd with it: 9, no FlushContext at the end (the resource
+#    manager flushes a connection's objects when it closes);
+#  - C_GetTokenInfo asks the TPM's lockout counters once (pkcs11-tool asks
+#    the token info several times).
+# Run as: tests/with-swtpm.sh tests/integration/commands.sh
+set -euo pipefail
+
+. "$(dirname "$0")/common.sh"
+tt_require_abrmd
+command -v tpm2_createprimary >/dev/null || skip "tpm2-tools not installed"
+
+W=$TT_TMP/commands
+mkdir -p "$W"
+export TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=1234
+COUNT=$(dirname "$0")/pcap-count.py
+timeout -k 1 60 "$TT_TOOL" token init --label c >/dev/null || die "token init"
+timeout -k 1 60 pkcs11-tool --module "$TT_MODULE" --token-label c --login --pin 1234 --keypairgen \
+    --key-type EC:prime256v1 --id 01 --label k >"$W/keygen.out" 2>&1 || die "keypairgen"
+# the public key from the listing (EC_POINT: a DER OCTET STRING of 04||X||Y)
+point=$(sed -n 's/^ *EC_POINT: *0441\(04[0-9a-f]*\)$/\1/p' "$W/keygen.out" | head -1)
+[ ${#point} = 130 ] || { cat "$W/keygen.out" >&2; die "no EC_POINT in pkcs11-tool's listing"; }
+echo "3059301306072a8648ce3d020106082a8648ce3d030107034200$point" | xxd -r -p |
+    openssl pkey -pubin -inform DER -out "$W/pub.pem" || die "public key"
+printf 'signed' | openssl dgst -sha256 -binary >"$W/h.bin"
+
+# sign NAME WANT: one pkcs11-tool process, its commands counted; its signature
+# checked with OpenSSL
+sign() {
+    local name=$1 want=$2 got
+    rm -f "$W/$name.pcap"
+    TPMTRUST_TCTI="pcap:$TPMTRUST_TCTI" TCTI_PCAP_FILE=$W/$name.pcap timeout -k 1 60 \
+        pkcs11-tool --module "$TT_MODULE" --token-label c --login --pin 1234 --sign -m ECDSA \
+        --id 01 -i "$W/h.bin" -o "$W/$name.sig" >"$W/$name.out" 2>&1 ||
+        { cat "$W/$name.out" >&2; die "$name: pkcs11-tool --sign"; }
+    python3 "$COUNT" "$W/$name.pcap" >"$W/$name.count"
+    got=$(head -1 "$W/$name.count" | cut -d' ' -f1)
+    msg "$name: $(head -1 "$W/$name.count")"
+    msg "  $(tail -1 "$W/$name.count")"
+    [ "$got" = "$want" ] || die "$name: $got TPM commands, want $want"
+    grep -q 'GetCapability=1\b' "$W/$name.count" || die "$name: the lockout counters were read more than once"
+}
+verify_sig() { # r||s as DER ECDSA-Sig-Value, checked by OpenSSL
+    python3 - "$W/$1.sig" "$W/$1.der" <<'PY'
+import sys
+s = open(sys.argv[1], 'rb').read(); n = len(s) // 2
+def der_int(b):
+    b = b.lstrip(b'\0') or b'\0'
+    if b[0] & 0x80: b = b'\0' + b
+    return b'\x02' + bytes([len(b)]) + b
+body = der_int(s[:n]) + der_int(s[n:])
+open(sys.argv[2], 'wb').write(b'\x30' + bytes([len(body)]) + body)
+PY
+    openssl pkeyutl -verify -pubin -inkey "$W/pub.pem" -in "$W/h.bin" -sigfile "$W/$1.der" >/dev/null ||
+        die "$1: the signature does not verify with OpenSSL"
+}
+
+sign raw 13
+grep -q 'CreatePrimary=1' "$W/raw.count" || die "raw: no CreatePrimary?"
+verify_sig raw
+
+# the standard SRK (the module's template: TCG H-2 ECC P-256) made persistent
+tpm2_createprimary -Q -C o -g sha256 -G ecc256:aes128cfb \
+    -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt' \
+    -c "$W/srk.ctx" || die "tpm2_createprimary"
+tpm2_evictcontrol -Q -c "$W/srk.ctx" 0x81000001 >/dev/null || die "tpm2_evictcontrol"
+tpm2_flushcontext -t >/dev/null # no resource manager: tpm2-tools leaves it loaded
+sign persistent 11
+! grep -q 'CreatePrimary' "$W/persistent.count" || die "persistent SRK: CreatePrimary still issued"
+verify_sig persistent
+
+abrmd_start || die "abrmd_start"
+sign abrmd 9
+[ "$(grep -o 'FlushContext=[0-9]*' "$W/abrmd.count")" = FlushContext=1 ] ||
+    die "abrmd: FlushContext at the end (the resource manager does that)"
+verify_sig abrmd
+msg "ok: 13 / 11 / 9 TPM commands for a whole signing process"
