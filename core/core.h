@@ -22,10 +22,12 @@ typedef struct tt_object tt_object;
 
 typedef struct store store;
 
+/* context.c: the store, opened on first use; CKR_DEVICE_ERROR with a log line
+ * when it cannot be. */
+CK_RV core_store (store **out);
+
 /* module.c */
 CK_RV core_initialize (void);
-/* The store, opened on first use; CKR_DEVICE_ERROR with a log line when it cannot be. */
-CK_RV core_store (store **out);
 CK_RV core_finalize (void);
 /* CKR_CRYPTOKI_NOT_INITIALIZED unless initialized in this process (not a forked child). */
 CK_RV core_check (void);

@@ -50,6 +50,9 @@ struct tt_token {
     tt_object *objects;
     bool objects_loaded;
     unsigned sessions, rw_sessions;
+    /* Up to the session table (module.c sets it): closes every session of
+     * tok, for a token deleted under them. */
+    void (*close_sessions) (tt_token *tok);
 };
 
 typedef enum { OP_NONE, OP_FIND, OP_SIGN, OP_VERIFY, OP_DIGEST } op_kind;
@@ -102,17 +105,28 @@ struct tt_session {
     bool digest_multi; /* C_DigestUpdate was called */
 };
 
-/* module.c: the module's TPM (key types use tok->tpm) */
+/* context.c: the state the core shares, below everything that uses it:
+ * the module's TPM (key types use tok->tpm), the handle counter; core_store
+ * (core.h) too. module.c sets it up and tears it down. */
 tpm *core_tpm (void);
-/* True in a process that has libp11 loaded (see object_find_init_inlock). */
-bool core_libp11_compat (void);
 CK_OBJECT_HANDLE core_next_handle (void);
+void context_set_tpm (tpm *t);
+void context_close (void); /* frees the TPM, closes the store */
+/* atfork: no thread is in the store's first open, nor inside sqlite, across a
+ * fork; the child sets the parent's TPM and store aside (returned: kept, never
+ * used) */
+void context_fork_prepare (void);
+void context_fork_parent (void);
+void context_fork_child (void);
+tpm *context_forget (void);
+
+/* module.c: true in a process that has libp11 loaded (see object_find_init_inlock). */
+bool core_libp11_compat (void);
 
 /* token.c */
 void token_free (tt_token *tok);
 void token_logout_inlock (tt_token *tok);
-/* Drops every object's cached secrets (through its key type's wipe). */
-void token_wipe_caches (tt_token *tok);
+
 
 static inline bool
 token_user_logged_in (const tt_token *tok)

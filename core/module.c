@@ -46,17 +46,13 @@ static forsaken *inherited;
 static struct {
     bool initialized;
     bool forked; /* we are a forked child of an initialized process */
-    tpm *tpm;
-    store *st;
-    pthread_mutex_t store_lock; /* first open of the store */
     tt_token **slots;
     size_t n_slots;
     tt_session **sessions;
     size_t n_sessions;
-    CK_ULONG next_handle;
     bool libp11; /* the process has libp11 (the OpenSSL engine) */
     bool enumerated; /* the slot table was filled once: later changes are slot events */
-} M = { .store_lock = PTHREAD_MUTEX_INITIALIZER };
+} M;
 
 /* No thread of ours is inside sqlite at a fork (sqlite's global mutexes would
  * stay held in the child): the first open waits on store_lock, every later
@@ -67,15 +63,13 @@ static void
 atfork_prepare (void)
 {
     pthread_mutex_lock (&module_lock);
-    pthread_mutex_lock (&M.store_lock);
-    store_fork_prepare (M.st);
+    context_fork_prepare ();
 }
 
 static void
 atfork_parent (void)
 {
-    store_fork_parent (M.st);
-    pthread_mutex_unlock (&M.store_lock);
+    context_fork_parent ();
     pthread_mutex_unlock (&module_lock);
 }
 
@@ -84,7 +78,7 @@ atfork_child (void)
 {
     pthread_mutex_init (&module_lock, NULL);
     pthread_mutex_init (&refresh_lock, NULL);
-    pthread_mutex_init (&M.store_lock, NULL);
+    context_fork_child ();
     calls = (pthread_rwlock_t) PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
     if (M.initialized) {
         M.forked = true;
@@ -128,61 +122,6 @@ gate_leave (void)
     pthread_rwlock_unlock (&calls);
 }
 
-CK_OBJECT_HANDLE
-core_next_handle (void)
-{
-    return __atomic_add_fetch (&M.next_handle, 1, __ATOMIC_RELAXED);
-}
-
-tpm *
-core_tpm (void)
-{
-    return M.tpm;
-}
-
-static const char *
-store_default_path (char *buf, size_t len)
-{
-    const char *env = getenv ("TPMTRUST_STORE");
-    const char *xdg = getenv ("XDG_DATA_HOME");
-    const char *home = getenv ("HOME");
-
-    if (env != NULL && env[0] != '\0')
-        return env;
-    if (config_get ("store") != NULL)
-        return config_get ("store");
-    if (geteuid () == 0)
-        snprintf (buf, len, "%s/tpmtrust/tpmtrust.sqlite3", LOCALSTATEDIR "/lib");
-    else if (xdg != NULL && xdg[0] == '/')
-        snprintf (buf, len, "%s/tpmtrust/tpmtrust.sqlite3", xdg);
-    else
-        snprintf (buf, len, "%s/.local/share/tpmtrust/tpmtrust.sqlite3", home ? home : "");
-    return buf;
-}
-
-CK_RV
-core_store (store **out)
-{
-    char buf[4096];
-    CK_RV rv = CKR_OK;
-    store *st = __atomic_load_n (&M.st, __ATOMIC_ACQUIRE);
-
-    /* Once open, without store_lock: callers inside a store transaction come
-     * here too, and must not wait on a lock atfork_prepare holds. */
-    if (st != NULL) {
-        *out = st;
-        return CKR_OK;
-    }
-    pthread_mutex_lock (&M.store_lock);
-    if (M.st == NULL) {
-        rv = store_open (store_default_path (buf, sizeof buf), &st);
-        __atomic_store_n (&M.st, st, __ATOMIC_RELEASE);
-    }
-    *out = M.st;
-    pthread_mutex_unlock (&M.store_lock);
-    return rv;
-}
-
 static tt_token *
 token_new (CK_SLOT_ID id)
 {
@@ -191,7 +130,8 @@ token_new (CK_SLOT_ID id)
         return NULL;
     pthread_mutex_init (&tok->lock, NULL);
     tok->slot_id = id;
-    tok->tpm = M.tpm; /* set before any token is made, freed after all are (finalize, fork) */
+    tok->tpm = core_tpm (); /* set before any token is made, freed after all are */
+    tok->close_sessions = core_token_close_sessions_inlock;
     tok->login = TT_NOT_LOGGED_IN;
     return tok;
 }
@@ -332,15 +272,14 @@ core_initialize (void)
              * not ours: set aside unused (their secrets were wiped at the fork). */
             forsaken *f = calloc (1, sizeof *f);
             if (f != NULL) {
-                *f = (forsaken){ inherited, M.slots, M.sessions, M.tpm };
+                *f = (forsaken){ inherited, M.slots, M.sessions, context_forget () };
                 inherited = f;
+            } else {
+                context_forget (); /* leaked: never used again */
             }
-            tpm_forget (M.tpm);
             M.slots = NULL;
             M.sessions = NULL;
             M.n_slots = M.n_sessions = 0;
-            M.st = NULL;
-            M.tpm = NULL;
             __atomic_store_n (&M.forked, false, __ATOMIC_RELEASE);
             M.enumerated = false;
         }
@@ -348,8 +287,8 @@ core_initialize (void)
         if (M.libp11)
             LOG_INFO ("loaded by libp11: Ed25519 keys are left out of key searches by class "
                       "alone (libp11 0.4.12 gives up on every key when it meets one)");
-        M.tpm = tpm_new ();
-        if (M.tpm == NULL)
+        context_set_tpm (tpm_new ());
+        if (core_tpm () == NULL)
             rv = CKR_HOST_MEMORY;
         else
             __atomic_store_n (&M.initialized, true, __ATOMIC_RELEASE);
@@ -363,8 +302,8 @@ core_initialize (void)
 __attribute__ ((destructor)) static void
 core_at_exit (void)
 {
-    if (M.initialized && !M.forked && M.tpm != NULL)
-        tpm_disconnect (M.tpm);
+    if (M.initialized && !M.forked && core_tpm () != NULL)
+        tpm_disconnect (core_tpm ());
 }
 
 CK_RV
@@ -392,10 +331,7 @@ core_finalize (void)
     M.slots = NULL;
     M.n_sessions = M.n_slots = 0;
     M.enumerated = false;
-    tpm_free (M.tpm);
-    M.tpm = NULL;
-    store_close (M.st);
-    M.st = NULL;
+    context_close ();
     __atomic_store_n (&M.initialized, false, __ATOMIC_RELEASE);
     pthread_mutex_unlock (&module_lock);
     pthread_rwlock_unlock (&calls);

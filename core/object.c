@@ -136,7 +136,10 @@ object_logout_inlock (tt_token *tok)
     /* Private session objects are destroyed; handles to private token objects
      * become invalid for good (PKCS#11 2.40, C_Logout). */
     tt_object **p = &tok->objects;
-    token_wipe_caches (tok); /* unsealed Ed25519 keys go with the login */
+    /* unsealed Ed25519 keys (every cached secret) go with the login */
+    for (tt_object *o = tok->objects; o != NULL; o = o->next)
+        if (o->type != NULL && o->type->wipe != NULL)
+            o->type->wipe (o);
     while (*p != NULL) {
         tt_object *obj = *p;
         if (object_private (obj) && obj->store_id == 0) {

@@ -53,14 +53,6 @@ token_serial (const tt_token *tok)
     return tok->rec.serial;
 }
 
-void
-token_wipe_caches (tt_token *tok)
-{
-    for (tt_object *o = tok->objects; o != NULL; o = o->next)
-        if (o->type != NULL && o->type->wipe != NULL)
-            o->type->wipe (o);
-}
-
 CK_RV
 token_slot_info_inlock (tt_token *tok, CK_SLOT_INFO *info)
 {
@@ -529,7 +521,8 @@ token_delete_inlock (tt_token *tok)
     if (rv == CKR_OK)
         rv = store_token_del (st, tok->rec.id);
     if (rv == CKR_OK) {
-        core_token_close_sessions_inlock (tok);
+        if (tok->close_sessions != NULL)
+            tok->close_sessions (tok);
         object_drop_all_inlock (tok);
         tok->removed = true;
     }
