@@ -8,7 +8,8 @@
 #  - C_Finalize while two threads sign: it waits for them (no use after free);
 #  - fork while threads sign and change objects: each child initializes the
 #    module and signs (no deadlock, no inherited lock), and no interface
-#    claims CKF_INTERFACE_FORK_SAFE.
+#    claims CKF_INTERFACE_FORK_SAFE;
+#  - tpm2-abrmd restarted while a process signs: the process signs again.
 # Through tpm2-abrmd: several processes share the TPM.
 # Run as: tests/with-swtpm.sh tests/integration/slots.sh
 set -euo pipefail
@@ -67,3 +68,25 @@ cat "$W/removed.out" >&2
 [ "$rc" -eq 0 ] || die "p11-slots removed: rc $rc"
 msg "ok: a removed token's slot and session"
 
+# 4. tpm2-abrmd restarted under a signing process (its D-Bus daemon stays)
+rm -f "$W/mark"
+timeout -k 5 120 "$SLOTS" "$TT_MODULE" survive fork 1234 "$W/mark" 60 >"$W/survive.out" 2>&1 &
+signer=$!
+sleep 2
+apid=$(cat "$TT_TMP/abrmd.pid")
+kill "$apid"
+while kill -0 "$apid" 2>/dev/null; do sleep 0.05; done
+tpm2-abrmd --session --allow-root --tcti="swtpm:host=127.0.0.1,port=$TT_SWTPM_PORT" \
+    >>"$TT_TMP/abrmd.log" 2>&1 &
+echo $! >"$TT_TMP/abrmd.pid"
+_TT_ABRMD_PID=$!
+for _ in $(seq 100); do # until it has its bus name again
+    timeout -k 1 5 tpm2_getrandom -T tabrmd:bus_type=session 4 >/dev/null 2>&1 && break
+    sleep 0.1
+done
+touch "$W/mark"
+rc=0
+wait "$signer" || rc=$?
+cat "$W/survive.out" >&2
+[ "$rc" -eq 0 ] || die "p11-slots survive: rc $rc"
+msg "ok: a signing process outlives a tpm2-abrmd restart"

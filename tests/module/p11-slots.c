@@ -30,6 +30,11 @@
  *                            under ASan), the threads then get
  *                            CKR_CRYPTOKI_NOT_INITIALIZED
  *
+ *   survive TOKEN PIN MARK S sign in a loop for S seconds while the shell
+ *                            restarts tpm2-abrmd, then creates the file MARK:
+ *                            the process must sign again after MARK, in the
+ *                            same session (errors in between: CKR_DEVICE_ERROR)
+ *
  * Also checks (every mode) that no interface claims CKF_INTERFACE_FORK_SAFE
  * and that C_GetInterface asked for it finds none. Prints "ok"/"not ok" lines;
  * exits 0 only when all passed.
@@ -451,11 +456,58 @@ mode_finalize (const char *token, const char *pin)
     return 0;
 }
 
+/* --- survive --- */
+
+static int
+mode_survive (const char *token, const char *pin, const char *mark, int seconds)
+{
+    signer g = { 0 };
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls } };
+    CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+    CK_BYTE msg[] = "through a tpm2-abrmd restart", sig[128];
+    unsigned long before = 0, after = 0, failed = 0;
+    CK_ULONG n = 0;
+    CK_RV last_err = CKR_OK;
+    double end = now () + seconds;
+
+    if (open_user_session (F, token, pin, &g.s) != CKR_OK
+        || F->C_FindObjectsInit (g.s, tmpl, 1) != CKR_OK
+        || F->C_FindObjects (g.s, &g.key, 1, &n) != CKR_OK || n != 1
+        || F->C_FindObjectsFinal (g.s) != CKR_OK) {
+        CHECK (false, "a session and the key");
+        return 0;
+    }
+    while (now () < end && after < 20) {
+        CK_ULONG sig_len = sizeof sig;
+        bool marked = access (mark, F_OK) == 0;
+        CK_RV rv = F->C_SignInit (g.s, &m, g.key);
+        if (rv == CKR_OK)
+            rv = F->C_Sign (g.s, msg, sizeof msg, sig, &sig_len);
+        if (rv == CKR_OK && marked)
+            after++;
+        else if (rv == CKR_OK)
+            before++;
+        else {
+            failed++;
+            last_err = rv;
+            usleep (100 * 1000);
+        }
+    }
+    printf ("# %lu signatures before the restart, %lu failed during it (last 0x%lx), %lu after\n",
+            before, failed, last_err, after);
+    CHECK (before > 0, "signed before the restart");
+    CHECK (after > 0, "signed again after tpm2-abrmd came back, in the same process");
+    CHECK (failed == 0 || last_err == CKR_DEVICE_ERROR,
+           "failures in between are CKR_DEVICE_ERROR (0x%lx)", last_err);
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize ARGS\n");
+        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|survive ARGS\n");
         return 2;
     }
     module_path = argv[1];
@@ -471,6 +523,8 @@ main (int argc, char **argv)
         mode_fork (argv[3], argv[4]);
     else if (strcmp (argv[2], "finalize") == 0 && argc == 5)
         mode_finalize (argv[3], argv[4]);
+    else if (strcmp (argv[2], "survive") == 0 && argc == 7)
+        mode_survive (argv[3], argv[4], argv[5], atoi (argv[6]));
     else {
         fprintf (stderr, "p11-slots: bad arguments for mode %s\n", argv[2]);
         return 2;
