@@ -5,7 +5,8 @@
 # on real TPMs each costs 10-100 ms:
 #  - raw swtpm without a persistent SRK: 13 (the SRK is created, FlushContext
 #    at the end for the session, the SRK and two objects);
-#  - raw swtpm with the standard SRK persistent at 0x81000001: 11, no CreatePrimary;
+#  - raw swtpm with the standard SRK made persistent at 0x81000001 by
+#    `tpmtrust-tool srk persist` (keys made before keep working): 11, no CreatePrimary;
 #  - through tpm2-abrmd with it: 9, no FlushContext at the end (the resource
 #    manager flushes a connection's objects when it closes);
 #  - C_GetTokenInfo asks the TPM's lockout counters once (pkcs11-tool asks
@@ -66,12 +67,11 @@ sign raw 13
 grep -q 'CreatePrimary=1' "$W/raw.count" || die "raw: no CreatePrimary?"
 verify_sig raw
 
-# the standard SRK (the module's template: TCG H-2 ECC P-256) made persistent
-tpm2_createprimary -Q -C o -g sha256 -G ecc256:aes128cfb \
-    -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt' \
-    -c "$W/srk.ctx" || die "tpm2_createprimary"
-tpm2_evictcontrol -Q -c "$W/srk.ctx" 0x81000001 >/dev/null || die "tpm2_evictcontrol"
-tpm2_flushcontext -t >/dev/null # no resource manager: tpm2-tools leaves it loaded
+# the standard SRK made persistent by the tool (twice: the second finds it)
+timeout -k 1 60 "$TT_TOOL" srk persist </dev/null >"$W/srk.out" 2>&1 || { cat "$W/srk.out" >&2; die "srk persist"; }
+grep -q "SRK persistent at 0x81000001" "$W/srk.out" || die "srk persist: $(cat "$W/srk.out")"
+timeout -k 1 60 "$TT_TOOL" srk persist </dev/null | grep -q "already persistent" || die "srk persist again"
+timeout -k 1 60 "$TT_TOOL" doctor 2>&1 | grep -q "persistent at 0x81000001" || die "doctor does not see the SRK"
 sign persistent 11
 ! grep -q 'CreatePrimary' "$W/persistent.count" || die "persistent SRK: CreatePrimary still issued"
 verify_sig persistent
@@ -82,3 +82,12 @@ sign abrmd 9
     die "abrmd: FlushContext at the end (the resource manager does that)"
 verify_sig abrmd
 msg "ok: 13 / 11 / 9 TPM commands for a whole signing process"
+
+# another key at 0x81000001: srk persist refuses and says so
+tpm2_evictcontrol -Q -C o -c 0x81000001 >/dev/null || die "tpm2_evictcontrol (remove)"
+tpm2_createprimary -Q -C o -G ecc256:aes128cfb -c "$W/other.ctx" || die "tpm2_createprimary (other)"
+tpm2_evictcontrol -Q -c "$W/other.ctx" 0x81000001 >/dev/null || die "tpm2_evictcontrol (other)"
+rc=0
+timeout -k 1 60 "$TT_TOOL" srk persist </dev/null >"$W/srk2.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "holds another key" "$W/srk2.out" || die "srk persist over another key: rc $rc $(cat "$W/srk2.out")"
+msg "ok: srk persist refuses a slot that holds another key"
