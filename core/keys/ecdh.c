@@ -104,44 +104,28 @@ derived_attrs (const CK_ATTRIBUTE *tmpl, CK_ULONG count, attr_list **out, CK_ULO
 {
     attr_list *a = NULL;
     CK_ULONG v;
-    bool b;
-    CK_RV rv = attr_list_from_template (tmpl, count, &a);
+    CK_RV rv = keytype_derived_begin (tmpl, count, "CKM_ECDH1_DERIVE", &a);
 
     *len = 0;
     *in_tpm = rv == CKR_OK
-           && (attr_list_bool_or (a, CKA_SIGN, false) || attr_list_bool_or (a, CKA_VERIFY, false))
-           && !attr_list_bool_or (a, CKA_EXTRACTABLE, false);
-    if (rv == CKR_OK)
-        rv = template_check (CKO_SECRET_KEY, a, A_CREATE, A_NOGEN);
-    if (rv == CKR_OK && attr_list_ulong (a, CKA_CLASS, &v) && v != CKO_SECRET_KEY)
-        rv = CKR_TEMPLATE_INCONSISTENT;
-    if (rv == CKR_OK && attr_list_ulong (a, CKA_KEY_TYPE, &v) && v != CKK_GENERIC_SECRET
+              && (attr_list_bool_or (a, CKA_SIGN, false) || attr_list_bool_or (a, CKA_VERIFY, false))
+              && !attr_list_bool_or (a, CKA_EXTRACTABLE, false);
+    if (rv != CKR_OK)
+        return rv;
+    if (attr_list_ulong (a, CKA_KEY_TYPE, &v) && v != CKK_GENERIC_SECRET
         && hmac_key_type_lookup (v) == NULL) {
         LOG_ERROR ("CKM_ECDH1_DERIVE makes CKK_GENERIC_SECRET or HMAC keys (key type 0x%lx)", v);
-        rv = CKR_TEMPLATE_INCONSISTENT;
-    }
-    if (rv == CKR_OK && attr_list_bool (a, CKA_TOKEN, &b) && b) {
-        LOG_ERROR ("keys derived with CKM_ECDH1_DERIVE are session objects (CKA_TOKEN FALSE)");
         rv = CKR_TEMPLATE_INCONSISTENT;
     }
     if (rv == CKR_OK && attr_list_ulong (a, CKA_VALUE_LEN, len) && (*len == 0 || *len > MAX_DERIVED)) {
         LOG_ERROR ("CKM_ECDH1_DERIVE: CKA_VALUE_LEN %lu (1 to %d bytes)", *len, MAX_DERIVED);
         rv = CKR_TEMPLATE_INCONSISTENT;
     }
-    if (rv == CKR_OK && attr_list_find (a, CKA_KEY_TYPE) == NULL)
-        rv = attr_list_set_ulong (a, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
-    if (rv == CKR_OK)
-        rv = attr_list_set_ulong (a, CKA_CLASS, CKO_SECRET_KEY);
-    if (rv == CKR_OK && !*in_tpm)
+    if (rv == CKR_OK && !*in_tpm) /* a value here: it neither signs nor verifies */
         rv = attr_list_set_bool (a, CKA_SIGN, false);
     if (rv == CKR_OK && !*in_tpm)
         rv = attr_list_set_bool (a, CKA_VERIFY, false);
-    if (rv == CKR_OK)
-        rv = template_defaults (CKO_SECRET_KEY, a);
-    if (rv != CKR_OK) {
-        attr_list_free (a);
-        a = NULL;
-    }
+    rv = keytype_derived_end (&a, CKK_GENERIC_SECRET, rv);
     *out = a;
     return rv;
 }

@@ -45,33 +45,16 @@ derive_attrs (const CK_ATTRIBUTE *tmpl, CK_ULONG count, attr_list **out)
 {
     attr_list *a = NULL;
     CK_ULONG v;
-    bool b;
-    CK_RV rv = attr_list_from_template (tmpl, count, &a);
+    CK_RV rv = keytype_derived_begin (tmpl, count, "CKM_TPMTRUST_WATCHDOG_DERIVE (one boot's key)",
+                                      &a);
 
-    if (rv == CKR_OK)
-        rv = template_check (CKO_SECRET_KEY, a, A_CREATE, A_NOGEN);
-    if (rv == CKR_OK && attr_list_ulong (a, CKA_CLASS, &v) && v != CKO_SECRET_KEY)
-        rv = CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK && attr_list_ulong (a, CKA_KEY_TYPE, &v) && v != CKK_SHA256_HMAC
         && v != CKK_GENERIC_SECRET)
         rv = CKR_TEMPLATE_INCONSISTENT;
     if (rv == CKR_OK && attr_list_ulong (a, CKA_VALUE_LEN, &v) && v != 32)
         rv = CKR_TEMPLATE_INCONSISTENT;
-    if (rv == CKR_OK && attr_list_bool (a, CKA_TOKEN, &b) && b) {
-        LOG_ERROR ("the per-boot heartbeat key lives for one boot: it is a session object "
-                   "(CKA_TOKEN FALSE)");
-        rv = CKR_TEMPLATE_INCONSISTENT;
-    }
-    if (rv == CKR_OK && attr_list_find (a, CKA_KEY_TYPE) == NULL)
-        rv = attr_list_set_ulong (a, CKA_KEY_TYPE, CKK_SHA256_HMAC);
-    if (rv == CKR_OK)
-        rv = attr_list_set_ulong (a, CKA_CLASS, CKO_SECRET_KEY);
-    if (rv == CKR_OK)
-        rv = template_defaults (CKO_SECRET_KEY, a);
-    if (rv != CKR_OK) {
-        attr_list_free (a);
-        a = NULL;
-    }
+    if (a != NULL)
+        rv = keytype_derived_end (&a, CKK_SHA256_HMAC, rv);
     *out = a;
     return rv;
 }

@@ -159,3 +159,44 @@ keytype_pair_set_params (attr_list *pub, attr_list *priv, const uint8_t *oid, si
         rv = attr_list_set (priv, CKA_EC_PARAMS, oid, oid_len);
     return rv;
 }
+
+CK_RV
+keytype_derived_begin (const CK_ATTRIBUTE *tmpl, CK_ULONG count, const char *what,
+                       attr_list **out)
+{
+    attr_list *a = NULL;
+    CK_ULONG v;
+    bool b;
+    CK_RV rv = attr_list_from_template (tmpl, count, &a);
+
+    if (rv == CKR_OK)
+        rv = template_check (CKO_SECRET_KEY, a, A_CREATE, A_NOGEN);
+    if (rv == CKR_OK && attr_list_ulong (a, CKA_CLASS, &v) && v != CKO_SECRET_KEY)
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    if (rv == CKR_OK && attr_list_bool (a, CKA_TOKEN, &b) && b) {
+        LOG_ERROR ("%s makes session keys (CKA_TOKEN FALSE)", what);
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    }
+    if (rv != CKR_OK) {
+        attr_list_free (a);
+        a = NULL;
+    }
+    *out = a;
+    return rv;
+}
+
+CK_RV
+keytype_derived_end (attr_list **a, CK_KEY_TYPE default_type, CK_RV rv)
+{
+    if (rv == CKR_OK && attr_list_find (*a, CKA_KEY_TYPE) == NULL)
+        rv = attr_list_set_ulong (*a, CKA_KEY_TYPE, default_type);
+    if (rv == CKR_OK)
+        rv = attr_list_set_ulong (*a, CKA_CLASS, CKO_SECRET_KEY);
+    if (rv == CKR_OK)
+        rv = template_defaults (CKO_SECRET_KEY, *a);
+    if (rv != CKR_OK) {
+        attr_list_free (*a);
+        *a = NULL;
+    }
+    return rv;
+}

@@ -36,6 +36,15 @@ CK_RV keytype_pair_set_params (attr_list *pub, attr_list *priv, const uint8_t *o
 CK_RV keytype_pair_public (tt_object *pub, tt_object *priv, const uint8_t *raw, size_t raw_len,
                            const uint8_t *spki, size_t spki_len);
 
+/* C_DeriveKey's template for the new secret key (what, the mechanism, for the
+ * log): begin reads and checks it (the secret-key schema, CKA_CLASS, no
+ * CKA_TOKEN TRUE: derived keys are session objects); end gives CKA_CLASS, the
+ * key type default_type when none was asked, the class defaults, and frees
+ * the list when rv (or its own work) failed. */
+CK_RV keytype_derived_begin (const CK_ATTRIBUTE *tmpl, CK_ULONG count, const char *what,
+                             attr_list **out);
+CK_RV keytype_derived_end (attr_list **a, CK_KEY_TYPE default_type, CK_RV rv);
+
 /* pcr.c: PCR binding. from_template: what a template (or the config default)
  * asks for (mask 0: nothing). bind: makes the policy for the current values and
  * records mask, bank and values in attrs. changed: how many bound PCRs differ now

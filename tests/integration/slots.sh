@@ -24,6 +24,21 @@ mkdir -p "$W"
 export TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=1234
 
 init() { timeout -k 1 60 "$TT_TOOL" token init --label "$1" >/dev/null || die "token init $1"; }
+# slots MODE ARGS...: p11-slots in the foreground; its output in the log
+slots() {
+    local mode=$1 rc=0
+    shift
+    timeout -k 5 300 "$SLOTS" "$TT_MODULE" "$mode" "$@" >"$W/$mode.out" 2>&1 || rc=$?
+    cat "$W/$mode.out" >&2
+    [ "$rc" -eq 0 ] || die "p11-slots $mode: rc $rc"
+}
+# ended NAME PID: p11-slots started in the background has passed
+ended() {
+    local rc=0
+    wait "$2" || rc=$?
+    cat "$W/$1.out" >&2
+    [ "$rc" -eq 0 ] || die "p11-slots $1: rc $rc"
+}
 
 init fork
 # (the tool, not pkcs11-tool: this test also runs on sanitizer builds)
@@ -31,17 +46,11 @@ timeout -k 1 60 "$TT_TOOL" key generate --token fork --type ecdsa-p256 --label k
     >/dev/null || die "key generate"
 
 # 0. C_Finalize while two threads sign
-rc=0
-timeout -k 5 120 "$SLOTS" "$TT_MODULE" finalize fork 1234 >"$W/finalize.out" 2>&1 || rc=$?
-cat "$W/finalize.out" >&2
-[ "$rc" -eq 0 ] || die "p11-slots finalize: rc $rc"
+slots finalize fork 1234
 msg "ok: C_Finalize waits for the calls in progress"
 
 # 1. fork mid-work, on the swtpm TCTI (see p11-slots.c for why not through abrmd)
-rc=0
-timeout -k 5 300 "$SLOTS" "$TT_MODULE" fork fork 1234 >"$W/fork.out" 2>&1 || rc=$?
-cat "$W/fork.out" >&2
-[ "$rc" -eq 0 ] || die "p11-slots fork: rc $rc"
+slots fork fork 1234
 msg "ok: 16 forks while threads work"
 
 abrmd_start || die "abrmd_start"
@@ -52,20 +61,14 @@ timeout -k 5 200 "$SLOTS" "$TT_MODULE" race race 12 "$W/stop" >"$W/race.out" 2>&
 lister=$!
 for i in $(seq 0 11); do init "race$i"; done
 touch "$W/stop"
-rc=0
-wait "$lister" || rc=$?
-cat "$W/race.out" >&2
-[ "$rc" -eq 0 ] || die "p11-slots race: rc $rc"
+ended race "$lister"
 msg "ok: 12 tokens made by another process while 8 threads listed slots"
 
 # 3. a token deleted and made again by another process
 init gone
-rc=0
-timeout -k 5 120 "$SLOTS" "$TT_MODULE" removed gone \
+slots removed gone \
     "timeout -k 1 60 $TT_TOOL token delete --label gone >/dev/null" \
-    "timeout -k 1 60 $TT_TOOL token init --label gone >/dev/null" >"$W/removed.out" 2>&1 || rc=$?
-cat "$W/removed.out" >&2
-[ "$rc" -eq 0 ] || die "p11-slots removed: rc $rc"
+    "timeout -k 1 60 $TT_TOOL token init --label gone >/dev/null"
 msg "ok: a removed token's slot and session"
 
 # 4. tpm2-abrmd restarted under a signing process (its D-Bus daemon stays)
@@ -85,8 +88,5 @@ for _ in $(seq 100); do # until it has its bus name again
     sleep 0.1
 done
 touch "$W/mark"
-rc=0
-wait "$signer" || rc=$?
-cat "$W/survive.out" >&2
-[ "$rc" -eq 0 ] || die "p11-slots survive: rc $rc"
+ended survive "$signer"
 msg "ok: a signing process outlives a tpm2-abrmd restart"
