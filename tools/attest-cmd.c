@@ -30,11 +30,13 @@ attest_usage (FILE *f)
              "                             label): quote of the PCRs (default sha256:0-7) and\n"
              "                             certification of the identity and each --key\n"
              "  attest verify F --nonce HEX [--expect-pcr N=HEX]... [--ak-name HEX]\n"
-             "                [--ek-ca PEM] [--identity-pub PEM]\n"
+             "                [--ek-ca PEM [--ek-intermediates DIR]] [--identity-pub PEM]\n"
              "                             check a snapshot offline; every check is printed,\n"
              "                             exit 1 when one fails; without the trusted AK's name\n"
              "                             (--ak-name, from credential activation) a bundle\n"
-             "                             is unauthenticated: it always fails\n"
+             "                             is unauthenticated: it always fails; --ek-ca: the\n"
+             "                             EK certificate must chain to these roots, through\n"
+             "                             the certificates in DIR if need be\n"
              "  attest extract F --dir D   quote.msg, quote.sig, pcrs.bin, pcr-list, ak.pem ...\n"
              "                             for tpm2_checkquote (docs/attestation.md)\n"
              "  attest ak [--dir D] [--persist HANDLE]\n"
@@ -291,6 +293,7 @@ cmd_verify (const attest_opts *o)
         goto out;
     e.identity = id;
     e.ek_ca_file = o->ek_ca;
+    e.ek_intermediates_dir = o->ek_intermediates;
     for (size_t i = 0; i < o->n_expect; i++) {
         char *end;
         long pcr = strtol (o->expect[i], &end, 10);

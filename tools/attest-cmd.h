@@ -15,7 +15,7 @@
 
 typedef struct attest_opts {
     const char *token, *nonce, *pcrs, *identity, *out, *dir, *file;
-    const char *ak_name, *ek_pub, *ek_ca, *identity_pub, *persist;
+    const char *ak_name, *ek_pub, *ek_ca, *ek_intermediates, *identity_pub, *persist;
     const char *keys[ATTEST_CMD_MAX_KEYS];
     size_t n_keys;
     const char *expect[24]; /* N=HEX */

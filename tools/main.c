@@ -56,6 +56,7 @@ static const struct option options[] = {
     { "ak-name", required_argument, NULL, 'a' },
     { "ek-pub", required_argument, NULL, 'e' },
     { "ek-ca", required_argument, NULL, 'C' },
+    { "ek-intermediates", required_argument, NULL, 'X' },
     { "identity-pub", required_argument, NULL, 'u' },
     { "persist", required_argument, NULL, 's' },
     { "help", no_argument, NULL, 'h' },
@@ -401,6 +402,7 @@ take_option (tool_opts *o, int c, const char *arg)
     case 'a': o->attest.ak_name = arg; break;
     case 'e': o->attest.ek_pub = arg; break;
     case 'C': o->attest.ek_ca = arg; break;
+    case 'X': o->attest.ek_intermediates = arg; break;
     case 'u': o->attest.identity_pub = arg; break;
     case 's': o->attest.persist = arg; break;
     default: return -1;

@@ -7,8 +7,12 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+
+#include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/param_build.h>
@@ -363,6 +367,42 @@ check_keys (const attest_bundle *b, const attest_expect *e, const TPM2B_PUBLIC *
     EVP_PKEY_free (identity);
 }
 
+
+/* Every certificate in the files of dir (PEM, several a file, or DER); NULL
+ * when none could be read. */
+static STACK_OF (X509) *
+load_cert_dir (const char *dir)
+{
+    STACK_OF (X509) *certs = sk_X509_new_null ();
+    DIR *d = opendir (dir);
+    struct dirent *de;
+
+    while (certs != NULL && d != NULL && (de = readdir (d)) != NULL) {
+        char path[4096];
+        BIO *bio;
+        X509 *x;
+        if (de->d_name[0] == '.'
+            || (size_t) snprintf (path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path
+            || (bio = BIO_new_file (path, "rb")) == NULL)
+            continue;
+        while ((x = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
+            if (sk_X509_push (certs, x) == 0)
+                X509_free (x);
+        if (BIO_reset (bio) == 0 && (x = d2i_X509_bio (bio, NULL)) != NULL
+            && sk_X509_push (certs, x) == 0)
+            X509_free (x);
+        BIO_free (bio);
+    }
+    if (d != NULL)
+        closedir (d);
+    ERR_clear_error (); /* the PEM reader's end of file, files that are not certificates */
+    if (certs != NULL && sk_X509_num (certs) == 0) {
+        sk_X509_free (certs);
+        certs = NULL;
+    }
+    return certs;
+}
+
 static void
 check_ek (const attest_bundle *b, const attest_expect *e, attest_report *r)
 {
@@ -402,9 +442,20 @@ check_ek (const attest_bundle *b, const attest_expect *e, attest_report *r)
     if (ok && e->ek_ca_file != NULL) {
         X509_STORE *store = X509_STORE_new ();
         X509_STORE_CTX *ctx = X509_STORE_CTX_new ();
+        STACK_OF (X509) *untrusted = NULL;
+        if (e->ek_intermediates_dir != NULL
+            && (untrusted = load_cert_dir (e->ek_intermediates_dir)) == NULL) {
+            report (r, "ek-chain", false, "no certificate could be read from %s",
+                    e->ek_intermediates_dir);
+            X509_STORE_CTX_free (ctx);
+            X509_STORE_free (store);
+            X509_free (cert);
+            EVP_PKEY_free (ek_key);
+            return;
+        }
         ok = store != NULL && ctx != NULL
              && X509_STORE_load_file (store, e->ek_ca_file) == 1
-             && X509_STORE_CTX_init (ctx, store, cert, NULL) == 1;
+             && X509_STORE_CTX_init (ctx, store, cert, untrusted) == 1;
         if (ok) {
             /* EK certificates carry TCG extensions OpenSSL does not know */
             X509_STORE_CTX_set_flags (ctx, X509_V_FLAG_IGNORE_CRITICAL | X509_V_FLAG_PARTIAL_CHAIN);
@@ -418,6 +469,7 @@ check_ek (const attest_bundle *b, const attest_expect *e, attest_report *r)
                                   : X509_verify_cert_error_string (X509_STORE_CTX_get_error (ctx)));
         X509_STORE_CTX_free (ctx);
         X509_STORE_free (store);
+        sk_X509_pop_free (untrusted, X509_free);
     }
     X509_free (cert);
     EVP_PKEY_free (ek_key);

@@ -101,6 +101,8 @@ typedef struct attest_expect {
     uint8_t pcr_value[24][64];   /* ... in the bundle's bank */
     size_t pcr_value_len[24];
     const char *ek_ca_file;      /* PEM: trusted roots for the EK certificate chain */
+    const char *ek_intermediates_dir; /* certificates (PEM or DER files) the chain may
+                                         go through, not trusted themselves; may be NULL */
 } attest_expect;
 
 #define ATTEST_MAX_CHECKS 64

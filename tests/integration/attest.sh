@@ -359,6 +359,19 @@ verify "$W/b/s.bin" --nonce $N --ak-name "$(cat "$W/b/ak.name")" --ek-ca "$W/ca/
 [ "$rc" = 0 ] && grep -q '^\[ ok \] ek-cert:' <<<"$out" && grep -q '^\[ ok \] ek-chain:' <<<"$out" \
     && pass "its snapshot carries the EK certificate, which certifies the EK and chains to the CA" \
     || fail "EK certificate checks: $out"
+expect_fail "the root alone, without the intermediate" ek-chain "$W/b/s.bin" --nonce $N \
+    --ak-name "$(cat "$W/b/ak.name")" --ek-ca "$W/ca/swtpm-localca-rootca-cert.pem"
+mkdir -p "$W/ca/inter" "$W/ca/none"
+openssl x509 -in "$W/ca/issuercert.pem" -outform DER -out "$W/ca/inter/issuer.der"
+echo "not a certificate" >"$W/ca/none/readme.txt"
+verify "$W/b/s.bin" --nonce $N --ak-name "$(cat "$W/b/ak.name")" \
+    --ek-ca "$W/ca/swtpm-localca-rootca-cert.pem" --ek-intermediates "$W/ca/inter"
+[ "$rc" = 0 ] && grep -q '^\[ ok \] ek-chain:' <<<"$out" \
+    && pass "the root alone with --ek-intermediates (a DER intermediate in the directory) chains" \
+    || fail "--ek-intermediates: $out"
+expect_fail "--ek-intermediates naming a directory without certificates" ek-chain "$W/b/s.bin" \
+    --nonce $N --ak-name "$(cat "$W/b/ak.name")" --ek-ca "$W/ca/swtpm-localca-rootca-cert.pem" \
+    --ek-intermediates "$W/ca/none"
 verify "$W/b/forged.bin" --nonce $N --ek-ca "$W/ca/chain.pem"
 [ "$rc" = 1 ] && grep -q '^\[ ok \] ek-chain:' <<<"$out" && grep -q '^\[FAIL\] ak-trust: NOT ESTABLISHED' <<<"$out" \
     && [ "$(grep -c '^\[FAIL\]' <<<"$out")" = 1 ] \
