@@ -55,10 +55,10 @@ static struct {
 } M;
 
 /* No thread of ours is inside sqlite at a fork (sqlite's global mutexes would
- * stay held in the child): the first open waits on store_lock, every later
- * call on the store's own lock. Lock order: module_lock, store_lock, the
- * store's lock (a thread in a store transaction takes neither of the others:
- * core_store takes store_lock only before the store exists). */
+ * stay held in the child): context_fork_prepare waits out the store's first
+ * open and then every store call. Lock order: module_lock, the store's open
+ * lock, the store's own lock (a thread in a store transaction takes neither
+ * of the others: core_store takes the open lock only before the store exists). */
 static void
 atfork_prepare (void)
 {
