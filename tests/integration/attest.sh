@@ -281,9 +281,13 @@ RESET1=$(sed -n 's/.*reset count \([0-9]*\),.*/\1/p' <<<"$out")
 # --- optional persistent AK: same name, used through TPMTRUST_AK_HANDLE
 $T attest ak --persist 0x81000020 >/dev/null && [ "$(TPMTRUST_AK_HANDLE=0x81000020 $T attest ak | sed -n 's/^AK name: //p')" = "$AKNAME" ] \
     && pass "a persistent AK at 0x81000020 has the same name" || fail "persistent AK"
-TPMTRUST_AK_HANDLE=0x81000020 $T attest create --token att --nonce $N --identity 01 --out "$W/h.bin" >/dev/null
+# on this raw swtpm (3 object slots): the SRK, the identity and the certified
+# keys are loaded around the persistent AK
+TPMTRUST_AK_HANDLE=0x81000020 $T attest create --token att --nonce $N --identity 01 --key mac \
+    --key bound --out "$W/h.bin" >/dev/null
 verify "$W/h.bin" --nonce $N --ak-name "$AKNAME"
-[ "$rc" = 0 ] && pass "a snapshot with the persistent AK verifies" || fail "persistent AK snapshot: $out"
+[ "$rc" = 0 ] && pass "a snapshot with the persistent AK (and two certified keys, raw swtpm) verifies" \
+    || fail "persistent AK snapshot: $out"
 tpm2_evictcontrol -Q -C o -c 0x81000020
 
 # --- credential activation: the AK lives in the TPM of this EK
