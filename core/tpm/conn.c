@@ -29,6 +29,19 @@
 #include "tpm/tpm.h"
 #include "tpm/internal.h"
 
+/* The process that first used tpm2-abrmd's TCTI (0: none yet). Its GLib D-Bus
+ * connection and worker thread do not survive a fork: in a forked child the
+ * TCTI's D-Bus calls would wait 25 s for a reply nobody reads, and fail. */
+static pid_t dbus_pid;
+
+static bool
+tabrmd_conf (const char *conf)
+{
+    while (strncmp (conf, "pcap:", 5) == 0) /* a recording wrapper */
+        conf += 5;
+    return strncmp (conf, "tabrmd", 6) == 0;
+}
+
 tpm *
 tpm_new (void)
 {
@@ -555,7 +568,22 @@ tpm_connect_inlock (tpm *t)
 
     for (; *cands != NULL; cands++) {
         char hint[256];
-        TSS2_RC r = Tss2_TctiLdr_Initialize (*cands, &t->tcti);
+        TSS2_RC r;
+        if (tabrmd_conf (*cands) && dbus_pid != 0 && dbus_pid != getpid ()) {
+            LOG_ERROR ("%s: this process was forked from one that used tpm2-abrmd, and "
+                       "GLib's D-Bus does not work after fork(): use the TPM in the parent "
+                       "only, exec() a new program in the child, or use /dev/tpmrm0",
+                       *cands);
+            used += (size_t) snprintf (tried + used, used < sizeof tried ? sizeof tried - used : 0,
+                                       "%s%s: not usable after fork()", used ? "; " : "",
+                                       *cands);
+            if (used >= sizeof tried)
+                used = sizeof tried - 1;
+            continue;
+        }
+        r = Tss2_TctiLdr_Initialize (*cands, &t->tcti);
+        if (r == TSS2_RC_SUCCESS && tabrmd_conf (*cands) && dbus_pid == 0)
+            dbus_pid = getpid ();
         if (r == TSS2_RC_SUCCESS) {
             r = Esys_Initialize (&t->esys, t->tcti, NULL);
             if (r == TSS2_RC_SUCCESS) {
@@ -564,10 +592,7 @@ tpm_connect_inlock (tpm *t)
                  * flushes what a process leaves loaded when it dies or _exit()s
                  * without C_Finalize (OpenSSH does): keep things loaded only
                  * when a lease records them for the next process. */
-                const char *inner = *cands;
-                while (strncmp (inner, "pcap:", 5) == 0) /* a recording wrapper */
-                    inner += 5;
-                t->raw = strncmp (inner, "tabrmd", 6) != 0 && strstr (inner, "tpmrm") == NULL;
+                t->raw = !tabrmd_conf (*cands) && strstr (*cands, "tpmrm") == NULL;
                 if (t->raw && t->lease == NULL)
                     t->lease = lease_open (*cands);
                 t->keep = !t->raw || t->lease != NULL;

@@ -9,6 +9,8 @@
 #  - fork while threads sign and change objects: each child initializes the
 #    module and signs (no deadlock, no inherited lock), and no interface
 #    claims CKF_INTERFACE_FORK_SAFE;
+#  - a child forked from a process that used tpm2-abrmd: CKR_DEVICE_ERROR at
+#    once, with the reason (GLib's D-Bus does not survive fork);
 #  - tpm2-abrmd restarted while a process signs: the process signs again.
 # Through tpm2-abrmd: several processes share the TPM.
 # Run as: tests/with-swtpm.sh tests/integration/slots.sh
@@ -71,7 +73,12 @@ slots removed gone \
     "timeout -k 1 60 $TT_TOOL token init --label gone >/dev/null"
 msg "ok: a removed token's slot and session"
 
-# 4. tpm2-abrmd restarted under a signing process (its D-Bus daemon stays)
+# 4. fork through tpm2-abrmd: the child is told at once that it cannot reach the TPM
+slots forkdbus fork 1234
+grep -q "forked from one that used tpm2-abrmd" "$W/forkdbus.out" || die "forkdbus: no log line saying why"
+msg "ok: a child forked from a tpm2-abrmd user fails at once, saying why"
+
+# 5. tpm2-abrmd restarted under a signing process (its D-Bus daemon stays)
 rm -f "$W/mark"
 timeout -k 5 120 "$SLOTS" "$TT_MODULE" survive fork 1234 "$W/mark" 60 >"$W/survive.out" 2>&1 &
 signer=$!

@@ -35,6 +35,13 @@
  *                            the process must sign again after MARK, in the
  *                            same session (errors in between: CKR_DEVICE_ERROR)
  *
+ *   forkdbus TOKEN PIN       through tpm2-abrmd: a child forked after the parent
+ *                            used the TPM cannot reach it (GLib's D-Bus does
+ *                            not survive fork): its C_Login must fail at once
+ *                            with CKR_DEVICE_ERROR (not after tpm2-abrmd's 25 s
+ *                            D-Bus timeout: alarm (10) ends it otherwise); the
+ *                            parent signs on
+ *
  * Also checks (every mode) that no interface claims CKF_INTERFACE_FORK_SAFE
  * and that C_GetInterface asked for it finds none. Prints "ok"/"not ok" lines;
  * exits 0 only when all passed.
@@ -456,6 +463,47 @@ mode_finalize (const char *token, const char *pin)
     return 0;
 }
 
+/* --- forkdbus --- */
+
+static int
+mode_forkdbus (const char *token, const char *pin)
+{
+    CK_SESSION_HANDLE s;
+    int st = 0;
+    pid_t pid;
+
+    fork_token = token;
+    CHECK (open_user_session (F, token, pin, &s) == CKR_OK && sign_and_verify (s),
+           "parent: a verified signature through tpm2-abrmd");
+    fflush (stdout);
+    pid = fork ();
+    if (pid == 0) {
+        CK_C_INITIALIZE_ARGS init = { .flags = CKF_OS_LOCKING_OK };
+        CK_SESSION_HANDLE cs;
+        CK_SLOT_ID slots[16];
+        CK_ULONG n = 16;
+        CK_RV rv;
+        alarm (10);
+        if (F->C_Initialize (&init) != CKR_OK || F->C_GetSlotList (CK_TRUE, slots, &n) != CKR_OK)
+            _exit (10);
+        /* the first slot with a session will do: C_Login is the TPM's first use */
+        for (CK_ULONG i = 0; i < n; i++) {
+            if (F->C_OpenSession (slots[i], CKF_SERIAL_SESSION, NULL, NULL, &cs) != CKR_OK)
+                continue;
+            rv = F->C_Login (cs, CKU_USER, (CK_UTF8CHAR_PTR) pin, strlen (pin));
+            _exit (rv == CKR_DEVICE_ERROR ? 0 : 11);
+        }
+        _exit (12);
+    }
+    while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    CHECK (WIFEXITED (st) && WEXITSTATUS (st) == 0,
+           "child: C_Login fails at once with CKR_DEVICE_ERROR (status 0x%x%s)", st,
+           WIFSIGNALED (st) && WTERMSIG (st) == SIGALRM ? ": hung" : "");
+    CHECK (sign_and_verify (s), "parent: signs on");
+    return 0;
+}
+
 /* --- survive --- */
 
 static int
@@ -507,7 +555,7 @@ int
 main (int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|survive ARGS\n");
+        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|forkdbus|survive ARGS\n");
         return 2;
     }
     module_path = argv[1];
@@ -523,6 +571,8 @@ main (int argc, char **argv)
         mode_fork (argv[3], argv[4]);
     else if (strcmp (argv[2], "finalize") == 0 && argc == 5)
         mode_finalize (argv[3], argv[4]);
+    else if (strcmp (argv[2], "forkdbus") == 0 && argc == 5)
+        mode_forkdbus (argv[3], argv[4]);
     else if (strcmp (argv[2], "survive") == 0 && argc == 7)
         mode_survive (argv[3], argv[4], argv[5], atoi (argv[6]));
     else {
