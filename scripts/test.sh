@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 top=$PWD
 jobs=$(nproc 2>/dev/null || echo 2)
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 [ -x configure ] || autoreconf -fi >/dev/null
 
 status=0
