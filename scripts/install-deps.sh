@@ -28,7 +28,7 @@ TEST=(
     openssh-client openssh-server libengine-pkcs11-openssl gnutls-bin curl tpm2-openssl
     python3-botocore
     clang libclang-rt-14-dev
-    mandoc
+    mandoc groff-base
     dpkg-dev debhelper fakeroot lintian debootstrap
 )
 
