@@ -16,7 +16,8 @@
 #      /etc/tpmtrust/tpmtrust.conf; there, tpmtrust-tool doctor and token
 #      init, and pkcs11-tool through p11-kit's default module list
 #      (p11-kit-proxy.so) generates a key and signs; openssl verifies outside;
-#      a program not in the module file's enable-in list does not see it;
+#      a program not in the module file's enable-in list does not see it,
+#      unless /etc/pkcs11/modules/tpmtrust.module names it;
 #      dpkg --purge removes it all.
 # Needs root (chroot, mounts), debootstrap, dpkg-dev, debhelper, lintian,
 # swtpm and tpm2-tools (scripts/install-deps.sh --test). Prints TAP and
@@ -211,13 +212,18 @@ else
 fi
 # enable-in: a p11-kit consumer by another name does not load the module
 ln -sf /usr/bin/pkcs11-tool "$root/usr/local/bin/some-app"
-out=$(in_root some-app --module "$proxy" --list-slots 2>&1) || true
+out=$(in_root /usr/local/bin/some-app --module "$proxy" --list-slots 2>&1) || true
 if grep -qi 'slots' <<<"$out" && ! grep -q tpmtrust <<<"$out"; then
     ok "a program not in enable-in does not see the module through p11-kit"
 else
     notok "a program not in enable-in: $out"
 fi
-rm -f "$root/usr/local/bin/some-app"
+# ... until /etc/pkcs11/modules/tpmtrust.module names it (tpmtrust-pkcs11(7))
+mkdir -p "$root/etc/pkcs11/modules"
+printf 'module: tpmtrust-pkcs11.so\ncritical: no\nenable-in: some-app\n' >"$root/etc/pkcs11/modules/tpmtrust.module"
+out=$(in_root /usr/local/bin/some-app --module "$proxy" --list-slots 2>&1) || true
+check "with its own enable-in in /etc/pkcs11/modules/tpmtrust.module, it does" grep -q 'token label *: pkg' <<<"$out"
+rm -f "$root/usr/local/bin/some-app" "$root/etc/pkcs11/modules/tpmtrust.module"
 
 out=$(in_root dpkg --purge tpmtrust-dev tpmtrust 2>&1) || true
 check "dpkg --purge removes the module, its p11-kit file and the conffile" \
