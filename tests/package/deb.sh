@@ -72,6 +72,7 @@ umount_all() {
 }
 cleanup() {
     local rc=$?
+    set +e
     umount_all
     if [ -d "$root" ] && in_mounts "$root"; then
         echo "# something is still mounted under $root: left in place" >&2
@@ -182,6 +183,9 @@ check "the module is at /usr/lib/$multiarch/pkcs11/tpmtrust-pkcs11.so" \
 . "$top/tests/swtpm-env.sh"
 tt_require_swtpm
 swtpm_start
+# swtpm-env.sh put its tt_cleanup before ours in the EXIT trap; it returns the
+# exit status, which under set -e would end the trap before our cleanup.
+trap 'set +e; tt_cleanup; cleanup' EXIT
 tcti="swtpm:host=127.0.0.1,port=$TT_SWTPM_PORT"
 sed -i "s|^#tcti = .*|tcti = $tcti|" "$root/etc/tpmtrust/tpmtrust.conf"
 out=$(in_root tpmtrust-tool doctor 2>&1) || true
