@@ -104,8 +104,8 @@ else
     (cd "$top" && tar --exclude='./build*' --exclude=./.quickstart -cf - .) | tar -C "$work/src" -xf -
 fi
 t0=$SECONDS
-if (cd "$work/src" && dpkg-buildpackage -b -us -uc) >"$work/build.log" 2>&1; then
-    ok "dpkg-buildpackage -b -us -uc ($((SECONDS - t0)) s)"
+if (cd "$work/src" && dpkg-buildpackage -b -us -uc -jauto) >"$work/build.log" 2>&1; then
+    ok "dpkg-buildpackage -b -us -uc -jauto ($((SECONDS - t0)) s)"
 else
     notok "dpkg-buildpackage failed; the end of its log:"
     tail -n 30 "$work/build.log" | sed 's/^/# /'
