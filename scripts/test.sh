@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The whole test suite, from a clean clone: dependencies, a strict build,
 # `make check` (unit, module and integration tests against private swtpms),
-# `make distcheck` (the tarball, with its unit tests),
+# `make distcheck` (the tarball, with its unit tests), the Debian package
+# (tests/package/deb.sh),
 # then the unit and module tests again built with ASan and UBSan, and the
 # threaded tests built with ThreadSanitizer.
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 top=$PWD
 jobs=$(nproc 2>/dev/null || echo 2)
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test
 [ -x configure ] || autoreconf -fi >/dev/null
 
 status=0
@@ -27,6 +28,26 @@ else
     status=1
     echo "make distcheck FAILED; the end of build/distcheck.log:"
     tail -n 30 build/distcheck.log
+fi
+
+echo "== the Debian package: built, linted, installed in a fresh Debian 12 root, signing through p11-kit"
+# tests/package/deb.sh (~3 min; the first run debootstraps, ~1 min more, then
+# the root is cached in ~/.cache/tpmtrust). Its TAP results are counted below.
+mkdir -p build/tests/package
+rc=0
+bash tests/package/deb.sh >build/tests/package/deb.log 2>&1 || rc=$?
+sed -nE 's/^ok .*/:test-result: PASS/p; s/^not ok .*/:test-result: FAIL/p' build/tests/package/deb.log \
+    >build/tests/package/deb.trs
+if [ "$rc" -eq 77 ]; then
+    echo ":test-result: SKIP" >build/tests/package/deb.trs
+    echo "deb package: skipped ($(grep -m1 SKIP build/tests/package/deb.log))"
+elif [ "$rc" -eq 0 ]; then
+    echo "deb package: ok, $(grep -c '^ok' build/tests/package/deb.log) checks (build/tests/package/deb.log)"
+else
+    status=1
+    [ -s build/tests/package/deb.trs ] || echo ":test-result: ERROR" >build/tests/package/deb.trs
+    echo "deb package FAILED (exit $rc); from build/tests/package/deb.log:"
+    grep -E '^(not ok|Bail out)|^# ' build/tests/package/deb.log | tail -n 30  || true
 fi
 
 echo "== sanitizers: unit and module tests under ASan + UBSan"
