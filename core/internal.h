@@ -35,6 +35,9 @@ struct tt_object {
     uint64_t ed_used_at;        /* ... last use (monotonic ms) */
     unsigned ed_uses;           /* ... signatures since it was unsealed */
     uint64_t hb_seq;            /* heartbeat key: the last sequence number used */
+    bool damaged;               /* its row failed authentication (rowmac.c): refused */
+    bool pending;               /* a private row not yet checked (no login yet) */
+    uint8_t row_hash[32];       /* the stored row as last checked */
     tt_object *next;
 };
 
@@ -47,6 +50,8 @@ struct tt_token {
     bool event;           /* a slot event not yet reported (C_WaitForSlotEvent) */
     CK_USER_TYPE login;
     secbuf *secret; /* the token secret while logged in */
+    secbuf *rowkey; /* the public rows' MAC key, once unsealed (rowmac.c) */
+    uint8_t rowkey_for[32]; /* ... a hash of the sealed blob it came from */
     tt_object *objects;
     bool objects_loaded;
     unsigned sessions, rw_sessions;
