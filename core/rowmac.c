@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -147,6 +148,7 @@ rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, CK_
 {
     uint8_t want[ROWMAC_LEN], k[32];
     bool priv = attr_list_bool_or (attrs, CKA_PRIVATE, true);
+    const uint8_t *have = so->mac.data;
     const secbuf *pk = NULL;
 
     *rv = CKR_OK;
@@ -156,11 +158,16 @@ rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, CK_
         log_damaged (so, attrs, "its row has no MAC");
         return ROW_DAMAGED;
     }
-    if (so->mac.len != ROWMAC_LEN || !token_upgraded (tok)) {
+    /* private rows: the secret's MAC; public rows: the row key's MAC, then
+     * (when written logged in) the secret's too */
+    if ((priv ? so->mac.len != ROWMAC_LEN
+              : so->mac.len != ROWMAC_LEN && so->mac.len != 2 * ROWMAC_LEN)
+        || !token_upgraded (tok)) {
         log_damaged (so, attrs, "its MAC is malformed (or its token has no row key)");
         return ROW_DAMAGED;
     }
-    if (priv) {
+    if (priv || (tok->secret != NULL && so->mac.len == 2 * ROWMAC_LEN)) {
+        /* logged in, a public row's second MAC saves unsealing the row key */
         if (tok->secret == NULL)
             return ROW_PENDING;
         *rv = private_key (tok, k);
@@ -168,13 +175,15 @@ rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, CK_
             return ROW_PENDING;
         rowmac_compute (k, sizeof k, tok->rec.id, tok->rec.serial, so, want);
         sodium_memzero (k, sizeof k);
+        if (!priv)
+            have += ROWMAC_LEN;
     } else {
         *rv = public_key (tok, &pk);
         if (*rv != CKR_OK)
             return ROW_PENDING;
         rowmac_compute (pk->data, pk->len, tok->rec.id, tok->rec.serial, so, want);
     }
-    if (sodium_memcmp (want, so->mac.data, ROWMAC_LEN) != 0) {
+    if (sodium_memcmp (want, have, ROWMAC_LEN) != 0) {
         log_damaged (so, attrs, "its MAC does not verify");
         return ROW_DAMAGED;
     }
@@ -184,28 +193,33 @@ rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, CK_
 CK_RV
 rowmac_sign (tt_token *tok, store_object *so, const attr_list *attrs)
 {
-    uint8_t mac[ROWMAC_LEN], k[32];
+    uint8_t mac[2 * ROWMAC_LEN], k[32];
+    size_t n = ROWMAC_LEN;
     const secbuf *pk = NULL;
-    CK_RV rv;
+    bool priv = attr_list_bool_or (attrs, CKA_PRIVATE, true);
+    CK_RV rv = CKR_OK;
 
     so->mac.data = NULL;
     so->mac.len = 0;
     if (!token_upgraded (tok))
         return CKR_OK;
-    if (attr_list_bool_or (attrs, CKA_PRIVATE, true)) {
-        if (tok->secret == NULL)
-            return CKR_USER_NOT_LOGGED_IN;
-        rv = private_key (tok, k);
-        if (rv == CKR_OK)
-            rowmac_compute (k, sizeof k, tok->rec.id, tok->rec.serial, so, mac);
-        sodium_memzero (k, sizeof k);
-    } else {
+    if (priv && tok->secret == NULL)
+        return CKR_USER_NOT_LOGGED_IN;
+    if (!priv) {
         rv = public_key (tok, &pk);
         if (rv == CKR_OK)
             rowmac_compute (pk->data, pk->len, tok->rec.id, tok->rec.serial, so, mac);
     }
+    if (rv == CKR_OK && tok->secret != NULL) {
+        rv = private_key (tok, k);
+        if (rv == CKR_OK)
+            rowmac_compute (k, sizeof k, tok->rec.id, tok->rec.serial, so,
+                            priv ? mac : mac + ROWMAC_LEN);
+        n = priv ? ROWMAC_LEN : 2 * ROWMAC_LEN;
+        sodium_memzero (k, sizeof k);
+    }
     if (rv == CKR_OK)
-        rv = store_blob_set (&so->mac, mac, sizeof mac);
+        rv = store_blob_set (&so->mac, mac, n);
     return rv;
 }
 

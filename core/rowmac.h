@@ -5,7 +5,9 @@
  *  - private rows (CKA_PRIVATE TRUE): a key derived from the token secret, so
  *    only a holder of the PIN (and this TPM) can make one;
  *  - public rows: the token's row key, 32 random bytes sealed under the SRK
- *    without a PIN (tokens.mackey_pub/priv), unsealed once per process.
+ *    without a PIN (tokens.mackey_pub/priv), unsealed once per process; a
+ *    public row written while logged in carries a second MAC under the
+ *    private rows' key, checked instead when logged in (no unseal then).
  * See docs/ARCHITECTURE.md (threat model) for what each stops.
  */
 #ifndef TT_ROWMAC_H
