@@ -135,6 +135,8 @@ void object_logout_inlock (tt_token *tok);
 bool object_visible (const tt_token *tok, const tt_object *obj);
 /* Loads tok's objects from the store, or brings them up to date with it. */
 CK_RV object_sync_inlock (tt_token *tok);
+/* The same after a login: rows still needing the row key stay pending. */
+CK_RV object_relogin_sync_inlock (tt_token *tok);
 /* A visible object of tok by handle, or CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID. */
 CK_RV object_lookup (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK_RV invalid,
                      tt_object **out);

@@ -237,8 +237,8 @@ object_take (tt_object *obj, tt_object *fresh)
 /* Loads the token's objects from the store, or brings them up to date with it
  * (other processes create and destroy objects too). Handles stay stable. Each
  * new or changed row is authenticated (rowmac.c); private rows once logged in. */
-CK_RV
-object_sync_inlock (tt_token *tok)
+static CK_RV
+sync_inlock (tt_token *tok, bool defer)
 {
     store_object *list = NULL;
     size_t n = 0;
@@ -287,7 +287,7 @@ object_sync_inlock (tt_token *tok)
         /* A row that could not be checked (the row key does not unseal: the TPM
          * is away or was cleared) stays pending, unseen; logged, retried at the
          * next sync. The call goes on: the TPM's own error comes from its use. */
-        state = rowmac_check (tok, &list[i], fresh->attrs, &crv);
+        state = rowmac_check (tok, &list[i], fresh->attrs, defer, &crv);
         if (state == ROW_OK && !keytype_row_ok (fresh, list[i].id))
             state = ROW_DAMAGED;
         fresh->damaged = state == ROW_DAMAGED;
@@ -309,9 +309,25 @@ object_sync_inlock (tt_token *tok)
 }
 
 CK_RV
+object_sync_inlock (tt_token *tok)
+{
+    return sync_inlock (tok, false);
+}
+
+/* C_OpenSession's load: a public row that needs the row key is left pending
+ * (unseen; no object handle is known before a search anyway) until a search,
+ * so that a process that logs in first checks it under the token secret and
+ * never unseals the row key. */
+CK_RV
 object_load_inlock (tt_token *tok)
 {
-    return tok->objects_loaded ? CKR_OK : object_sync_inlock (tok);
+    return tok->objects_loaded ? CKR_OK : sync_inlock (tok, true);
+}
+
+CK_RV
+object_relogin_sync_inlock (tt_token *tok)
+{
+    return sync_inlock (tok, true);
 }
 
 static CK_RV

@@ -144,7 +144,8 @@ log_damaged (const store_object *so, const attr_list *attrs, const char *why)
 }
 
 row_state
-rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, CK_RV *rv)
+rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, bool defer,
+              CK_RV *rv)
 {
     uint8_t want[ROWMAC_LEN], k[32];
     bool priv = attr_list_bool_or (attrs, CKA_PRIVATE, true);
@@ -178,6 +179,8 @@ rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, CK_
         if (!priv)
             have += ROWMAC_LEN;
     } else {
+        if (defer && tok->rowkey == NULL)
+            return ROW_PENDING; /* checked when needed: perhaps after a login */
         *rv = public_key (tok, &pk);
         if (*rv != CKR_OK)
             return ROW_PENDING;

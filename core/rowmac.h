@@ -27,9 +27,11 @@ void rowmac_compute (const uint8_t *key, size_t key_len, int64_t token_id, const
 void rowmac_row_hash (const store_object *so, uint8_t out[32]);
 
 /* Checks a row whose attributes decoded to attrs: ROW_OK, ROW_DAMAGED (with a
- * log line naming the object), ROW_PENDING (a private row before login). *rv:
- * an error that kept the check from running (the TPM), else CKR_OK. */
-row_state rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, CK_RV *rv);
+ * log line naming the object), ROW_PENDING (a private row before login; with
+ * defer, a public row that needs the row key while it is not unsealed yet).
+ * *rv: an error that kept the check from running (the TPM), else CKR_OK. */
+row_state rowmac_check (tt_token *tok, const store_object *so, const attr_list *attrs, bool defer,
+                        CK_RV *rv);
 /* Fills so->mac for writing (empty for a token not yet upgraded). */
 CK_RV rowmac_sign (tt_token *tok, store_object *so, const attr_list *attrs);
 /* A new row key for a token record (C_InitToken, upgrade): sealed into rec,

@@ -512,7 +512,7 @@ token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user, const CK
         LOG_WARN ("token '%s': its rows could not be upgraded to authenticated ones now; "
                   "retried at the next login", tok->rec.label);
     if (tok->objects_loaded)
-        object_sync_inlock (tok);
+        object_relogin_sync_inlock (tok);
     return CKR_OK;
 }
 

@@ -94,12 +94,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t len)
                 so.mac.len = fz_pick (&f, sizeof big + 1);
             }
         }
-        row_state st = rowmac_check (&tok, &so, attrs, &rv);
+        row_state st = rowmac_check (&tok, &so, attrs, fz_bool (&f), &rv);
         if (st == ROW_OK && !right)
             abort (); /* a row that is not authentic was believed */
         if (right && st == ROW_DAMAGED)
             abort (); /* an authentic row was refused */
-        if (right && st == ROW_PENDING && (!priv || tok.secret != NULL))
+        if (right && st == ROW_PENDING && priv && tok.secret != NULL)
             abort ();
         if (st == ROW_OK) {
             tt_object *obj = object_new (attrs);
