@@ -35,6 +35,9 @@ struct tt_object {
     uint64_t ed_used_at;        /* ... last use (monotonic ms) */
     unsigned ed_uses;           /* ... signatures since it was unsealed */
     uint64_t hb_seq;            /* heartbeat key: the last sequence number used */
+    bool damaged;               /* its row failed authentication (rowmac.c): refused */
+    bool pending;               /* a private row not yet checked (no login yet) */
+    uint8_t row_hash[32];       /* the stored row as last checked */
     tt_object *next;
 };
 
@@ -47,6 +50,8 @@ struct tt_token {
     bool event;           /* a slot event not yet reported (C_WaitForSlotEvent) */
     CK_USER_TYPE login;
     secbuf *secret; /* the token secret while logged in */
+    secbuf *rowkey; /* the public rows' MAC key, once unsealed (rowmac.c) */
+    uint8_t rowkey_for[32]; /* ... a hash of the sealed blob it came from */
     tt_object *objects;
     bool objects_loaded;
     unsigned sessions, rw_sessions;
@@ -144,6 +149,8 @@ void object_logout_inlock (tt_token *tok);
 bool object_visible (const tt_token *tok, const tt_object *obj);
 /* Loads tok's objects from the store, or brings them up to date with it. */
 CK_RV object_sync_inlock (tt_token *tok);
+/* The same after a login: rows still needing the row key stay pending. */
+CK_RV object_relogin_sync_inlock (tt_token *tok);
 /* A visible object of tok by handle, or CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID. */
 CK_RV object_lookup (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK_RV invalid,
                      tt_object **out);

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
+#include "rowmac.h"
 
 tt_object *
 object_new (attr_list *attrs)
@@ -59,7 +60,7 @@ object_token (const tt_object *obj)
 bool
 object_visible (const tt_token *tok, const tt_object *obj)
 {
-    return !object_private (obj) || tok->login == CKU_USER;
+    return !obj->pending && (!object_private (obj) || tok->login == CKU_USER);
 }
 
 static CK_OBJECT_CLASS
@@ -80,7 +81,7 @@ object_lookup (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, CK_RV invali
             if (!object_visible (tok, obj))
                 break;
             *out = obj;
-            return CKR_OK;
+            return obj->damaged ? CKR_TPMTRUST_OBJECT_DAMAGED : CKR_OK;
         }
     }
     return invalid;
@@ -209,10 +210,38 @@ object_from_store (const store_object *so, tt_object **out)
     return CKR_OK;
 }
 
+/* Takes a checked row's content into obj (a changed row: every cached secret
+ * of the old content goes, issue 15 item 8). */
+static void
+object_take (tt_object *obj, tt_object *fresh)
+{
+    attr_list *a = obj->attrs;
+    tpm_blob p = obj->tpm_pub, q = obj->tpm_priv;
+    uint8_t *wa = obj->wrapped_auth;
+    size_t wa_len = obj->wrapped_auth_len;
+
+    if (obj->type != NULL && obj->type->wipe != NULL)
+        obj->type->wipe (obj);
+    obj->attrs = fresh->attrs;
+    obj->type = fresh->type;
+    obj->tpm_pub = fresh->tpm_pub;
+    obj->tpm_priv = fresh->tpm_priv;
+    obj->wrapped_auth = fresh->wrapped_auth;
+    obj->wrapped_auth_len = fresh->wrapped_auth_len;
+    fresh->attrs = a;
+    fresh->type = NULL; /* its wipe ran above */
+    fresh->tpm_pub = p;
+    fresh->tpm_priv = q;
+    fresh->wrapped_auth = wa;
+    fresh->wrapped_auth_len = wa_len;
+    object_free (fresh);
+}
+
 /* Loads the token's objects from the store, or brings them up to date with it
- * (other processes create and destroy objects too). Handles stay stable. */
-CK_RV
-object_sync_inlock (tt_token *tok)
+ * (other processes create and destroy objects too). Handles stay stable. Each
+ * new or changed row is authenticated (rowmac.c); private rows once logged in. */
+static CK_RV
+sync_inlock (tt_token *tok, bool defer)
 {
     store_object *list = NULL;
     size_t n = 0;
@@ -238,16 +267,40 @@ object_sync_inlock (tt_token *tok)
     }
     for (size_t i = 0; i < n; i++) {
         tt_object *obj = NULL, *fresh = NULL;
+        uint8_t h[32];
+        row_state state;
+        CK_RV crv;
+
+        rowmac_row_hash (&list[i], h);
         for (tt_object *o = tok->objects; o != NULL && obj == NULL; o = o->next)
             if (o->store_id == list[i].id)
                 obj = o;
-        if (object_from_store (&list[i], &fresh) != CKR_OK)
+        if (obj != NULL && !obj->pending && memcmp (obj->row_hash, h, sizeof h) == 0)
+            continue; /* unchanged since checked */
+        if (object_from_store (&list[i], &fresh) != CKR_OK) {
+            if (obj != NULL) { /* it was good, its row no longer is */
+                if (obj->type != NULL && obj->type->wipe != NULL)
+                    obj->type->wipe (obj);
+                obj->damaged = true;
+                obj->pending = false;
+                memcpy (obj->row_hash, h, sizeof h);
+            }
             continue;
-        if (obj != NULL) { /* keep the handle, take the stored attributes */
-            attr_list *old = obj->attrs;
-            obj->attrs = fresh->attrs;
-            fresh->attrs = old;
-            object_free (fresh);
+        }
+        /* A row that could not be checked (the row key does not unseal: the TPM
+         * is away or was cleared) stays pending, unseen; logged, retried at the
+         * next sync. The call goes on: the TPM's own error comes from its use. */
+        state = rowmac_check (tok, &list[i], fresh->attrs, defer, &crv);
+        if (state == ROW_OK && !keytype_row_ok (fresh, list[i].id))
+            state = ROW_DAMAGED;
+        fresh->damaged = state == ROW_DAMAGED;
+        fresh->pending = state == ROW_PENDING;
+        memcpy (fresh->row_hash, h, sizeof h);
+        if (obj != NULL) { /* keep the handle, take the stored row */
+            obj->damaged = fresh->damaged;
+            obj->pending = fresh->pending;
+            memcpy (obj->row_hash, h, sizeof h);
+            object_take (obj, fresh);
         } else {
             fresh->handle = core_next_handle ();
             object_link (tok, fresh);
@@ -259,9 +312,25 @@ object_sync_inlock (tt_token *tok)
 }
 
 CK_RV
+object_sync_inlock (tt_token *tok)
+{
+    return sync_inlock (tok, false);
+}
+
+/* C_OpenSession's load: a public row that needs the row key is left pending
+ * (unseen; no object handle is known before a search anyway) until a search,
+ * so that a process that logs in first checks it under the token secret and
+ * never unseals the row key. */
+CK_RV
 object_load_inlock (tt_token *tok)
 {
-    return tok->objects_loaded ? CKR_OK : object_sync_inlock (tok);
+    return tok->objects_loaded ? CKR_OK : sync_inlock (tok, true);
+}
+
+CK_RV
+object_relogin_sync_inlock (tt_token *tok)
+{
+    return sync_inlock (tok, true);
 }
 
 static CK_RV
@@ -289,11 +358,19 @@ object_store_put (tt_token *tok, tt_object *obj)
 
     if (rv == CKR_OK)
         rv = object_to_store (tok, obj, &so);
-    if (rv == CKR_OK)
+    /* a new row gets its id first: the MAC covers it (one transaction) */
+    if (rv == CKR_OK && so.id == 0)
         rv = store_object_put (st, &so);
     if (rv == CKR_OK)
+        rv = rowmac_sign (tok, &so, obj->attrs);
+    if (rv == CKR_OK)
+        rv = store_object_put (st, &so);
+    if (rv == CKR_OK) {
         obj->store_id = so.id;
+        rowmac_row_hash (&so, obj->row_hash);
+    }
     store_blob_clear (&so.attrs);
+    store_blob_clear (&so.mac);
     return rv;
 }
 
@@ -421,6 +498,19 @@ object_set_attrs_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h,
     return rv;
 }
 
+/* Whether obj's attributes hold a secret value (a software key's CKA_VALUE). */
+static bool
+object_holds_secret (const tt_object *obj)
+{
+    CK_OBJECT_CLASS cls = object_class (obj);
+    for (size_t i = 0; i < obj->attrs->n; i++) {
+        const schema_entry *e = schema_find (cls, obj->attrs->a[i].type);
+        if (e != NULL && (e->flags & A_SENSITIVE))
+            return true;
+    }
+    return false;
+}
+
 CK_RV
 object_copy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, const CK_ATTRIBUTE *tmpl,
                     CK_ULONG count, CK_OBJECT_HANDLE *out)
@@ -433,7 +523,22 @@ object_copy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, const C
         return rv;
     if (!attr_list_bool_or (obj->attrs, CKA_COPYABLE, true))
         return CKR_ACTION_PROHIBITED;
-    rv = apply_changes (tok, obj, tmpl, count, A_MODIFY | A_COPY, &next);
+    /* An unmodifiable object's copy changes only what copying may change
+     * (CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE): never its usage flags
+     * (CKR_ATTRIBUTE_READ_ONLY, PKCS#11 3.0 5.7 C_CopyObject). */
+    rv = apply_changes (tok, obj, tmpl, count,
+                        attr_list_bool_or (obj->attrs, CKA_MODIFIABLE, true) ? A_MODIFY | A_COPY
+                                                                             : A_COPY,
+                        &next);
+    /* A key whose value is held here (a session-only derived key: the watchdog
+     * heartbeat key) stays a session object: its value never reaches the store. */
+    if (rv == CKR_OK && !object_token (obj) && attr_list_bool_or (next, CKA_TOKEN, false)
+        && object_holds_secret (obj)) {
+        LOG_ERROR ("C_CopyObject: object %lu holds a session-only secret value: it cannot be "
+                   "copied to a token object (CKA_TOKEN TRUE)",
+                   (unsigned long) h);
+        rv = CKR_TEMPLATE_INCONSISTENT;
+    }
     if (rv == CKR_OK)
         rv = object_access (tok, sess, next, true);
     if (rv == CKR_OK)
@@ -467,12 +572,15 @@ object_destroy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h)
     store *st;
     CK_RV rv = object_lookup (tok, sess, h, CKR_OBJECT_HANDLE_INVALID, &obj);
 
+    /* a damaged object can go (its attributes are not to be believed) */
+    if (rv == CKR_TPMTRUST_OBJECT_DAMAGED)
+        rv = CKR_OK;
+    else if (rv == CKR_OK && !attr_list_bool_or (obj->attrs, CKA_DESTROYABLE, true))
+        rv = CKR_ACTION_PROHIBITED;
     if (rv != CKR_OK)
         return rv;
     if (object_token (obj) && !(sess->flags & CKF_RW_SESSION))
         return CKR_SESSION_READ_ONLY;
-    if (!attr_list_bool_or (obj->attrs, CKA_DESTROYABLE, true))
-        return CKR_ACTION_PROHIBITED;
     if (obj->store_id != 0) {
         rv = core_store (&st);
         if (rv == CKR_OK)

@@ -14,6 +14,7 @@
 
 #define LOG_MODULE "token"
 #include "internal.h"
+#include "rowmac.h"
 #include "keys/keytype.h"
 #include "base/log.h"
 #include "pkcs11-tpmtrust.h"
@@ -36,6 +37,7 @@ token_free (tt_token *tok)
         return;
     object_drop_all_inlock (tok);
     secbuf_free (tok->secret);
+    secbuf_free (tok->rowkey);
     store_token_clear (&tok->rec);
     pthread_mutex_destroy (&tok->lock);
     free (tok);
@@ -284,7 +286,7 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
                    const CK_UTF8CHAR *label)
 {
     store_token rec = { 0 };
-    secbuf *secret = NULL, *old = NULL;
+    secbuf *secret = NULL, *old = NULL, *rowkey = NULL;
     uint8_t salt[SALT_LEN], serial[8];
     store *st = NULL;
     size_t n;
@@ -335,6 +337,8 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
     rv = store_blob_set (&rec.salt, salt, sizeof salt);
     if (rv == CKR_OK)
         rv = seal_under_pin (&rec, secret, pin, pin_len, &rec.so_pub, &rec.so_priv);
+    if (rv == CKR_OK) /* the key that authenticates its public rows (rowmac.c) */
+        rv = rowmac_new_key (&rec, &rowkey);
     if (rv != CKR_OK)
         goto out;
 
@@ -359,12 +363,17 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
     store_token_clear (&tok->rec);
     tok->rec = rec;
     memset (&rec, 0, sizeof rec);
+    secbuf_free (tok->rowkey);
+    tok->rowkey = rowkey;
+    rowkey = NULL;
+    crypto_sha256 (tok->rec.mackey_pub.data, tok->rec.mackey_pub.len, tok->rowkey_for);
     tok->objects_loaded = true; /* a new token has no objects */
     LOG_INFO ("initialized token '%s' (serial %s)", tok->rec.label, tok->rec.serial);
 out:
     sodium_memzero (salt, sizeof salt);
     store_token_clear (&rec);
     secbuf_free (secret);
+    secbuf_free (rowkey);
     return rv;
 }
 
@@ -488,6 +497,14 @@ token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user, const CK
         return rv;
     tok->secret = secret;
     tok->login = user;
+    /* A v1 token gets its row key and MACs now (the first time the token secret
+     * is here); then private rows loaded before the login are checked. A
+     * failure here leaves the token as it was: logged in, rows as they were. */
+    if (rowmac_upgrade_inlock (tok) != CKR_OK)
+        LOG_WARN ("token '%s': its rows could not be upgraded to authenticated ones now; "
+                  "retried at the next login", tok->rec.label);
+    if (tok->objects_loaded)
+        object_relogin_sync_inlock (tok);
     return CKR_OK;
 }
 

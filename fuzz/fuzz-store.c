@@ -57,8 +57,13 @@ insert_token (fz *f, sqlite3 *db, sqlite3_int64 *id)
     sqlite3_stmt *stmt = NULL;
     uint8_t how = fz_u8 (f);
 
-    if (sqlite3_prepare_v2 (db, "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1, &stmt,
-                            NULL)
+    /* schema 2: the row key columns too (any bytes: a token with a row key
+     * that does not unseal, or none) */
+    if (sqlite3_prepare_v2 (db,
+                            "INSERT INTO tokens (id, label, serial, salt, so_pub, so_priv, "
+                            "user_pub, user_priv, mackey_pub, mackey_priv) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            -1, &stmt, NULL)
         != SQLITE_OK)
         abort ();
     if (how & 1)
@@ -66,6 +71,8 @@ insert_token (fz *f, sqlite3 *db, sqlite3_int64 *id)
     else
         sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) fz_pick (f, 8));
     for (int col = 2; col <= 8; col++)
+        bind_any (f, stmt, col);
+    for (int col = 9; col <= 10 && (how & 2); col++) /* else NULL: a schema 1 token */
         bind_any (f, stmt, col);
     if (sqlite3_step (stmt) == SQLITE_DONE)
         *id = sqlite3_last_insert_rowid (db);

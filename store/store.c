@@ -50,8 +50,18 @@ static const char *const schema_v1[] = {
     NULL,
 };
 
+/* v2: rows are authenticated (issue 15). A token gets its row-MAC key sealed
+ * under the SRK; each object row a MAC over all its columns (core/rowmac.c).
+ * Rows of a v1 store have neither until the module writes them (at login). */
+static const char *const schema_v2[] = {
+    "ALTER TABLE tokens ADD COLUMN mackey_pub BLOB",
+    "ALTER TABLE tokens ADD COLUMN mackey_priv BLOB",
+    "ALTER TABLE objects ADD COLUMN mac BLOB",
+    NULL,
+};
+
 /* Migrations: migrations[v] takes a store from version v to v + 1. */
-static const char *const *const migrations[] = { schema_v1 };
+static const char *const *const migrations[] = { schema_v1, schema_v2 };
 
 static CK_RV
 sql_rv (store *st, int rc, const char *what)
@@ -550,6 +560,10 @@ bind_token (sqlite3_stmt *stmt, const void *arg)
         rc = bind_blob (stmt, 7, &t->user_pub);
     if (rc == SQLITE_OK)
         rc = bind_blob (stmt, 8, &t->user_priv);
+    if (rc == SQLITE_OK)
+        rc = bind_blob (stmt, 9, &t->mackey_pub);
+    if (rc == SQLITE_OK)
+        rc = bind_blob (stmt, 10, &t->mackey_priv);
     return rc;
 }
 
@@ -561,9 +575,10 @@ store_token_add (store *st, store_token *t, int64_t want_id)
 
     t->id = want_id;
     rv = run (st,
-              "INSERT INTO tokens (id, label, serial, salt, so_pub, so_priv, user_pub, user_priv) "
+              "INSERT INTO tokens (id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
+              "mackey_pub, mackey_priv) "
               "VALUES ((SELECT CASE WHEN ?1 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE id = ?1) "
-              "THEN NULL ELSE ?1 END), ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+              "THEN NULL ELSE ?1 END), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
               bind_token, t, &rowid);
     t->id = rv == CKR_OK ? rowid : 0;
     return rv;
@@ -576,7 +591,7 @@ store_token_put (store *st, store_token *t)
         return CKR_ARGUMENTS_BAD;
     return run (st,
                 "UPDATE tokens SET label = ?2, serial = ?3, salt = ?4, so_pub = ?5, so_priv = ?6, "
-                "user_pub = ?7, user_priv = ?8 WHERE id = ?1",
+                "user_pub = ?7, user_priv = ?8, mackey_pub = ?9, mackey_priv = ?10 WHERE id = ?1",
                 bind_token, t, NULL);
 }
 
@@ -600,6 +615,8 @@ store_token_clear (store_token *t)
     store_blob_clear (&t->so_priv);
     store_blob_clear (&t->user_pub);
     store_blob_clear (&t->user_priv);
+    store_blob_clear (&t->mackey_pub);
+    store_blob_clear (&t->mackey_priv);
 }
 
 void
@@ -669,6 +686,10 @@ token_row (sqlite3_stmt *stmt, void *elem)
         rv = column_blob (stmt, 6, &t->user_pub);
     if (rv == CKR_OK)
         rv = column_blob (stmt, 7, &t->user_priv);
+    if (rv == CKR_OK)
+        rv = column_blob (stmt, 8, &t->mackey_pub);
+    if (rv == CKR_OK)
+        rv = column_blob (stmt, 9, &t->mackey_priv);
     return rv;
 }
 
@@ -677,8 +698,8 @@ store_token_list (store *st, store_token **out, size_t *count)
 {
     void *arr = NULL;
     CK_RV rv = select_rows (st,
-                            "SELECT id, label, serial, salt, so_pub, so_priv, user_pub, user_priv "
-                            "FROM tokens ORDER BY id",
+                            "SELECT id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
+                            "mackey_pub, mackey_priv FROM tokens ORDER BY id",
                             NULL, sizeof (store_token), token_row, &arr, count);
     if (rv != CKR_OK) {
         store_token_list_free (arr, *count);
@@ -704,6 +725,8 @@ bind_object (sqlite3_stmt *stmt, const void *arg)
         rc = bind_blob (stmt, 5, &o->tpm_priv);
     if (rc == SQLITE_OK)
         rc = bind_blob (stmt, 6, &o->wrapped_auth);
+    if (rc == SQLITE_OK)
+        rc = bind_blob (stmt, 7, &o->mac);
     return rc;
 }
 
@@ -717,9 +740,9 @@ store_object_put (store *st, store_object *o)
         return CKR_ARGUMENTS_BAD;
     rv = run (st,
               o->id ? "UPDATE objects SET token_id = ?2, attrs = ?3, tpm_pub = ?4, "
-                      "tpm_priv = ?5, wrapped_auth = ?6 WHERE id = ?1"
-                    : "INSERT INTO objects (id, token_id, attrs, tpm_pub, tpm_priv, wrapped_auth) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                      "tpm_priv = ?5, wrapped_auth = ?6, mac = ?7 WHERE id = ?1"
+                    : "INSERT INTO objects (id, token_id, attrs, tpm_pub, tpm_priv, wrapped_auth, "
+                      "mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
               bind_object, o, &rowid);
     if (rv == CKR_OK && o->id == 0)
         o->id = rowid;
@@ -747,6 +770,8 @@ object_row (sqlite3_stmt *stmt, void *elem)
         rv = column_blob (stmt, 4, &o->tpm_priv);
     if (rv == CKR_OK)
         rv = column_blob (stmt, 5, &o->wrapped_auth);
+    if (rv == CKR_OK)
+        rv = column_blob (stmt, 6, &o->mac);
     return rv;
 }
 
@@ -757,6 +782,7 @@ store_object_clear (store_object *o)
     store_blob_clear (&o->tpm_pub);
     store_blob_clear (&o->tpm_priv);
     store_blob_clear (&o->wrapped_auth);
+    store_blob_clear (&o->mac);
 }
 
 void
@@ -772,7 +798,7 @@ store_object_list (store *st, int64_t token_id, store_object **out, size_t *coun
 {
     void *arr = NULL;
     CK_RV rv = select_rows (st,
-                            "SELECT id, token_id, attrs, tpm_pub, tpm_priv, wrapped_auth "
+                            "SELECT id, token_id, attrs, tpm_pub, tpm_priv, wrapped_auth, mac "
                             "FROM objects WHERE token_id = ?1 ORDER BY id",
                             &token_id, sizeof (store_object), object_row, &arr, count);
     if (rv != CKR_OK) {

@@ -22,7 +22,7 @@
 
 #include "base/ck.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 typedef struct store store;
 
@@ -38,6 +38,8 @@ typedef struct store_token {
     store_blob salt;
     store_blob so_pub, so_priv;     /* token secret sealed under the SO PIN */
     store_blob user_pub, user_priv; /* ... under the user PIN; empty before C_InitPIN */
+    store_blob mackey_pub, mackey_priv; /* the row-MAC key sealed under the SRK (no PIN);
+                                           empty: a token from a v1 store, not yet upgraded */
 } store_token;
 
 typedef struct store_object {
@@ -46,6 +48,7 @@ typedef struct store_object {
     store_blob attrs;
     store_blob tpm_pub, tpm_priv; /* TPM2B_PUBLIC / TPM2B_PRIVATE, marshalled */
     store_blob wrapped_auth;      /* the object's authValue, AEAD-wrapped */
+    store_blob mac;               /* HMAC-SHA256 of the row (core/rowmac.c); empty: v1 row */
 } store_object;
 
 /* Opens (creating when allowed) the store at path; ":memory:" for tests.

@@ -100,6 +100,10 @@ typedef struct keytype {
 extern const keytype keytype_ecdsa, keytype_ed25519, keytype_hmac, keytype_heartbeat,
     keytype_attest, keytype_ecdh;
 
+/* keytype.c: whether a stored object's TPM blob fits its attributes (key type,
+ * curve, a PCR policy exactly when CKA_TPMTRUST_PCR_MASK is non-zero); false
+ * with a log line naming row. Objects without a blob fit. */
+bool keytype_row_ok (const tt_object *obj, int64_t row);
 /* keytype.c: the row serving (cls, key type), NULL if none. */
 const keytype *keytype_lookup (CK_OBJECT_CLASS cls, CK_KEY_TYPE kt);
 /* ... by the object's CKA_CLASS and CKA_KEY_TYPE (NULL: not a key we know). */

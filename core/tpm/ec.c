@@ -63,6 +63,19 @@ tpm_ec_point_from_public (const TPM2B_PUBLIC *p, uint8_t *point, size_t *point_l
 }
 
 CK_RV
+tpm_pub_summary (const tpm_blob *pub, uint16_t *type, uint16_t *curve, size_t *policy_len)
+{
+    TPM2B_PUBLIC p = { 0 };
+    CK_RV rv = tpm_blob_unmarshal (pub, NULL, &p, NULL);
+    if (rv != CKR_OK)
+        return CKR_DATA_INVALID;
+    *type = p.publicArea.type;
+    *curve = p.publicArea.type == TPM2_ALG_ECC ? p.publicArea.parameters.eccDetail.curveID : 0;
+    *policy_len = p.publicArea.authPolicy.size;
+    return CKR_OK;
+}
+
+CK_RV
 tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *point_len)
 {
     TPM2B_PUBLIC p = { 0 };

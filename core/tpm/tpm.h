@@ -127,6 +127,9 @@ CK_RV tpm_ec_create (tpm *t, tpm_curve curve, const secbuf *auth, const tpm_poli
  * line; CKR_DATA_INVALID (logged) for a point the TPM finds not on the curve. */
 CK_RV tpm_ecdh_zgen (tpm *t, const tpm_key *k, const uint8_t *peer, size_t peer_len,
                      secbuf **z);
+/* What a public blob holds: its TPM_ALG type (0x23 ECC, 0x08 keyed hash), ECC
+ * curve (0 otherwise) and the size of its policy digest (0: no policy). */
+CK_RV tpm_pub_summary (const tpm_blob *pub, uint16_t *type, uint16_t *curve, size_t *policy_len);
 /* Reads curve and point from a public blob. */
 CK_RV tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size_t *point_len);
 /* ECDSA over digest (exactly the curve's size); sig receives r||s, 2 * size bytes. */

@@ -13,7 +13,7 @@ if $T frobnicate >/dev/null 2>&1; then fail "unknown command accepted"; else pas
 
 out=$($T doctor) && pass "doctor passes" || fail "doctor: $out"
 grep -q "TPM reachable: swtpm" <<<"$out" && pass "doctor names the TCTI" || fail "doctor TCTI: $out"
-grep -q "store: $TPMTRUST_STORE, schema 1" <<<"$out" && pass "doctor names store and schema" || fail "doctor store: $out"
+grep -q "store: $TPMTRUST_STORE, schema 2" <<<"$out" && pass "doctor names store and schema" || fail "doctor store: $out"
 grep -q "store permissions: mode 600" <<<"$out" && pass "store file is 0600" || fail "store mode: $out"
 
 out=$(TPMTRUST_TCTI=device:/dev/does-not-exist $T doctor 2>&1) && fail "doctor passed without a TPM" || true

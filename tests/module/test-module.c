@@ -1257,6 +1257,24 @@ test_keys (run_ctx *c)
                "C_SignInit with it");
     }
 
+    /* issue 15 item 7: a copy never relaxes a usage flag of an unmodifiable key */
+    {
+        CK_ATTRIBUTE t[] = { { CKA_MODIFIABLE, &no, sizeof no } };
+        CK_ATTRIBUTE up[] = { { CKA_SIGN, &yes, sizeof yes } };
+        CK_OBJECT_HANDLE fixed = CK_INVALID_HANDLE, h3 = CK_INVALID_HANDLE;
+        REQUIRE_RV (F->C_CopyObject (c->rw, copy, t, 1, &fixed), CKR_OK,
+                    "C_CopyObject with CKA_MODIFIABLE FALSE (CKA_SIGN FALSE)");
+        is_rv (F->C_CopyObject (c->rw, fixed, up, 1, &h3), CKR_ATTRIBUTE_READ_ONLY,
+               "C_CopyObject of the unmodifiable key with CKA_SIGN TRUE");
+        is_rv (F->C_SignInit (c->rw, &m_ecdsa, fixed), CKR_KEY_FUNCTION_NOT_PERMITTED,
+               "the unmodifiable copy still does not sign");
+        is_rv (F->C_CopyObject (c->rw, copy, up, 1, &h3), CKR_OK,
+               "a modifiable key's copy may set CKA_SIGN TRUE");
+        if (h3 != CK_INVALID_HANDLE)
+            F->C_DestroyObject (c->rw, h3);
+        F->C_DestroyObject (c->rw, fixed);
+    }
+
     /* a session key pair, in the R/O session */
     {
         CK_ATTRIBUTE st_pub[] = { { CKA_EC_PARAMS, oid_p256, sizeof oid_p256 } };
