@@ -9,7 +9,8 @@
 
 /* Searched in order. The heartbeat key and the attestation identity are made
  * by derivation or are another type's keys: they are not found here. */
-static const keytype *const rows[] = { &keytype_ecdsa, &keytype_ed25519, &keytype_hmac };
+static const keytype *const rows[] = { &keytype_ecdsa, &keytype_ed25519, &keytype_hmac,
+                                         &keytype_rsa };
 
 const keytype *
 keytype_lookup (CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)

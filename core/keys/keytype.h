@@ -98,7 +98,7 @@ typedef struct keytype {
 } keytype;
 
 extern const keytype keytype_ecdsa, keytype_ed25519, keytype_hmac, keytype_heartbeat,
-    keytype_attest, keytype_ecdh;
+    keytype_attest, keytype_ecdh, keytype_rsa;
 
 /* keytype.c: the row serving (cls, key type), NULL if none. */
 const keytype *keytype_lookup (CK_OBJECT_CLASS cls, CK_KEY_TYPE kt);
