@@ -97,6 +97,11 @@ typedef struct sign_op {
     uint8_t *result;                     /* an output made once (the attestation bundle
                                             for the nonce in buf), kept for a length query */
     size_t result_len;
+    uint8_t *rsa_spki;                   /* RSA: the public key (PSS encoding, verify) */
+    size_t rsa_spki_len;
+    bool rsa_pss;                        /* RSA PSS: hash, MGF1 hash, salt length */
+    CK_MECHANISM_TYPE rsa_hash, rsa_mgf;
+    size_t rsa_salt;
 } sign_op;
 
 struct tt_session {

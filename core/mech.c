@@ -11,6 +11,7 @@
 #define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
 #define SIGN_FLAGS (CKF_HW | CKF_SIGN | CKF_VERIFY | EC_FLAGS)
 #define HMAC_FLAGS (CKF_HW | CKF_SIGN | CKF_VERIFY)
+#define RSA_FLAGS (CKF_HW | CKF_SIGN | CKF_VERIFY)
 
 static const mech_info mechs[] = {
     { CKM_EC_KEY_PAIR_GEN, &keytype_ecdsa, CKF_HW | CKF_GENERATE_KEY_PAIR | EC_FLAGS, 256, 384, 0 },
@@ -37,6 +38,20 @@ static const mech_info mechs[] = {
     { CKM_TPMTRUST_WATCHDOG_DERIVE, &keytype_heartbeat, CKF_HW | CKF_DERIVE, 1, 128, 0 },
     { CKM_TPMTRUST_HEARTBEAT, &keytype_heartbeat, CKF_SIGN | CKF_VERIFY, 32, 32, 0 },
     { CKM_TPMTRUST_ATTEST, &keytype_attest, CKF_HW | CKF_SIGN, 255, 384, 0 },
+    /* RSA: the TPM's raw RSA on software PKCS#1 v1.5 / PSS encodings (keys/rsa.c) */
+    { CKM_RSA_PKCS_KEY_PAIR_GEN, &keytype_rsa, CKF_HW | CKF_GENERATE_KEY_PAIR, 2048, 3072, 0 },
+    { CKM_RSA_PKCS, &keytype_rsa, RSA_FLAGS, 2048, 3072, 0 },
+    { CKM_SHA1_RSA_PKCS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA_1 },
+    { CKM_SHA224_RSA_PKCS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA224 },
+    { CKM_SHA256_RSA_PKCS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA256 },
+    { CKM_SHA384_RSA_PKCS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA384 },
+    { CKM_SHA512_RSA_PKCS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA512 },
+    { CKM_RSA_PKCS_PSS, &keytype_rsa, RSA_FLAGS, 2048, 3072, 0 },
+    { CKM_SHA1_RSA_PKCS_PSS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA_1 },
+    { CKM_SHA224_RSA_PKCS_PSS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA224 },
+    { CKM_SHA256_RSA_PKCS_PSS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA256 },
+    { CKM_SHA384_RSA_PKCS_PSS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA384 },
+    { CKM_SHA512_RSA_PKCS_PSS, &keytype_rsa, RSA_FLAGS, 2048, 3072, CKM_SHA512 },
     { CKM_SHA_1, NULL, CKF_DIGEST, 0, 0, CKM_SHA_1 },
     { CKM_SHA224, NULL, CKF_DIGEST, 0, 0, CKM_SHA224 },
     { CKM_SHA256, NULL, CKF_DIGEST, 0, 0, CKM_SHA256 },

@@ -36,6 +36,7 @@ op_sign_free (sign_op *op)
     free (op->pcr_values);
     free (op->refs);
     free (op->result);
+    free (op->rsa_spki);
     free (op);
 }
 

@@ -78,8 +78,12 @@ static const schema_entry s_public[] = {
     { CKA_TRUSTED, K_BOOL, A_CREATE, 0 },
     { CKA_PUBLIC_KEY_INFO, K_BYTES, A_CREATE | A_NOGEN, D_NONE },
     /* EC */
-    { CKA_EC_PARAMS, K_BYTES, A_CREATE | A_REQUIRE, D_NONE },
-    { CKA_EC_POINT, K_BYTES, A_CREATE | A_REQUIRE | A_NOGEN, D_NONE },
+    { CKA_EC_PARAMS, K_BYTES, A_CREATE | A_REQUIRE | A_EC, D_NONE },
+    { CKA_EC_POINT, K_BYTES, A_CREATE | A_REQUIRE | A_NOGEN | A_EC, D_NONE },
+    /* RSA */
+    { CKA_MODULUS, K_BYTES, A_CREATE | A_REQUIRE | A_NOGEN | A_RSA, D_NONE },
+    { CKA_MODULUS_BITS, K_ULONG, A_CREATE | A_RSA, D_NONE },
+    { CKA_PUBLIC_EXPONENT, K_BYTES, A_CREATE | A_REQUIRE | A_RSA, D_NONE },
     END,
 };
 
@@ -101,8 +105,12 @@ static const schema_entry s_private[] = {
     { CKA_TPMTRUST_PCR_BANK, K_ULONG, A_CREATE, D_NONE },
     { CKA_TPMTRUST_PCR_VALUES, K_BYTES, 0, D_NONE },
     /* EC */
-    { CKA_EC_PARAMS, K_BYTES, A_CREATE | A_REQUIRE, D_NONE },
-    { CKA_EC_POINT, K_BYTES, A_NOGEN, D_NONE },
+    { CKA_EC_PARAMS, K_BYTES, A_CREATE | A_REQUIRE | A_EC, D_NONE },
+    { CKA_EC_POINT, K_BYTES, A_NOGEN | A_EC, D_NONE },
+    /* RSA: the public parts only; the private ones never leave the TPM */
+    { CKA_MODULUS, K_BYTES, A_NOGEN | A_RSA, D_NONE },
+    { CKA_MODULUS_BITS, K_ULONG, A_RSA, D_NONE },
+    { CKA_PUBLIC_EXPONENT, K_BYTES, A_CREATE | A_RSA, D_NONE },
     { CKA_VALUE, K_BYTES, A_CREATE | A_SENSITIVE | A_NOGEN, D_NONE },
     END,
 };
@@ -195,6 +203,17 @@ known_elsewhere (CK_ATTRIBUTE_TYPE type)
     return false;
 }
 
+/* Whether entry e (A_EC, A_RSA: one key type's) fits the key type list names
+ * (true when it names none: generation templates may leave it out). */
+static bool
+schema_key_type_fits (const schema_entry *e, const attr_list *list)
+{
+    CK_ULONG kt;
+    if (!(e->flags & (A_EC | A_RSA)) || !attr_list_ulong (list, CKA_KEY_TYPE, &kt))
+        return true;
+    return (e->flags & A_RSA) ? kt == CKK_RSA : kt != CKK_RSA;
+}
+
 static CK_RV
 check_kind (const schema_entry *e, const CK_ATTRIBUTE *a)
 {
@@ -238,7 +257,7 @@ template_check (CK_OBJECT_CLASS cls, const attr_list *tmpl, unsigned allowed, un
             return known_elsewhere (a->type) ? CKR_TEMPLATE_INCONSISTENT
                                              : CKR_ATTRIBUTE_TYPE_INVALID;
         }
-        if (e->flags & forbidden)
+        if ((e->flags & forbidden) || !schema_key_type_fits (e, tmpl))
             return CKR_TEMPLATE_INCONSISTENT;
         if (!(e->flags & allowed))
             return CKR_ATTRIBUTE_READ_ONLY;
@@ -282,7 +301,8 @@ template_required (CK_OBJECT_CLASS cls, const attr_list *list)
     const schema_entry *const *secs = schema_for (cls);
     for (; secs != NULL && *secs != NULL; secs++)
         for (const schema_entry *e = *secs; e->type != (CK_ATTRIBUTE_TYPE) -1; e++)
-            if ((e->flags & A_REQUIRE) && attr_list_find (list, e->type) == NULL) {
+            if ((e->flags & A_REQUIRE) && schema_key_type_fits (e, list)
+                && attr_list_find (list, e->type) == NULL) {
                 LOG_DEBUG ("the template lacks attribute 0x%lx", e->type);
                 return CKR_TEMPLATE_INCOMPLETE;
             }

@@ -21,6 +21,8 @@
 #define A_COPY 0x40       /* C_CopyObject may change it */
 #define A_NOGEN 0x80      /* computed by key generation, not given */
 #define A_EMPTY 0x100     /* defaults to an empty value */
+#define A_EC 0x200        /* EC and Edwards keys only (A_REQUIRE: for them) */
+#define A_RSA 0x400       /* RSA keys only (A_REQUIRE: for them) */
 
 CK_RV template_check (CK_OBJECT_CLASS cls, const attr_list *tmpl, unsigned allowed,
                       unsigned forbidden);

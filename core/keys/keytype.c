@@ -12,7 +12,8 @@
 
 /* Searched in order. The heartbeat key and the attestation identity are made
  * by derivation or are another type's keys: they are not found here. */
-static const keytype *const rows[] = { &keytype_ecdsa, &keytype_ed25519, &keytype_hmac };
+static const keytype *const rows[] = { &keytype_ecdsa, &keytype_ed25519, &keytype_hmac,
+                                         &keytype_rsa };
 
 const keytype *
 keytype_lookup (CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
@@ -65,7 +66,9 @@ keytype_row_ok (const tt_object *obj, int64_t row)
              && (type != 0x0023 || !((curve == TPM_CURVE_P256 && field == 32)
                                      || (curve == TPM_CURVE_P384 && field == 48))))
         why = "its TPM key is not an EC key on the curve of its CKA_EC_PARAMS";
-    else if (kt != CKK_EC && kt != (CK_ULONG) -1 && type != 0x0008)
+    else if (kt == CKK_RSA && type != 0x0001)
+        why = "its TPM key is not an RSA key";
+    else if (kt != CKK_EC && kt != CKK_RSA && kt != (CK_ULONG) -1 && type != 0x0008)
         why = "its TPM object is not the keyed-hash object its key type needs";
     if (why == NULL)
         return true;

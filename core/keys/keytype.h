@@ -98,7 +98,7 @@ typedef struct keytype {
 } keytype;
 
 extern const keytype keytype_ecdsa, keytype_ed25519, keytype_hmac, keytype_heartbeat,
-    keytype_attest, keytype_ecdh;
+    keytype_attest, keytype_ecdh, keytype_rsa;
 
 /* keytype.c: whether a stored object's TPM blob fits its attributes (key type,
  * curve, a PCR policy exactly when CKA_TPMTRUST_PCR_MASK is non-zero); false

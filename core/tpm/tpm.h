@@ -136,6 +136,18 @@ CK_RV tpm_ec_public (const tpm_blob *pub, tpm_curve *curve, uint8_t *point, size
 CK_RV tpm_ec_sign (tpm *t, const tpm_key *k, const uint8_t *digest, size_t digest_len,
                    uint8_t *sig, size_t *sig_len);
 
+/* RSA keys (rsa.c): sign|decrypt keys with the NULL scheme, exponent 65537.
+ * create: n gets the modulus (bits / 8 bytes). raw: the private operation
+ * (TPM2_RSA_Decrypt, NULL scheme) on in (the modulus' size, below it); out
+ * gets as many bytes; secret: the result comes back response-encrypted (a
+ * decryption). bits_supported: TPM2_TestParms for an RSA key of that size. */
+CK_RV tpm_rsa_create (tpm *t, unsigned bits, const secbuf *auth, const tpm_policy *pol,
+                      tpm_blob *pub, tpm_blob *priv, uint8_t *n, size_t *n_len);
+CK_RV tpm_rsa_public (const tpm_blob *pub, uint8_t *n, size_t *n_len);
+CK_RV tpm_rsa_raw (tpm *t, const tpm_key *k, const uint8_t *in, size_t len, bool secret,
+                   uint8_t *out, size_t *out_len);
+CK_RV tpm_rsa_bits_supported (tpm *t, unsigned bits, bool *ok);
+
 /* HMAC keys: keyed-hash objects under the SRK. hash: a TPM_ALG id (0x04 SHA-1,
  * 0x0B SHA-256, 0x0C SHA-384, 0x0D SHA-512). */
 #define TPM_HMAC_MAX_KEY 128  /* what TPMs hold in a keyed-hash object (MAX_SYM_DATA) */

@@ -782,8 +782,8 @@ r_mechanisms (void)
     check (mi.ulMinKeySize <= 256 && mi.ulMaxKeySize >= 256,
            "its key sizes are in bits: %lu-%lu covers the 32-byte keys OBJ-2 makes",
            mi.ulMinKeySize, mi.ulMaxKeySize);
-    check_rv (F->C_GetMechanismInfo (R.slot, CKM_RSA_PKCS, &mi), CKR_MECHANISM_INVALID,
-              "C_GetMechanismInfo of an unlisted mechanism (CKM_RSA_PKCS)");
+    check_rv (F->C_GetMechanismInfo (R.slot, CKM_DSA, &mi), CKR_MECHANISM_INVALID,
+              "C_GetMechanismInfo of an unlisted mechanism (CKM_DSA)");
     check_rv (F->C_GetMechanismInfo (R.slot, CKM_SHA256, NULL), CKR_ARGUMENTS_BAD, "pInfo NULL");
 }
 
@@ -1568,7 +1568,7 @@ r_mech_invalid (void)
     CK_OBJECT_HANDLE ec = find_one (s, CKO_PRIVATE_KEY, "conf-ec");
     CK_OBJECT_HANDLE hk = find_one (s, CKO_SECRET_KEY, "conf-hmac");
     CK_ULONG p = 1, zero = 0, big = 33;
-    CK_MECHANISM rsa = { CKM_RSA_PKCS, NULL, 0 }, aes = { CKM_AES_KEY_GEN, NULL, 0 },
+    CK_MECHANISM dsa = { CKM_DSA, NULL, 0 }, rsa = { CKM_RSA_PKCS, NULL, 0 }, aes = { CKM_AES_KEY_GEN, NULL, 0 },
                  ecdsa = { CKM_ECDSA, NULL, 0 }, sha = { CKM_SHA256, &p, sizeof p },
                  ecdsa_p = { CKM_ECDSA, &p, sizeof p },
                  hg0 = { CKM_SHA256_HMAC_GENERAL, &zero, sizeof zero },
@@ -1583,8 +1583,12 @@ r_mech_invalid (void)
 
     check_rv (F->C_DigestInit (s, &ecdsa), CKR_MECHANISM_INVALID, "C_DigestInit CKM_ECDSA");
     check_rv (F->C_DigestInit (s, &rsa), CKR_MECHANISM_INVALID, "C_DigestInit CKM_RSA_PKCS");
-    check_rv (F->C_SignInit (s, &rsa, ec), CKR_MECHANISM_INVALID, "C_SignInit CKM_RSA_PKCS");
-    check_rv (F->C_VerifyInit (s, &rsa, ec), CKR_MECHANISM_INVALID, "C_VerifyInit CKM_RSA_PKCS");
+    check_rv (F->C_SignInit (s, &dsa, ec), CKR_MECHANISM_INVALID, "C_SignInit CKM_DSA");
+    check_rv (F->C_VerifyInit (s, &dsa, ec), CKR_MECHANISM_INVALID, "C_VerifyInit CKM_DSA");
+    check_rv (F->C_SignInit (s, &rsa, ec), CKR_KEY_TYPE_INCONSISTENT,
+              "C_SignInit CKM_RSA_PKCS with an EC key");
+    check_rv (F->C_VerifyInit (s, &rsa, ec), CKR_KEY_TYPE_INCONSISTENT,
+              "C_VerifyInit CKM_RSA_PKCS with an EC key");
     check_rv (F->C_GenerateKey (s, &aes, sec, 1, &h), CKR_MECHANISM_INVALID,
               "C_GenerateKey CKM_AES_KEY_GEN");
     check_rv (F->C_GenerateKeyPair (s, &ecdsa, pub, 1, NULL, 0, &h, &h2), CKR_MECHANISM_INVALID,
