@@ -17,6 +17,7 @@
 
 #define LOG_MODULE "crypto"
 #include "crypto/crypto.h"
+#include "crypto/md.h"
 #include "pkcs11-tpmtrust.h"
 #include "base/log.h"
 
@@ -27,8 +28,8 @@ struct crypto_digest {
     const EVP_MD *md;
 };
 
-static const EVP_MD *
-md_for (CK_MECHANISM_TYPE mech)
+const EVP_MD *
+crypto_md (CK_MECHANISM_TYPE mech)
 {
     switch (mech) {
     case CKM_SHA_1:
@@ -49,7 +50,7 @@ md_for (CK_MECHANISM_TYPE mech)
 size_t
 crypto_digest_size (CK_MECHANISM_TYPE mech)
 {
-    const EVP_MD *md = md_for (mech);
+    const EVP_MD *md = crypto_md (mech);
     return md ? (size_t) EVP_MD_get_size (md) : 0;
 }
 
@@ -59,12 +60,12 @@ crypto_digest_new (CK_MECHANISM_TYPE mech, crypto_digest **out)
     crypto_digest *d;
 
     *out = NULL;
-    if (md_for (mech) == NULL)
+    if (crypto_md (mech) == NULL)
         return CKR_MECHANISM_INVALID;
     d = calloc (1, sizeof *d);
     if (d == NULL)
         return CKR_HOST_MEMORY;
-    d->md = md_for (mech);
+    d->md = crypto_md (mech);
     d->ctx = EVP_MD_CTX_new ();
     if (d->ctx == NULL || !EVP_DigestInit_ex (d->ctx, d->md, NULL)) {
         crypto_digest_free (d);

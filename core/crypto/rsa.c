@@ -20,27 +20,9 @@
 
 #define LOG_MODULE "crypto"
 #include "base/log.h"
+#include "crypto/md.h"
 #include "crypto/rsa.h"
 #include "pkcs11-tpmtrust.h"
-
-static const EVP_MD *
-md_of (CK_MECHANISM_TYPE m)
-{
-    switch (m) {
-    case CKM_SHA_1:
-        return EVP_sha1 ();
-    case CKM_SHA224:
-        return EVP_sha224 ();
-    case CKM_SHA256:
-        return EVP_sha256 ();
-    case CKM_SHA384:
-        return EVP_sha384 ();
-    case CKM_SHA512:
-        return EVP_sha512 ();
-    default:
-        return NULL;
-    }
-}
 
 CK_RV
 crypto_rsa_spki (const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len, uint8_t **der,
@@ -138,7 +120,7 @@ crypto_rsa_pad_pss (const uint8_t *spki, size_t spki_len, CK_MECHANISM_TYPE hash
 {
     EVP_PKEY *pk = pkey_of (spki, spki_len);
     const RSA *rsa = pk ? EVP_PKEY_get0_RSA (pk) : NULL;
-    const EVP_MD *md = md_of (hash), *mgf = md_of (mgf_hash);
+    const EVP_MD *md = crypto_md (hash), *mgf = crypto_md (mgf_hash);
     CK_RV rv = CKR_FUNCTION_FAILED;
 
     if (rsa != NULL && md != NULL && mgf != NULL && (size_t) RSA_size (rsa) == k
@@ -168,12 +150,12 @@ crypto_rsa_verify (const uint8_t *spki, size_t spki_len, bool pss, CK_MECHANISM_
     }
     if (pss) {
         if (EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_PSS_PADDING) <= 0
-            || EVP_PKEY_CTX_set_signature_md (ctx, md_of (hash)) <= 0
-            || EVP_PKEY_CTX_set_rsa_mgf1_md (ctx, md_of (mgf_hash)) <= 0
+            || EVP_PKEY_CTX_set_signature_md (ctx, crypto_md (hash)) <= 0
+            || EVP_PKEY_CTX_set_rsa_mgf1_md (ctx, crypto_md (mgf_hash)) <= 0
             || EVP_PKEY_CTX_set_rsa_pss_saltlen (ctx, (int) salt_len) <= 0)
             goto out;
     } else if (EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_PADDING) <= 0
-               || (hash != 0 && EVP_PKEY_CTX_set_signature_md (ctx, md_of (hash)) <= 0)) {
+               || (hash != 0 && EVP_PKEY_CTX_set_signature_md (ctx, crypto_md (hash)) <= 0)) {
         goto out;
     }
     r = EVP_PKEY_verify (ctx, sig, sig_len, data, len);
