@@ -23,13 +23,7 @@ mkdir -p "$W"
 export TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=1234
 COUNT=$(dirname "$0")/pcap-count.py
 timeout -k 1 60 "$TT_TOOL" token init --label c >/dev/null || die "token init"
-timeout -k 1 60 pkcs11-tool --module "$TT_MODULE" --token-label c --login --pin 1234 --keypairgen \
-    --key-type EC:prime256v1 --id 01 --label k >"$W/keygen.out" 2>&1 || die "keypairgen"
-# the public key from the listing (EC_POINT: a DER OCTET STRING of 04||X||Y)
-point=$(sed -n 's/^ *EC_POINT: *0441\(04[0-9a-f]*\)$/\1/p' "$W/keygen.out" | head -1)
-[ ${#point} = 130 ] || { cat "$W/keygen.out" >&2; die "no EC_POINT in pkcs11-tool's listing"; }
-echo "3059301306072a8648ce3d020106082a8648ce3d030107034200$point" | xxd -r -p |
-    openssl pkey -pubin -inform DER -out "$W/pub.pem" || die "public key"
+tt_ec_key c 01 "$W/pub.pem"
 printf 'signed' | openssl dgst -sha256 -binary >"$W/h.bin"
 
 # sign NAME WANT: one pkcs11-tool process, its commands counted; its signature
@@ -38,7 +32,7 @@ sign() {
     local name=$1 want=$2 got
     rm -f "$W/$name.pcap"
     TPMTRUST_TCTI="pcap:$TPMTRUST_TCTI" TCTI_PCAP_FILE=$W/$name.pcap timeout -k 1 60 \
-        pkcs11-tool --module "$TT_MODULE" --token-label c --login --pin 1234 --sign -m ECDSA \
+        pkcs11-tool --module "$TT_MODULE" --token-label c --login --pin 1234 --sign -m ECDSA --signature-format openssl \
         --id 01 -i "$W/h.bin" -o "$W/$name.sig" >"$W/$name.out" 2>&1 ||
         { cat "$W/$name.out" >&2; die "$name: pkcs11-tool --sign"; }
     python3 "$COUNT" "$W/$name.pcap" >"$W/$name.count"
@@ -48,18 +42,8 @@ sign() {
     [ "$got" = "$want" ] || die "$name: $got TPM commands, want $want"
     grep -q 'GetCapability=1\b' "$W/$name.count" || die "$name: the lockout counters were read more than once"
 }
-verify_sig() { # r||s as DER ECDSA-Sig-Value, checked by OpenSSL
-    python3 - "$W/$1.sig" "$W/$1.der" <<'PY'
-import sys
-s = open(sys.argv[1], 'rb').read(); n = len(s) // 2
-def der_int(b):
-    b = b.lstrip(b'\0') or b'\0'
-    if b[0] & 0x80: b = b'\0' + b
-    return b'\x02' + bytes([len(b)]) + b
-body = der_int(s[:n]) + der_int(s[n:])
-open(sys.argv[2], 'wb').write(b'\x30' + bytes([len(body)]) + body)
-PY
-    openssl pkeyutl -verify -pubin -inkey "$W/pub.pem" -in "$W/h.bin" -sigfile "$W/$1.der" >/dev/null ||
+verify_sig() { # the DER signature, checked by OpenSSL
+    openssl pkeyutl -verify -pubin -inkey "$W/pub.pem" -in "$W/h.bin" -sigfile "$W/$1.sig" >/dev/null ||
         die "$1: the signature does not verify with OpenSSL"
 }
 

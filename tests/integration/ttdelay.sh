@@ -17,12 +17,7 @@ mkdir -p "$W"
 export TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=1234
 COUNT=$(dirname "$0")/pcap-count.py
 timeout -k 1 60 "$TT_TOOL" token init --label d >/dev/null || die "token init"
-timeout -k 1 60 pkcs11-tool --module "$TT_MODULE" --token-label d --login --pin 1234 --keypairgen \
-    --key-type EC:prime256v1 --id 01 --label k >"$W/keygen.out" 2>&1 || die "keypairgen"
-point=$(sed -n 's/^ *EC_POINT: *0441\(04[0-9a-f]*\)$/\1/p' "$W/keygen.out" | head -1)
-[ ${#point} = 130 ] || { cat "$W/keygen.out" >&2; die "no EC_POINT in pkcs11-tool's listing"; }
-echo "3059301306072a8648ce3d020106082a8648ce3d030107034200$point" | xxd -r -p |
-    openssl pkey -pubin -inform DER -out "$W/pub.pem" || die "public key"
+tt_ec_key d 01 "$W/pub.pem"
 printf 'delayed' | openssl dgst -sha256 -binary >"$W/h.bin"
 
 # sign MODEL: one signing process through pcap:ttdelay; prints "NAME=N ..."
@@ -32,20 +27,10 @@ sign() {
     rm -f "$W/$m.pcap" "$W/$m.counts"
     TPMTRUST_TCTI="pcap:$SO:model=$m,tcti=$TPMTRUST_TCTI" TCTI_PCAP_FILE=$W/$m.pcap \
         TTDELAY_COUNTS=$W/$m.counts timeout -k 1 120 \
-        pkcs11-tool --module "$TT_MODULE" --token-label d --login --pin 1234 --sign -m ECDSA \
+        pkcs11-tool --module "$TT_MODULE" --token-label d --login --pin 1234 --sign -m ECDSA --signature-format openssl \
         --id 01 -i "$W/h.bin" -o "$W/$m.sig" >"$W/$m.out" 2>&1 ||
         { cat "$W/$m.out" >&2; die "$m: pkcs11-tool --sign through ttdelay"; }
-    python3 - "$W/$m.sig" "$W/$m.der" <<'PY'
-import sys
-s = open(sys.argv[1], 'rb').read(); n = len(s) // 2
-def der_int(b):
-    b = b.lstrip(b'\0') or b'\0'
-    if b[0] & 0x80: b = b'\0' + b
-    return b'\x02' + bytes([len(b)]) + b
-body = der_int(s[:n]) + der_int(s[n:])
-open(sys.argv[2], 'wb').write(b'\x30' + bytes([len(body)]) + body)
-PY
-    openssl pkeyutl -verify -pubin -inkey "$W/pub.pem" -in "$W/h.bin" -sigfile "$W/$m.der" >/dev/null ||
+    openssl pkeyutl -verify -pubin -inkey "$W/pub.pem" -in "$W/h.bin" -sigfile "$W/$m.sig" >/dev/null ||
         die "$m: the signature does not verify with OpenSSL"
     [ -s "$W/$m.counts" ] || die "$m: ttdelay wrote no counts (finalize not reached?)"
     # per code, summed over the TCTI contexts of the process; as "NAME=N" sorted
