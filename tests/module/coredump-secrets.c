@@ -264,6 +264,18 @@ known_place (const CK_BYTE *hay, size_t off)
     return NULL;
 }
 
+/* A sessionKey is 32 random bytes: at most a few are zero. (Freed malloc
+ * chunks hold heap pointers, whose low bytes can read as a UINT16 64 and the
+ * pointer after it as a "key" that also appears as a TPM2B: mostly zeros.) */
+static bool
+random_looking (const CK_BYTE *p, size_t n)
+{
+    size_t zeros = 0;
+    for (size_t i = 0; i < n; i++)
+        zeros += p[i] == 0;
+    return zeros <= n / 8;
+}
+
 /* ESYS sessions (live, or freed unwiped) whose sessionValue holds an object's
  * auth value, whatever that value is (a key's is random, so it cannot be
  * looked for by value). tpm2-tss 3.2.1 (esys_types.h IESYS_SESSION,
@@ -273,8 +285,9 @@ known_place (const CK_BYTE *hay, size_t off)
  * (TPM2B_DIGEST: size, then the bytes) lies a few hundred bytes earlier in
  * the same struct. So: a UINT16 32 + n (n: 1..64 bytes of auth), then 32
  * bytes that also appear as a TPM2B of 32 shortly before, then n bytes not
- * all zero. The module's own sessions (core/tpm-fast.c) keep their key in a
- * secbuf, which is not in the dump. */
+ * all zero, the 32 looking random (random_looking). The module's own
+ * sessions (core/tpm/fast.c) keep their key in a secbuf, which is not in the
+ * dump. */
 static unsigned long
 esys_session_values (const CK_BYTE *hay, size_t len)
 {
@@ -286,7 +299,7 @@ esys_session_values (const CK_BYTE *hay, size_t len)
         CK_BYTE tpm2b[2 + 32] = { 32, 0 };
         bool zero = true;
 
-        if (size <= 32 || size > 32 + 64 || key[0] == 0 || memcmp (key, key + 1, 15) == 0)
+        if (size <= 32 || size > 32 + 64 || !random_looking (key, 32))
             continue;
         for (unsigned i = 0; i < size - 32; i++)
             zero = zero && auth[i] == 0;

@@ -22,7 +22,9 @@
  *                            makes no TPM command: swtpm serves one connection
  *                            (the parent's), and tpm2-abrmd's TCTI cannot be
  *                            used in a forked child of a process that used it
- *                            (GDBus has no worker thread there)
+ *                            (GDBus has no worker thread there). Under ASan
+ *                            the forks fall between the workers' rounds
+ *                            (fork_quiet: ASan's allocator is not fork-safe)
  *
  *   finalize TOKEN PIN       two threads sign in a loop while the main thread
  *                            calls C_Finalize, 5 times: C_Finalize waits for
@@ -244,6 +246,19 @@ mode_removed (const char *label, const char *del, const char *make)
 
 static const char *fork_token, *fork_pin;
 
+/* GCC 12's ASan allocator keeps its own locks, which it does not take across
+ * fork (glibc's malloc does): a child forked while another thread is inside
+ * malloc hangs in ASan, not in the module. Under ASan the workers therefore
+ * hold this shared for each round and the main thread takes it exclusive to
+ * fork: the children still inherit sessions, cached keys and a store used by
+ * several threads, but no thread is mid-call. Without ASan it is never taken. */
+#ifdef __SANITIZE_ADDRESS__
+#define FORK_QUIESCE 1
+#else
+#define FORK_QUIESCE 0
+#endif
+static pthread_rwlock_t fork_quiet = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
 /* An ECDSA signature with the token's first EC private key, verified with
  * OpenSSL against its CKA_PUBLIC_KEY_INFO. */
 static bool
@@ -288,10 +303,14 @@ worker (void *arg)
         return NULL;
     while (!__atomic_load_n (&stop, __ATOMIC_RELAXED)) {
         CK_OBJECT_HANDLE h;
+        if (FORK_QUIESCE)
+            pthread_rwlock_rdlock (&fork_quiet);
         if (!sign_and_verify (s))
             printf ("# parent thread: a signature failed\n");
         if (F->C_CreateObject (s, data, 4, &h) == CKR_OK)
             F->C_DestroyObject (s, h);
+        if (FORK_QUIESCE)
+            pthread_rwlock_unlock (&fork_quiet);
         (*rounds)++;
     }
     F->C_CloseSession (s);
@@ -342,6 +361,8 @@ mode_fork (const char *token, const char *pin)
 
     fork_token = token;
     fork_pin = pin;
+    if (FORK_QUIESCE)
+        printf ("# ASan build: each fork between two of the workers' rounds (see fork_quiet)\n");
     CHECK (open_user_session (F, token, pin, &s) == CKR_OK && sign_and_verify (s),
            "parent: a verified signature");
     for (int i = 0; i < 3; i++)
@@ -351,9 +372,13 @@ mode_fork (const char *token, const char *pin)
         pid_t pid;
         usleep ((useconds_t) (20000 + 7919 * i % 50000));
         fflush (stdout);
+        if (FORK_QUIESCE)
+            pthread_rwlock_wrlock (&fork_quiet);
         pid = fork ();
         if (pid == 0)
             _exit (child ());
+        if (FORK_QUIESCE)
+            pthread_rwlock_unlock (&fork_quiet);
         while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
             ;
         if (WIFEXITED (st) && WEXITSTATUS (st) == 0)
