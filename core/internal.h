@@ -37,6 +37,7 @@ struct tt_object {
     uint64_t hb_seq;            /* heartbeat key: the last sequence number used */
     bool damaged;               /* its row failed authentication (rowmac.c): refused */
     bool pending;               /* a private row not yet checked (no login yet) */
+    bool plain_row;             /* a private row stored in the clear (before rowenc.h) */
     uint8_t row_hash[32];       /* the stored row as last checked */
     tt_object *next;
 };

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "mech.h"
 #include "pkcs11-tpmtrust.h"
+#include "rowenc.h"
 #include "rowmac.h"
 
 tt_object *
@@ -148,8 +149,17 @@ object_logout_inlock (tt_token *tok)
             object_free (obj);
             continue;
         }
-        if (object_private (obj))
+        if (object_private (obj)) {
+            /* its values go with the login; the row is read again at the next */
+            attr_list *ph = rowenc_placeholder ();
             obj->handle = core_next_handle ();
+            if (ph != NULL) {
+                attr_list_free (obj->attrs);
+                obj->attrs = ph;
+                obj->type = NULL;
+                obj->pending = true;
+            }
+        }
         p = &obj->next;
     }
 }
@@ -172,20 +182,37 @@ object_set_blobs (tt_object *obj, const uint8_t *pub, size_t pub_len, const uint
     return CKR_OK;
 }
 
+/* A stored row as an object. A private row encrypted at rest (rowenc.h)
+ * before login is a placeholder, marked pending: checked and decrypted at the
+ * login. */
 static CK_RV
-object_from_store (const store_object *so, tt_object **out)
+object_from_store (const tt_token *tok, const store_object *so, tt_object **out)
 {
     attr_list *attrs = NULL;
     tt_object *obj;
     CK_ULONG cls;
-    CK_RV rv = attr_list_decode (so->attrs.data, so->attrs.len, &attrs);
+    bool locked = false;
+    CK_RV rv = rowenc_decode (tok, so, &attrs);
 
     *out = NULL;
+    if (rv == CKR_USER_NOT_LOGGED_IN) {
+        locked = true;
+        rv = (attrs = rowenc_placeholder ()) != NULL ? CKR_OK : CKR_HOST_MEMORY;
+    }
+    if (rv == CKR_TPMTRUST_OBJECT_DAMAGED || rv == CKR_HOST_MEMORY)
+        return rv; /* logged */
     if (rv != CKR_OK) {
         LOG_ERROR ("stored object %lld is damaged (its attributes do not decode): skipped; "
                    "the store is left as it is",
                    (long long) so->id);
         return rv;
+    }
+    if (rowenc_sealed (&so->attrs) && !attr_list_bool_or (attrs, CKA_PRIVATE, false)) {
+        LOG_ERROR ("stored object %lld is damaged (encrypted, yet not private): skipped; the "
+                   "store is left as it is",
+                   (long long) so->id);
+        attr_list_free (attrs);
+        return CKR_TPMTRUST_OBJECT_DAMAGED;
     }
     if (!attr_list_ulong (attrs, CKA_CLASS, &cls) || !schema_has_class (cls)) {
         LOG_ERROR ("stored object %lld is damaged (no valid CKA_CLASS): skipped; the store is "
@@ -200,6 +227,8 @@ object_from_store (const store_object *so, tt_object **out)
         return CKR_HOST_MEMORY;
     }
     obj->store_id = so->id;
+    obj->pending = locked;
+    obj->plain_row = !locked && !rowenc_sealed (&so->attrs) && object_private (obj);
     if (object_set_blobs (obj, so->tpm_pub.data, so->tpm_pub.len, so->tpm_priv.data,
                           so->tpm_priv.len, so->wrapped_auth.data, so->wrapped_auth.len)
         != CKR_OK) {
@@ -235,6 +264,33 @@ object_take (tt_object *obj, tt_object *fresh)
     fresh->wrapped_auth = wa;
     fresh->wrapped_auth_len = wa_len;
     object_free (fresh);
+}
+
+static CK_RV object_store_put (tt_token *tok, tt_object *obj);
+
+/* Private rows a store written before rows were encrypted holds in the clear
+ * (rowenc.h): rewritten encrypted once logged in, when the store can be
+ * written; a failure leaves them as they were, retried at the next sync. */
+static void
+encrypt_plain_rows (tt_token *tok, store *st)
+{
+    size_t done = 0, left = 0;
+
+    if (tok->secret == NULL || store_readonly (st))
+        return;
+    for (tt_object *o = tok->objects; o != NULL; o = o->next) {
+        if (!o->plain_row)
+            continue;
+        if (object_store_put (tok, o) == CKR_OK) {
+            o->plain_row = false;
+            done++;
+        } else {
+            left++;
+        }
+    }
+    if (done + left > 0)
+        LOG_INFO ("token '%s': %zu private objects stored in the clear are now encrypted%s",
+                  tok->rec.label, done, left ? " (some could not be written: retried later)" : "");
 }
 
 /* Loads the token's objects from the store, or brings them up to date with it
@@ -277,7 +333,7 @@ sync_inlock (tt_token *tok, bool defer)
                 obj = o;
         if (obj != NULL && !obj->pending && memcmp (obj->row_hash, h, sizeof h) == 0)
             continue; /* unchanged since checked */
-        if (object_from_store (&list[i], &fresh) != CKR_OK) {
+        if (object_from_store (tok, &list[i], &fresh) != CKR_OK) {
             if (obj != NULL) { /* it was good, its row no longer is */
                 if (obj->type != NULL && obj->type->wipe != NULL)
                     obj->type->wipe (obj);
@@ -291,14 +347,18 @@ sync_inlock (tt_token *tok, bool defer)
          * is away or was cleared) stays pending, unseen; logged, retried at the
          * next sync. The call goes on: the TPM's own error comes from its use. */
         state = rowmac_check (tok, &list[i], fresh->attrs, defer, &crv);
+        if (state == ROW_OK && fresh->pending)
+            state = ROW_PENDING; /* encrypted: a v1 token's rows pass unchecked */
         if (state == ROW_OK && !keytype_row_ok (fresh, list[i].id))
             state = ROW_DAMAGED;
         fresh->damaged = state == ROW_DAMAGED;
         fresh->pending = state == ROW_PENDING;
         memcpy (fresh->row_hash, h, sizeof h);
+        fresh->plain_row = fresh->plain_row && state == ROW_OK;
         if (obj != NULL) { /* keep the handle, take the stored row */
             obj->damaged = fresh->damaged;
             obj->pending = fresh->pending;
+            obj->plain_row = fresh->plain_row;
             memcpy (obj->row_hash, h, sizeof h);
             object_take (obj, fresh);
         } else {
@@ -308,6 +368,7 @@ sync_inlock (tt_token *tok, bool defer)
     }
     store_object_list_free (list, n);
     tok->objects_loaded = true;
+    encrypt_plain_rows (tok, st);
     return CKR_OK;
 }
 
@@ -337,6 +398,8 @@ static CK_RV
 object_to_store (tt_token *tok, const tt_object *obj, store_object *so)
 {
     CK_RV rv = attr_list_encode (obj->attrs, &so->attrs.data, &so->attrs.len);
+    if (rv == CKR_OK && object_private (obj))
+        rv = rowenc_seal (tok, &so->attrs); /* private values never reach the store in the clear */
     so->id = obj->store_id;
     so->token_id = tok->rec.id;
     /* the blobs are borrowed: the caller clears only so->attrs */
@@ -369,6 +432,8 @@ object_store_put (tt_token *tok, tt_object *obj)
         obj->store_id = so.id;
         rowmac_row_hash (&so, obj->row_hash);
     }
+    if (so.attrs.data != NULL) /* plain when encrypting failed */
+        sodium_memzero (so.attrs.data, so.attrs.len);
     store_blob_clear (&so.attrs);
     store_blob_clear (&so.mac);
     return rv;

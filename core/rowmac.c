@@ -12,6 +12,7 @@
 #define LOG_MODULE "rowmac"
 #include "base/log.h"
 #include "pkcs11-tpmtrust.h"
+#include "rowenc.h"
 #include "rowmac.h"
 
 #define ROWKEY_LEN 32
@@ -289,7 +290,7 @@ rowmac_upgrade_inlock (tt_token *tok)
         for (size_t i = 0; i < n && rv == CKR_OK; i++) {
             attr_list *attrs = NULL;
             if (list[i].mac.data != NULL
-                || attr_list_decode (list[i].attrs.data, list[i].attrs.len, &attrs) != CKR_OK)
+                || rowenc_decode (tok, &list[i], &attrs) != CKR_OK)
                 continue; /* damaged rows stay so */
             rv = rowmac_sign (tok, &list[i], attrs);
             if (rv == CKR_OK)

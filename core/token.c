@@ -3,7 +3,9 @@
  * Tokens and PINs. A token's random secret is sealed in the TPM twice: under
  * authValue = KDF(SO PIN, salt) and under KDF(user PIN, salt). Login is an
  * Unseal, so the TPM checks the PIN and counts failures toward its
- * dictionary-attack lockout; the store alone reveals nothing.
+ * dictionary-attack lockout; the store alone reveals nothing. Each seal holds
+ * its role's tag before the secret (issue 15 item 6): a user seal copied into
+ * the SO columns does not make the user PIN an SO PIN.
  */
 #include "config.h"
 
@@ -21,6 +23,8 @@
 
 #define SECRET_LEN 32
 #define SALT_LEN 16
+#define ROLE_SO 'S'
+#define ROLE_USER 'U'
 
 static void
 pad (CK_UTF8CHAR *dst, size_t len, const char *src)
@@ -149,22 +153,27 @@ pin_check_len (CK_ULONG len)
     return CKR_OK;
 }
 
-/* Seals secret under KDF(pin, salt) into pub/priv. */
+/* Seals role || secret under KDF(pin, salt) into pub/priv. */
 static CK_RV
-seal_under_pin (const store_token *rec, const secbuf *secret, const CK_UTF8CHAR *pin,
+seal_under_pin (const store_token *rec, bool so, const secbuf *secret, const CK_UTF8CHAR *pin,
                 CK_ULONG pin_len, store_blob *pub, store_blob *priv)
 {
-    secbuf *auth = NULL;
+    secbuf *auth = NULL, *tagged = secbuf_new (1 + secret->len);
     tpm_blob p = { 0 }, s = { 0 };
-    CK_RV rv = crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
+    CK_RV rv = tagged == NULL ? CKR_HOST_MEMORY
+                              : crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
 
-    if (rv == CKR_OK)
-        rv = tpm_seal (core_tpm (), auth, secret, true, NULL, &p, &s);
+    if (rv == CKR_OK) {
+        tagged->data[0] = so ? ROLE_SO : ROLE_USER;
+        memcpy (tagged->data + 1, secret->data, secret->len);
+        rv = tpm_seal (core_tpm (), auth, tagged, true, NULL, &p, &s);
+    }
     if (rv == CKR_OK)
         rv = store_blob_set (pub, p.data, p.len);
     if (rv == CKR_OK)
         rv = store_blob_set (priv, s.data, s.len);
     secbuf_free (auth);
+    secbuf_free (tagged);
     tpm_blob_clear (&p);
     tpm_blob_clear (&s);
     return rv;
@@ -235,29 +244,46 @@ token_tpm_check (tpm *t, const store_token *rec)
     return CKR_TOKEN_NOT_RECOGNIZED;
 }
 
+/* The token secret from the role's seal. *untagged: the seal predates role
+ * tags (a store of an earlier version): taken as it is, and sealed again with
+ * its tag at this login (put_seal_inlock). */
 static CK_RV
 unseal_with_pin (const store_token *rec, bool so, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
-                 secbuf **secret)
+                 secbuf **secret, bool *untagged)
 {
     const store_blob *pub = so ? &rec->so_pub : &rec->user_pub;
     const store_blob *priv = so ? &rec->so_priv : &rec->user_priv;
     tpm_blob p = { pub->data, pub->len }, s = { priv->data, priv->len };
-    secbuf *auth = NULL;
+    secbuf *auth = NULL, *data = NULL;
     CK_RV rv = crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
     tpm_key k = { &p, &s, auth, { 0, 0 } };
 
+    *secret = NULL;
+    *untagged = false;
     if (rv == CKR_OK)
-        rv = tpm_unseal (core_tpm (), &k, secret);
+        rv = tpm_unseal (core_tpm (), &k, &data);
     secbuf_free (auth);
-    if (rv == CKR_OK && (*secret)->len != SECRET_LEN) {
-        secbuf_free (*secret);
-        *secret = NULL;
-        LOG_ERROR ("token %s: the unsealed token secret has the wrong size", rec->serial);
-        rv = CKR_DEVICE_ERROR;
-    }
     if (rv == CKR_PIN_INCORRECT)
         LOG_WARN ("token '%s': wrong %s PIN (the TPM counts this toward its lockout)", rec->label,
                   so ? "SO" : "user");
+    if (rv == CKR_OK && data->len == SECRET_LEN) {
+        *untagged = true;
+        *secret = data;
+        data = NULL;
+    } else if (rv == CKR_OK && data->len == 1 + SECRET_LEN
+               && data->data[0] == (so ? ROLE_SO : ROLE_USER)) {
+        *secret = secbuf_dup (data->data + 1, SECRET_LEN);
+        rv = *secret != NULL ? CKR_OK : CKR_HOST_MEMORY;
+    } else if (rv == CKR_OK && data->len == 1 + SECRET_LEN) {
+        LOG_ERROR ("token '%s': its %s seal holds the %s's tag: the token row was changed "
+                   "outside tpmtrust (a seal copied from the other role); refused",
+                   rec->label, so ? "SO" : "user", so ? "user" : "SO");
+        rv = CKR_PIN_INCORRECT;
+    } else if (rv == CKR_OK) {
+        LOG_ERROR ("token %s: the unsealed token secret has the wrong size", rec->serial);
+        rv = CKR_DEVICE_ERROR;
+    }
+    secbuf_free (data);
     if (rv == CKR_TPMTRUST_OBJECT_DAMAGED) {
         /* not a PIN matter: was the TPM cleared (CKR_TOKEN_NOT_RECOGNIZED), or
          * is this row damaged? */
@@ -290,6 +316,7 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
     uint8_t salt[SALT_LEN], serial[8];
     store *st = NULL;
     size_t n;
+    bool untagged;
     CK_RV rv = pin_check_len (pin_len);
 
     if (rv != CKR_OK)
@@ -304,7 +331,7 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
     /* Re-initializing needs the SO PIN of the token as it is, unless the TPM
      * holds nothing of it any more (cleared): its keys are gone already. */
     if (rv == CKR_OK && tok->rec.id != 0) {
-        rv = unseal_with_pin (&tok->rec, true, pin, pin_len, &old);
+        rv = unseal_with_pin (&tok->rec, true, pin, pin_len, &old, &untagged);
         if (rv == CKR_DEVICE_ERROR && tpm_connected (core_tpm ()))
             rv = token_tpm_check (core_tpm (), &tok->rec) == CKR_TOKEN_NOT_RECOGNIZED
                      ? CKR_TOKEN_NOT_RECOGNIZED
@@ -336,7 +363,7 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
         sodium_bin2hex (rec.serial, sizeof rec.serial, serial, sizeof serial);
     rv = store_blob_set (&rec.salt, salt, sizeof salt);
     if (rv == CKR_OK)
-        rv = seal_under_pin (&rec, secret, pin, pin_len, &rec.so_pub, &rec.so_priv);
+        rv = seal_under_pin (&rec, true, secret, pin, pin_len, &rec.so_pub, &rec.so_priv);
     if (rv == CKR_OK) /* the key that authenticates its public rows (rowmac.c) */
         rv = rowmac_new_key (&rec, &rowkey);
     if (rv != CKR_OK)
@@ -387,30 +414,27 @@ token_save (store_token *rec)
     return rv;
 }
 
-CK_RV
-token_init_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+/* Seals the token secret under pin for a role and saves that seal. */
+static CK_RV
+put_seal_inlock (tt_token *tok, bool so, const secbuf *secret, const CK_UTF8CHAR *pin,
+                 CK_ULONG pin_len)
 {
     store_token rec = tok->rec;
     store_blob pub = { 0 }, priv = { 0 };
-    CK_RV rv;
+    store_blob *p = so ? &tok->rec.so_pub : &tok->rec.user_pub;
+    store_blob *s = so ? &tok->rec.so_priv : &tok->rec.user_priv;
+    CK_RV rv = seal_under_pin (&tok->rec, so, secret, pin, pin_len, &pub, &priv);
 
-    if (tok->login != CKU_SO || tok->secret == NULL)
-        return CKR_USER_NOT_LOGGED_IN;
-    if (!(sess->flags & CKF_RW_SESSION))
-        return CKR_SESSION_READ_ONLY;
-    rv = pin_check_len (pin_len);
-    if (rv == CKR_OK)
-        rv = seal_under_pin (&tok->rec, tok->secret, pin, pin_len, &pub, &priv);
     if (rv == CKR_OK) {
-        rec.user_pub = pub;
-        rec.user_priv = priv;
+        *(so ? &rec.so_pub : &rec.user_pub) = pub;
+        *(so ? &rec.so_priv : &rec.user_priv) = priv;
         rv = token_save (&rec);
     }
     if (rv == CKR_OK) {
-        store_blob_clear (&tok->rec.user_pub);
-        store_blob_clear (&tok->rec.user_priv);
-        tok->rec.user_pub = pub;
-        tok->rec.user_priv = priv;
+        store_blob_clear (p);
+        store_blob_clear (s);
+        *p = pub;
+        *s = priv;
     } else {
         store_blob_clear (&pub);
         store_blob_clear (&priv);
@@ -419,12 +443,25 @@ token_init_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *pin, 
 }
 
 CK_RV
+token_init_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *pin, CK_ULONG pin_len)
+{
+    CK_RV rv;
+
+    if (tok->login != CKU_SO || tok->secret == NULL)
+        return CKR_USER_NOT_LOGGED_IN;
+    if (!(sess->flags & CKF_RW_SESSION))
+        return CKR_SESSION_READ_ONLY;
+    rv = pin_check_len (pin_len);
+    if (rv == CKR_OK)
+        rv = put_seal_inlock (tok, false, tok->secret, pin, pin_len);
+    return rv;
+}
+
+CK_RV
 token_set_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *old, CK_ULONG old_len,
                       const CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
-    bool so = tok->login == CKU_SO;
-    store_token rec = tok->rec;
-    store_blob pub = { 0 }, priv = { 0 };
+    bool so = tok->login == CKU_SO, untagged;
     secbuf *secret = NULL;
     CK_RV rv;
 
@@ -434,32 +471,11 @@ token_set_pin_inlock (tt_token *tok, tt_session *sess, const CK_UTF8CHAR *old, C
         return CKR_USER_PIN_NOT_INITIALIZED;
     rv = pin_check_len (pin_len);
     if (rv == CKR_OK)
-        rv = unseal_with_pin (&tok->rec, so, old, old_len, &secret);
+        rv = unseal_with_pin (&tok->rec, so, old, old_len, &secret, &untagged);
     if (rv == CKR_TOKEN_NOT_RECOGNIZED) /* not C_SetPIN's to say */
         rv = CKR_DEVICE_ERROR;
     if (rv == CKR_OK)
-        rv = seal_under_pin (&tok->rec, secret, pin, pin_len, &pub, &priv);
-    if (rv == CKR_OK) {
-        if (so) {
-            rec.so_pub = pub;
-            rec.so_priv = priv;
-        } else {
-            rec.user_pub = pub;
-            rec.user_priv = priv;
-        }
-        rv = token_save (&rec);
-    }
-    if (rv == CKR_OK) {
-        store_blob *p = so ? &tok->rec.so_pub : &tok->rec.user_pub;
-        store_blob *s = so ? &tok->rec.so_priv : &tok->rec.user_priv;
-        store_blob_clear (p);
-        store_blob_clear (s);
-        *p = pub;
-        *s = priv;
-    } else {
-        store_blob_clear (&pub);
-        store_blob_clear (&priv);
-    }
+        rv = put_seal_inlock (tok, so, secret, pin, pin_len);
     secbuf_free (secret);
     return rv;
 }
@@ -469,6 +485,7 @@ token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user, const CK
                     CK_ULONG pin_len)
 {
     secbuf *secret = NULL;
+    bool untagged;
     CK_RV rv;
 
     (void) sess;
@@ -490,13 +507,22 @@ token_login_inlock (tt_token *tok, tt_session *sess, CK_USER_TYPE user, const CK
                   TT_MAX_PIN, (unsigned long) pin_len);
         return CKR_PIN_INCORRECT;
     }
-    rv = unseal_with_pin (&tok->rec, user == CKU_SO, pin, pin_len, &secret);
+    rv = unseal_with_pin (&tok->rec, user == CKU_SO, pin, pin_len, &secret, &untagged);
     if (rv == CKR_TOKEN_NOT_RECOGNIZED) /* not C_Login's to say (PKCS#11 2.40 5.6) */
         rv = CKR_DEVICE_ERROR;
     if (rv != CKR_OK)
         return rv;
     tok->secret = secret;
     tok->login = user;
+    /* a seal of an earlier version gets its role's tag now (the PIN is here) */
+    if (untagged && !store_write_protected ()) {
+        if (put_seal_inlock (tok, user == CKU_SO, secret, pin, pin_len) == CKR_OK)
+            LOG_INFO ("token '%s': its %s seal now carries its role", tok->rec.label,
+                      user == CKU_SO ? "SO" : "user");
+        else
+            LOG_WARN ("token '%s': its %s seal could not be renewed with its role now; retried "
+                      "at the next login", tok->rec.label, user == CKU_SO ? "SO" : "user");
+    }
     /* A v1 token gets its row key and MACs now (the first time the token secret
      * is here); then private rows loaded before the login are checked. A
      * failure here leaves the token as it was: logged in, rows as they were. */

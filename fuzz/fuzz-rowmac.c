@@ -11,6 +11,9 @@
  * key is given to the token as if unsealed. Invariants: a row with a wrong or
  * missing MAC is never ROW_OK; a right MAC is ROW_OK or ROW_PENDING (private,
  * logged out) unless its blob does not fit.
+ * Then the private rows' encryption (core/rowenc.c): a sealed column of fuzzed
+ * bytes never decrypts; logged in, the fuzzed attributes sealed and decoded
+ * come back the same, and with one bit flipped are refused.
  */
 #include "config.h"
 
@@ -20,6 +23,7 @@
 
 #include "core/internal.h"
 #include "core/keys/keytype.h"
+#include "core/rowenc.h"
 #include "core/rowmac.h"
 #include "fuzz/fuzz-common.h"
 
@@ -37,6 +41,43 @@ col (fz *f, store_blob *b, size_t max)
         if (b->data == NULL)
             b->len = 0;
     }
+}
+
+static void
+sealed_rows (tt_token *tok, store_object *so, const attr_list *attrs, fz *f)
+{
+    store_object row = *so;
+    attr_list *back = NULL;
+    uint8_t *a = NULL, *b = NULL;
+    size_t a_len = 0, b_len = 0;
+
+    /* the fuzzed column as if sealed: never decrypts */
+    if (so->attrs.data != NULL && so->attrs.len > 0) {
+        uint8_t first = so->attrs.data[0];
+        so->attrs.data[0] = 0x02;
+        if (rowenc_decode (tok, so, &back) == CKR_OK)
+            abort (); /* forged ciphertext believed */
+        so->attrs.data[0] = first;
+    }
+    if (attrs == NULL || tok->secret == NULL || attr_list_encode (attrs, &a, &a_len) != CKR_OK)
+        return;
+    row.attrs.data = a;
+    row.attrs.len = a_len;
+    if (attr_list_encode (attrs, &b, &b_len) != CKR_OK || rowenc_seal (tok, &row.attrs) != CKR_OK
+        || !rowenc_sealed (&row.attrs))
+        abort (); /* a: now freed, row.attrs the sealed column */
+    if (rowenc_decode (tok, &row, &back) != CKR_OK)
+        abort (); /* our own seal refused */
+    if (attr_list_encode (back, &a, &a_len) != CKR_OK || a_len != b_len || memcmp (a, b, b_len) != 0)
+        abort (); /* it came back different */
+    attr_list_free (back);
+    back = NULL;
+    row.attrs.data[1 + fz_pick (f, row.attrs.len - 1)] ^= (uint8_t) (1u << fz_pick (f, 8));
+    if (rowenc_decode (tok, &row, &back) == CKR_OK)
+        abort (); /* a changed ciphertext believed */
+    store_blob_clear (&row.attrs);
+    free (a);
+    free (b);
 }
 
 int
@@ -116,6 +157,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t len)
     }
     if (mode == 0)
         store_blob_clear (&so.mac);
+    sealed_rows (&tok, &so, attrs, &f);
     attr_list_free (attrs);
     secbuf_free (tok.rowkey);
     secbuf_free (tok.secret);

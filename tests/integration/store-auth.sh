@@ -10,8 +10,13 @@
 #  - two rows' ids swapped (the MAC binds the row id);
 #  - a public object's row changed: refused before login too;
 #  - a P-384 object given a P-256 key's blobs (and MAC);
+#  - the user seal copied into the SO columns (item 6): refused, logged;
 #  - the store rewritten to schema 1 (as main made it): it is upgraded in one
-#    step, keys sign, rows get their MACs at login, edits are refused after.
+#    step, keys sign, rows get their MACs at login, edits are refused after;
+#  - private rows are encrypted at rest (item 5): no private value or label in
+#    the store file or its WAL, a private data object reads back after login;
+#    a private row stored in the clear (as main wrote them) is encrypted at the
+#    first login.
 set -euo pipefail
 command -v sqlite3 >/dev/null 2>&1 || { echo "SKIP: sqlite3 not on PATH" >&2; exit 77; }
 M=$TT_MODULE
@@ -76,13 +81,32 @@ n_mac=$(sql "SELECT count(*) FROM objects WHERE mac IS NULL")
 [ "$(sql 'SELECT count(*) FROM tokens WHERE mackey_pub IS NULL')" = 0 ] \
     && pass "the token has a sealed row key" || fail "no row key"
 
-# the rows by label: objects whose attributes hold the label text
-rows_of() { sql "SELECT id FROM objects WHERE instr(attrs, CAST('$1' AS BLOB)) > 0 ORDER BY id"; }
-key_row() { # label: the row with TPM blobs
-    sql "SELECT id FROM objects WHERE tpm_priv IS NOT NULL AND instr(attrs, CAST('$1' AS BLOB)) > 0"
-}
-K1=$(key_row k1) K2=$(key_row k2) K3=$(key_row k3)
+# the private key rows (TPM blobs; their labels are encrypted), in the order made
+read -r K1 K2 K3 <<<"$(sql "SELECT id FROM objects WHERE tpm_priv IS NOT NULL ORDER BY id" | tr '\n' ' ')"
 [ -n "$K1" ] && [ -n "$K2" ] && [ -n "$K3" ] || { fail "key rows not found"; exit 1; }
+
+# item 5: private rows are encrypted (0x02, rowenc.h), public ones are not
+[ "$(sql "SELECT count(*) FROM objects WHERE tpm_priv IS NOT NULL AND hex(substr(attrs, 1, 1)) = '02'")" = 3 ] \
+    && pass "the private key rows are encrypted" || fail "private key rows in the clear"
+[ "$(sql "SELECT count(*) FROM objects WHERE tpm_priv IS NULL AND instr(attrs, CAST('k1' AS BLOB)) > 0")" = 1 ] \
+    && pass "the public key rows are not" || fail "the public k1 row not found by its label"
+secret_value=$(openssl rand -hex 24)
+printf 'private-marker-%s' "$secret_value" >"$W/private.bin"
+"${P11[@]}" --login --pin 1234 --write-object "$W/private.bin" --type data --private \
+    --label private-label-"$secret_value" >/dev/null 2>&1 || fail "writing a private data object"
+sql "PRAGMA wal_checkpoint" >/dev/null
+found=0
+for f in "$DB" "$DB-wal"; do
+    [ -e "$f" ] || continue
+    grep -a -q -e "private-marker-$secret_value" -e "private-label-$secret_value" "$f" && found=1
+done
+[ $found = 0 ] && pass "a private data object's value and label are not in the store or its WAL" \
+    || fail "a private data object's value or label is in the store in the clear"
+"${P11[@]}" --login --pin 1234 --read-object --type data --label private-label-"$secret_value" \
+    -o "$W/private.back" >/dev/null 2>&1 && cmp -s "$W/private.bin" "$W/private.back" \
+    && pass "it reads back after login" || fail "the private data object does not read back"
+"${P11[@]}" --list-objects --type data 2>/dev/null | grep -q private-label \
+    && fail "a private object is listed without login" || pass "it is not listed without login"
 cp "$DB" "$W/good.sqlite3"
 restore() { cp "$W/good.sqlite3" "$DB"; rm -f "$DB-wal" "$DB-shm"; }
 
@@ -139,6 +163,17 @@ else
 fi
 restore
 
+# item 6: the user seal copied into the SO columns does not make the user PIN an SO PIN
+sql "UPDATE tokens SET so_pub = user_pub, so_priv = user_priv"
+: >"$W/log"
+"${P11[@]}" --login --login-type so --so-pin 1234 --init-pin --pin 5678 >"$W/out" 2>&1 \
+    && fail "the user PIN logged in as SO with the user seal in the SO columns" \
+    || pass "the user seal in the SO columns: the user PIN is no SO PIN"
+grep -q "SO seal holds the user's tag" "$W/log" && pass "... and the log says the seal was copied" \
+    || fail "no log line about the copied seal: $(cat "$W/log")"
+restore
+expect_signs 01 "the user PIN still works once restored"
+
 # the migration: this store as schema 1 made it (no MAC columns)
 sql "ALTER TABLE objects DROP COLUMN mac; ALTER TABLE tokens DROP COLUMN mackey_pub; \
      ALTER TABLE tokens DROP COLUMN mackey_priv; PRAGMA user_version = 1;"
@@ -151,6 +186,29 @@ expect_signs 03 "k3 signs after the upgrade"
 sql "UPDATE objects SET attrs = (SELECT attrs FROM objects WHERE id = $K2) WHERE id = $K1"
 expect_refused 01 "after the upgrade, an edit is refused"
 expect_signs 03 "... and k3 signs"
+
+# a private row in the clear, as main wrote them (schema 1: no MAC): encrypted
+# at the first login, and still readable
+restore
+sql "ALTER TABLE objects DROP COLUMN mac; ALTER TABLE tokens DROP COLUMN mackey_pub; \
+     ALTER TABLE tokens DROP COLUMN mackey_priv; PRAGMA user_version = 1;"
+le() { printf "%0$(($2 * 2))x" "$1" | fold -w2 | tac | tr -d '\n'; } # value bytes: little-endian hex
+attr() { printf '%s%s%s' "$(le "$1" 8)" "$(le $((${#2} / 2)) 4)" "$2"; } # type valuehex
+legacy=$(openssl rand -hex 16)
+legacy_hex=$(printf 'legacy-%s' "$legacy" | xxd -p | tr -d '\n')
+enc="01$(attr 0 "$(le 0 8)")$(attr 1 01)$(attr 2 01)$(attr 3 "$(printf legacy | xxd -p)")$(attr 17 "$legacy_hex")"
+sql "INSERT INTO objects (token_id, attrs) VALUES ((SELECT min(id) FROM tokens), X'$enc')"
+LEG=$(sql "SELECT max(id) FROM objects")
+expect_signs 01 "k1 signs beside a private row in the clear"
+[ "$(sql "SELECT hex(substr(attrs, 1, 1)) FROM objects WHERE id = $LEG")" = 02 ] \
+    && pass "the private row in the clear is encrypted at the first login" \
+    || fail "the private row stays in the clear after login"
+"${P11[@]}" --login --pin 1234 --read-object --type data --label legacy -o "$W/legacy.back" \
+    >/dev/null 2>&1 && [ "$(cat "$W/legacy.back")" = "legacy-$legacy" ] \
+    && pass "... and reads back the same" || fail "the migrated private row does not read back"
+sql "PRAGMA wal_checkpoint" >/dev/null
+grep -a -q "legacy-$legacy" "$DB" && fail "its old plain copy is left in the store file" \
+    || pass "no plain copy is left in the store file (secure_delete)"
 
 # a newer schema: read, never written, with a clear message
 restore
