@@ -48,6 +48,8 @@ struct tt_token {
     pthread_mutex_t lock; /* held for a whole core call on this token */
     store_token rec;      /* rec.id == 0: the slot's token is not initialized */
     bool removed;         /* deleted from the store by another process */
+    unsigned epoch;       /* bumped when another process re-initialized it: the
+                             sessions opened before are invalid (token_current_inlock) */
     bool event;           /* a slot event not yet reported (C_WaitForSlotEvent) */
     CK_USER_TYPE login;
     secbuf *secret; /* the token secret while logged in */
@@ -108,6 +110,7 @@ typedef struct sign_op {
 struct tt_session {
     CK_SESSION_HANDLE handle;
     tt_token *token;
+    unsigned epoch; /* tok->epoch when opened */
     CK_FLAGS flags;
     op_find *find;
     sign_op *sign, *verify;
@@ -137,6 +140,9 @@ bool core_libp11_compat (void);
 /* token.c */
 void token_free (tt_token *tok);
 void token_logout_inlock (tt_token *tok);
+/* Re-reads the token row when another process changed it; CKR_SESSION_HANDLE_INVALID
+ * (sessions invalidated, nothing to write) when it was re-initialized or deleted there. */
+CK_RV token_current_inlock (tt_token *tok);
 
 
 static inline bool

@@ -451,10 +451,12 @@ session_enter (CK_SESSION_HANDLE h, bool removed_ok, tt_token **tok_out, tt_sess
     pthread_mutex_lock (&module_lock);
     sess = session_find_inlock (h);
     pthread_mutex_unlock (&module_lock);
-    if (sess == NULL || (tok->removed && !removed_ok)) {
+    if (sess == NULL || (!removed_ok && (tok->removed || sess->epoch != tok->epoch))) {
         pthread_mutex_unlock (&tok->lock);
         gate_leave ();
-        return sess == NULL ? CKR_SESSION_HANDLE_INVALID : CKR_DEVICE_REMOVED;
+        /* a session of a token re-initialized by another process: invalid, but closable */
+        return sess == NULL || sess->epoch != tok->epoch ? CKR_SESSION_HANDLE_INVALID
+                                                         : CKR_DEVICE_REMOVED;
     }
     *tok_out = tok;
     *out = sess;
@@ -501,6 +503,7 @@ core_session_open_inlock (tt_token *tok, CK_FLAGS flags, CK_SESSION_HANDLE *out)
     if (sess == NULL)
         return CKR_HOST_MEMORY;
     sess->token = tok;
+    sess->epoch = tok->epoch;
     sess->flags = flags & (CKF_RW_SESSION | CKF_SERIAL_SESSION);
     pthread_mutex_lock (&module_lock);
     grown = realloc (M.sessions, (M.n_sessions + 1) * sizeof *grown);

@@ -474,6 +474,8 @@ object_add_inlock (tt_token *tok, tt_session *sess, tt_object **objs, size_t n)
         rv = core_store (&st);
         if (rv == CKR_OK)
             rv = store_tx_begin (st);
+        if (rv == CKR_OK) /* not into a token another process re-initialized */
+            rv = token_current_inlock (tok);
         for (size_t i = 0; i < n && rv == CKR_OK; i++)
             if (object_token (objs[i]))
                 rv = object_store_put (tok, objs[i]);
@@ -539,8 +541,10 @@ object_set_attrs_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h,
 {
     tt_object *obj;
     attr_list *next = NULL, *old;
-    CK_RV rv = object_lookup (tok, sess, h, CKR_OBJECT_HANDLE_INVALID, &obj);
+    CK_RV rv = token_current_inlock (tok); /* first: it may drop every object */
 
+    if (rv == CKR_OK)
+        rv = object_lookup (tok, sess, h, CKR_OBJECT_HANDLE_INVALID, &obj);
     if (rv != CKR_OK)
         return rv;
     if (object_token (obj) && !(sess->flags & CKF_RW_SESSION))
@@ -633,10 +637,12 @@ object_copy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h, const C
 CK_RV
 object_destroy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h)
 {
-    tt_object *obj;
+    tt_object *obj = NULL;
     store *st;
-    CK_RV rv = object_lookup (tok, sess, h, CKR_OBJECT_HANDLE_INVALID, &obj);
+    CK_RV rv = token_current_inlock (tok); /* first: it may drop every object */
 
+    if (rv == CKR_OK)
+        rv = object_lookup (tok, sess, h, CKR_OBJECT_HANDLE_INVALID, &obj);
     /* a damaged object can go (its attributes are not to be believed) */
     if (rv == CKR_TPMTRUST_OBJECT_DAMAGED)
         rv = CKR_OK;

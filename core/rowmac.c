@@ -277,10 +277,11 @@ rowmac_upgrade_inlock (tt_token *tok)
         goto out;
     rv = store_object_list (st, tok->rec.id, &list, &n);
     if (rv == CKR_OK)
-        rv = store_token_put (st, &rec);
+        rv = store_token_put (st, &rec); /* STORE_STALE: another process changed it: next login */
     if (rv == CKR_OK) {
         /* the key in place: MACs with it */
         store_token old = tok->rec;
+        tok->rec.generation = rec.generation;
         tok->rec.mackey_pub = rec.mackey_pub;
         tok->rec.mackey_priv = rec.mackey_priv;
         secbuf_free (tok->rowkey);
@@ -302,6 +303,7 @@ rowmac_upgrade_inlock (tt_token *tok)
         if (rv != CKR_OK) {
             tok->rec.mackey_pub = old.mackey_pub;
             tok->rec.mackey_priv = old.mackey_priv;
+            tok->rec.generation = old.generation; /* the transaction is undone */
             secbuf_free (tok->rowkey);
             tok->rowkey = NULL;
         }

@@ -373,8 +373,16 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
     if (rv != CKR_OK)
         goto out;
     if (tok->rec.id != 0) {
+        store_token now;
+        bool found = false;
         rec.id = tok->rec.id;
-        rv = store_token_del (st, rec.id); /* and its objects */
+        /* the generation goes on from the row's: a process that read the old
+         * token never matches the new one (token_current_inlock) */
+        rv = store_token_get (st, rec.id, &now, &found);
+        rec.generation = (found ? now.generation : tok->rec.generation) + 1;
+        store_token_clear (&now);
+        if (rv == CKR_OK)
+            rv = store_token_del (st, rec.id); /* and its objects */
         if (rv == CKR_OK)
             rv = store_token_add (st, &rec, tok->rec.id);
     } else {
@@ -404,14 +412,86 @@ out:
     return rv;
 }
 
+/* The token's row as the store has it now, when it is newer than ours
+ * (issue 15 item 4). Changed by another process (a PIN set, a row key made):
+ * taken, CKR_OK. Re-initialized there (a new salt: a new token secret) or
+ * deleted: this process's view and login are of a token that is gone, so its
+ * sessions become invalid (tok->epoch), its objects and login are dropped and
+ * the new row is taken: CKR_SESSION_HANDLE_INVALID, and nothing is written. */
+CK_RV
+token_current_inlock (tt_token *tok)
+{
+    store_token fresh;
+    bool found = false;
+    store *st;
+    CK_RV rv = core_store (&st);
+
+    if (rv == CKR_OK)
+        rv = store_token_get (st, tok->rec.id, &fresh, &found);
+    if (rv != CKR_OK || (found && fresh.generation == tok->rec.generation)) {
+        store_token_clear (&fresh);
+        return rv;
+    }
+    if (found && fresh.salt.len == tok->rec.salt.len
+        && sodium_memcmp (fresh.salt.data, tok->rec.salt.data, fresh.salt.len) == 0) {
+        store_token_clear (&tok->rec);
+        tok->rec = fresh;
+        return CKR_OK;
+    }
+    LOG_ERROR ("token '%s' (serial %s) was %s by another process since this one read it: its "
+               "sessions here are no longer valid (nothing was written); open a new session",
+               tok->rec.label, tok->rec.serial, found ? "re-initialized" : "deleted");
+    tok->epoch++;
+    token_logout_inlock (tok);
+    object_drop_all_inlock (tok);
+    secbuf_free (tok->rowkey);
+    tok->rowkey = NULL;
+    if (found) {
+        store_token_clear (&tok->rec);
+        tok->rec = fresh;
+    } else {
+        tok->removed = true;
+    }
+    return CKR_SESSION_HANDLE_INVALID;
+}
+
+/* Saves rec (tok->rec with changes) if the stored row is still the one tok
+ * read: the generation is its compare-and-swap. A row changed meanwhile by
+ * another process is read again and the change made on it (rebuild: puts the
+ * change into the fresh copy), up to 3 times. */
 static CK_RV
-token_save (store_token *rec)
+token_save_inlock (tt_token *tok, store_token *rec, void (*rebuild) (store_token *, const void *),
+                   const void *change)
 {
     store *st;
     CK_RV rv = core_store (&st);
-    if (rv == CKR_OK)
+
+    for (int tries = 0; rv == CKR_OK; tries++) {
         rv = store_token_put (st, rec);
+        if (rv != STORE_STALE)
+            break;
+        rv = tries < 2 ? token_current_inlock (tok) : CKR_FUNCTION_FAILED;
+        if (rv == CKR_OK) {
+            *rec = tok->rec; /* borrowed: rebuild replaces what changes */
+            rebuild (rec, change);
+        }
+    }
+    if (rv == CKR_OK)
+        tok->rec.generation = rec->generation;
     return rv;
+}
+
+typedef struct seal_change {
+    bool so;
+    store_blob pub, priv;
+} seal_change;
+
+static void
+put_seal (store_token *rec, const void *arg)
+{
+    const seal_change *c = arg;
+    *(c->so ? &rec->so_pub : &rec->user_pub) = c->pub;
+    *(c->so ? &rec->so_priv : &rec->user_priv) = c->priv;
 }
 
 /* Seals the token secret under pin for a role and saves that seal. */
@@ -420,24 +500,23 @@ put_seal_inlock (tt_token *tok, bool so, const secbuf *secret, const CK_UTF8CHAR
                  CK_ULONG pin_len)
 {
     store_token rec = tok->rec;
-    store_blob pub = { 0 }, priv = { 0 };
-    store_blob *p = so ? &tok->rec.so_pub : &tok->rec.user_pub;
-    store_blob *s = so ? &tok->rec.so_priv : &tok->rec.user_priv;
-    CK_RV rv = seal_under_pin (&tok->rec, so, secret, pin, pin_len, &pub, &priv);
+    seal_change c = { so, { 0 }, { 0 } };
+    CK_RV rv = seal_under_pin (&tok->rec, so, secret, pin, pin_len, &c.pub, &c.priv);
 
     if (rv == CKR_OK) {
-        *(so ? &rec.so_pub : &rec.user_pub) = pub;
-        *(so ? &rec.so_priv : &rec.user_priv) = priv;
-        rv = token_save (&rec);
+        put_seal (&rec, &c);
+        rv = token_save_inlock (tok, &rec, put_seal, &c);
     }
     if (rv == CKR_OK) {
+        store_blob *p = so ? &tok->rec.so_pub : &tok->rec.user_pub;
+        store_blob *s = so ? &tok->rec.so_priv : &tok->rec.user_priv;
         store_blob_clear (p);
         store_blob_clear (s);
-        *p = pub;
-        *s = priv;
+        *p = c.pub;
+        *s = c.priv;
     } else {
-        store_blob_clear (&pub);
-        store_blob_clear (&priv);
+        store_blob_clear (&c.pub);
+        store_blob_clear (&c.priv);
     }
     return rv;
 }

@@ -57,6 +57,8 @@ static const char *const schema_v2[] = {
     "ALTER TABLE tokens ADD COLUMN mackey_pub BLOB",
     "ALTER TABLE tokens ADD COLUMN mackey_priv BLOB",
     "ALTER TABLE objects ADD COLUMN mac BLOB",
+    /* every change of the token row is a compare-and-swap on it (issue 15 item 4) */
+    "ALTER TABLE tokens ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
     NULL,
 };
 
@@ -518,10 +520,11 @@ column_blob (sqlite3_stmt *stmt, int i, store_blob *b)
     return store_blob_set (b, sqlite3_column_blob (stmt, i), (size_t) sqlite3_column_bytes (stmt, i));
 }
 
-/* Prepares, runs the binder, steps once; for statements that return no rows. */
+/* Prepares, runs the binder, steps once; for statements that return no rows.
+ * rowid: the row inserted; changes: how many rows it changed. */
 static CK_RV
-run (store *st, const char *sql, int (*bind) (sqlite3_stmt *, const void *), const void *arg,
-     int64_t *rowid)
+run_counted (store *st, const char *sql, int (*bind) (sqlite3_stmt *, const void *),
+             const void *arg, int64_t *rowid, int *changes)
 {
     sqlite3_stmt *stmt = NULL;
     CK_RV rv;
@@ -535,10 +538,19 @@ run (store *st, const char *sql, int (*bind) (sqlite3_stmt *, const void *), con
         rc = sqlite3_step (stmt);
     if (rc == SQLITE_DONE && rowid != NULL)
         *rowid = sqlite3_last_insert_rowid (st->db);
+    if (rc == SQLITE_DONE && changes != NULL)
+        *changes = sqlite3_changes (st->db);
     sqlite3_finalize (stmt);
     rv = sql_rv (st, rc, sql);
     pthread_mutex_unlock (&st->lock);
     return rv;
+}
+
+static CK_RV
+run (store *st, const char *sql, int (*bind) (sqlite3_stmt *, const void *), const void *arg,
+     int64_t *rowid)
+{
+    return run_counted (st, sql, bind, arg, rowid, NULL);
 }
 
 static int
@@ -564,6 +576,8 @@ bind_token (sqlite3_stmt *stmt, const void *arg)
         rc = bind_blob (stmt, 9, &t->mackey_pub);
     if (rc == SQLITE_OK)
         rc = bind_blob (stmt, 10, &t->mackey_priv);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64 (stmt, 11, t->generation);
     return rc;
 }
 
@@ -576,9 +590,9 @@ store_token_add (store *st, store_token *t, int64_t want_id)
     t->id = want_id;
     rv = run (st,
               "INSERT INTO tokens (id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
-              "mackey_pub, mackey_priv) "
+              "mackey_pub, mackey_priv, generation) "
               "VALUES ((SELECT CASE WHEN ?1 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE id = ?1) "
-              "THEN NULL ELSE ?1 END), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+              "THEN NULL ELSE ?1 END), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
               bind_token, t, &rowid);
     t->id = rv == CKR_OK ? rowid : 0;
     return rv;
@@ -587,12 +601,21 @@ store_token_add (store *st, store_token *t, int64_t want_id)
 CK_RV
 store_token_put (store *st, store_token *t)
 {
+    int changes = 0;
+    CK_RV rv;
+
     if (t->id == 0)
         return CKR_ARGUMENTS_BAD;
-    return run (st,
-                "UPDATE tokens SET label = ?2, serial = ?3, salt = ?4, so_pub = ?5, so_priv = ?6, "
-                "user_pub = ?7, user_priv = ?8, mackey_pub = ?9, mackey_priv = ?10 WHERE id = ?1",
-                bind_token, t, NULL);
+    rv = run_counted (st,
+                      "UPDATE tokens SET label = ?2, serial = ?3, salt = ?4, so_pub = ?5, "
+                      "so_priv = ?6, user_pub = ?7, user_priv = ?8, mackey_pub = ?9, "
+                      "mackey_priv = ?10, generation = ?11 + 1 WHERE id = ?1 AND generation = ?11",
+                      bind_token, t, NULL, &changes);
+    if (rv == CKR_OK && changes != 1)
+        return STORE_STALE;
+    if (rv == CKR_OK)
+        t->generation++;
+    return rv;
 }
 
 static int
@@ -690,6 +713,7 @@ token_row (sqlite3_stmt *stmt, void *elem)
         rv = column_blob (stmt, 8, &t->mackey_pub);
     if (rv == CKR_OK)
         rv = column_blob (stmt, 9, &t->mackey_priv);
+    t->generation = sqlite3_column_int64 (stmt, 10);
     return rv;
 }
 
@@ -699,7 +723,7 @@ store_token_list (store *st, store_token **out, size_t *count)
     void *arr = NULL;
     CK_RV rv = select_rows (st,
                             "SELECT id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
-                            "mackey_pub, mackey_priv FROM tokens ORDER BY id",
+                            "mackey_pub, mackey_priv, generation FROM tokens ORDER BY id",
                             NULL, sizeof (store_token), token_row, &arr, count);
     if (rv != CKR_OK) {
         store_token_list_free (arr, *count);
@@ -707,6 +731,26 @@ store_token_list (store *st, store_token **out, size_t *count)
         *count = 0;
     }
     *out = arr;
+    return rv;
+}
+
+CK_RV
+store_token_get (store *st, int64_t id, store_token *out, bool *found)
+{
+    store_token *arr = NULL;
+    size_t n = 0;
+    CK_RV rv = select_rows (st,
+                            "SELECT id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
+                            "mackey_pub, mackey_priv, generation FROM tokens WHERE id = ?1",
+                            &id, sizeof (store_token), token_row, (void **) &arr, &n);
+
+    memset (out, 0, sizeof *out);
+    *found = rv == CKR_OK && n == 1;
+    if (*found) {
+        *out = arr[0];
+        memset (&arr[0], 0, sizeof arr[0]);
+    }
+    store_token_list_free (arr, n);
     return rv;
 }
 

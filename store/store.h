@@ -40,7 +40,12 @@ typedef struct store_token {
     store_blob user_pub, user_priv; /* ... under the user PIN; empty before C_InitPIN */
     store_blob mackey_pub, mackey_priv; /* the row-MAC key sealed under the SRK (no PIN);
                                            empty: a token from a v1 store, not yet upgraded */
+    int64_t generation; /* bumped by every change of the row (store_token_put) */
 } store_token;
+
+/* store_token_put's answer when the row's generation is no longer t's: another
+ * process changed the token since t was read. Never returned by a C_* call. */
+#define STORE_STALE ((CK_RV) (CKR_VENDOR_DEFINED | 0x5354414cUL))
 
 typedef struct store_object {
     int64_t id;
@@ -75,9 +80,12 @@ void store_tx_rollback (store *st);
 
 /* Tokens. add inserts a new token under want_id when that id is free (else,
  * or with want_id 0, under a new id) and writes the id back; put updates the
- * row t->id. list returns a malloc'd array. */
+ * row t->id if its generation is still t->generation (then increments both),
+ * else STORE_STALE and nothing is written. get reads one row (found: whether
+ * it exists). list returns a malloc'd array. */
 CK_RV store_token_add (store *st, store_token *t, int64_t want_id);
 CK_RV store_token_put (store *st, store_token *t);
+CK_RV store_token_get (store *st, int64_t id, store_token *out, bool *found);
 CK_RV store_token_del (store *st, int64_t id); /* and its objects */
 CK_RV store_token_list (store *st, store_token **out, size_t *count);
 void store_token_clear (store_token *t);

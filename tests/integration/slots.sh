@@ -73,6 +73,22 @@ slots removed gone \
     "timeout -k 1 60 $TT_TOOL token init --label gone >/dev/null"
 msg "ok: a removed token's slot and session"
 
+# 3b. a stale process: logged in while another process re-initializes the
+# token, sets a new user PIN and makes a key; its first write (an object, or
+# C_SetPIN) is refused with CKR_SESSION_HANDLE_INVALID and writes nothing
+for first in create setpin; do
+    init "stale-$first"
+    reinit="timeout -k 1 60 $SLOTS $TT_MODULE reinit stale-$first 12345678 5678 >/dev/null && \
+TPMTRUST_PIN=5678 timeout -k 1 60 $TT_TOOL key generate --token stale-$first --type ecdsa-p256 \
+--label fresh --id 02 >/dev/null"
+    TPMTRUST_PIN=1234 timeout -k 1 60 "$TT_TOOL" key generate --token "stale-$first" \
+        --type ecdsa-p256 --label old --id 01 >/dev/null || die "key generate"
+    slots stale "stale-$first" 1234 5678 "$first" "$reinit"
+    grep -q "was re-initialized by another process" "$W/stale.out" \
+        || die "stale ($first): no log line saying the token was re-initialized elsewhere"
+done
+msg "ok: a stale process's first write after another's re-initialization is refused"
+
 # 4. fork through tpm2-abrmd: the child is told at once that it cannot reach the TPM
 slots forkdbus fork 1234
 grep -q "forked from one that used tpm2-abrmd" "$W/forkdbus.out" || die "forkdbus: no log line saying why"

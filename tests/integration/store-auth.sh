@@ -176,7 +176,8 @@ expect_signs 01 "the user PIN still works once restored"
 
 # the migration: this store as schema 1 made it (no MAC columns)
 sql "ALTER TABLE objects DROP COLUMN mac; ALTER TABLE tokens DROP COLUMN mackey_pub; \
-     ALTER TABLE tokens DROP COLUMN mackey_priv; PRAGMA user_version = 1;"
+     ALTER TABLE tokens DROP COLUMN mackey_priv; ALTER TABLE tokens DROP COLUMN generation; \
+     PRAGMA user_version = 1;"
 "${P11[@]}" --list-objects >/dev/null 2>&1 && pass "a schema 1 store opens" || fail "schema 1 store"
 [ "$(sql 'PRAGMA user_version')" = 2 ] && pass "upgraded to schema 2" || fail "not upgraded"
 expect_signs 01 "k1 signs after the upgrade"
@@ -191,7 +192,8 @@ expect_signs 03 "... and k3 signs"
 # at the first login, and still readable
 restore
 sql "ALTER TABLE objects DROP COLUMN mac; ALTER TABLE tokens DROP COLUMN mackey_pub; \
-     ALTER TABLE tokens DROP COLUMN mackey_priv; PRAGMA user_version = 1;"
+     ALTER TABLE tokens DROP COLUMN mackey_priv; ALTER TABLE tokens DROP COLUMN generation; \
+     PRAGMA user_version = 1;"
 le() { printf "%0$(($2 * 2))x" "$1" | fold -w2 | tac | tr -d '\n'; } # value bytes: little-endian hex
 attr() { printf '%s%s%s' "$(le "$1" 8)" "$(le $((${#2} / 2)) 4)" "$2"; } # type valuehex
 legacy=$(openssl rand -hex 16)

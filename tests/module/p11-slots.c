@@ -400,6 +400,72 @@ mode_fork (const char *token, const char *pin)
     return 0;
 }
 
+/* --- stale --- */
+
+/* reinit: another process's C_InitToken (SO PIN), then C_InitPIN (NEWPIN). */
+static int
+mode_reinit (const char *label, const char *so_pin, const char *new_pin)
+{
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE s;
+    CK_UTF8CHAR l[32];
+
+    pad32 (l, label);
+    CHECK (slots_labelled (CK_TRUE, label, &slot, 1) == 1, "reinit: token %s is listed", label);
+    CHECK (F->C_InitToken (slot, (CK_UTF8CHAR_PTR) so_pin, strlen (so_pin), l) == CKR_OK,
+           "reinit: C_InitToken");
+    CHECK (F->C_OpenSession (slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) == CKR_OK
+               && F->C_Login (s, CKU_SO, (CK_UTF8CHAR_PTR) so_pin, strlen (so_pin)) == CKR_OK
+               && F->C_InitPIN (s, (CK_UTF8CHAR_PTR) new_pin, strlen (new_pin)) == CKR_OK,
+           "reinit: C_InitPIN");
+    F->C_CloseSession (s);
+    return 0;
+}
+
+/* stale: this process is logged in and has signed when another process
+ * (CMD) re-initializes the token and makes a key; then this process's first
+ * write (FIRST: create, an object; setpin, C_SetPIN) is refused with
+ * CKR_SESSION_HANDLE_INVALID and writes nothing, its session closes, and a
+ * new session logs in with NEWPIN and signs with the other process's key. */
+static int
+mode_stale (const char *token, const char *pin, const char *new_pin, const char *first,
+            const char *cmd)
+{
+    CK_SESSION_HANDLE s, s2;
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    char label[] = "stale-data";
+    CK_ATTRIBUTE data[] = { { CKA_CLASS, &cls, sizeof cls },
+                            { CKA_TOKEN, &yes, sizeof yes },
+                            { CKA_LABEL, label, sizeof label - 1 } };
+    CK_OBJECT_HANDLE h;
+    CK_RV rv;
+    bool setpin_first = strcmp (first, "setpin") == 0;
+
+    CHECK (open_user_session (F, token, pin, &s) == CKR_OK && sign_and_verify (s),
+           "stale: logged in, a verified signature");
+    CHECK (system (cmd) == 0, "another process re-initializes the token: %s", cmd);
+    if (setpin_first) {
+        rv = F->C_SetPIN (s, (CK_UTF8CHAR_PTR) pin, strlen (pin), (CK_UTF8CHAR_PTR) "stale1",
+                          6);
+        CHECK (rv == CKR_SESSION_HANDLE_INVALID, "C_SetPIN on the old token: 0x%lx", rv);
+    } else {
+        rv = F->C_CreateObject (s, data, 3, &h);
+        CHECK (rv == CKR_SESSION_HANDLE_INVALID, "C_CreateObject on the old token: 0x%lx", rv);
+    }
+    rv = F->C_CreateObject (s, data, 3, &h);
+    CHECK (rv == CKR_SESSION_HANDLE_INVALID, "then the session is invalid: 0x%lx", rv);
+    rv = F->C_SetPIN (s, (CK_UTF8CHAR_PTR) pin, strlen (pin), (CK_UTF8CHAR_PTR) "stale1", 6);
+    CHECK (rv == CKR_SESSION_HANDLE_INVALID, "and C_SetPIN too: 0x%lx", rv);
+    CHECK (F->C_CloseSession (s) == CKR_OK, "the old session closes");
+    CHECK (open_user_session (F, token, pin, &s2) == CKR_PIN_INCORRECT,
+           "the old PIN no longer logs in");
+    CHECK (open_user_session (F, token, new_pin, &s2) == CKR_OK && sign_and_verify (s2),
+           "the new PIN logs in and the other process's key signs (verified)");
+    F->C_CloseSession (s2);
+    return 0;
+}
+
 /* --- finalize --- */
 
 typedef struct signer {
@@ -498,8 +564,8 @@ mode_forkdbus (const char *token, const char *pin)
     if (pid == 0) {
         CK_C_INITIALIZE_ARGS init = { .flags = CKF_OS_LOCKING_OK };
         CK_SESSION_HANDLE cs;
-        CK_SLOT_ID slots[16];
-        CK_ULONG n = 16;
+        CK_SLOT_ID slots[64];
+        CK_ULONG n = 64;
         CK_RV rv;
         alarm (10);
         if (F->C_Initialize (&init) != CKR_OK || F->C_GetSlotList (CK_TRUE, slots, &n) != CKR_OK)
@@ -573,7 +639,7 @@ int
 main (int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|forkdbus|survive ARGS\n");
+        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|forkdbus|reinit|stale|survive ARGS\n");
         return 2;
     }
     module_path = argv[1];
@@ -591,6 +657,10 @@ main (int argc, char **argv)
         mode_finalize (argv[3], argv[4]);
     else if (strcmp (argv[2], "forkdbus") == 0 && argc == 5)
         mode_forkdbus (argv[3], argv[4]);
+    else if (strcmp (argv[2], "reinit") == 0 && argc == 6)
+        mode_reinit (argv[3], argv[4], argv[5]);
+    else if (strcmp (argv[2], "stale") == 0 && argc == 8)
+        mode_stale (argv[3], argv[4], argv[5], argv[6], argv[7]);
     else if (strcmp (argv[2], "survive") == 0 && argc == 7)
         mode_survive (argv[3], argv[4], argv[5], atoi (argv[6]));
     else {

@@ -50,6 +50,27 @@ test_memory (void)
     store_token_clear (&t);
     is_rv (store_token_list (st, &list, &n), CKR_OK, "list tokens");
     ok (n == 2 && strcmp (list[0].label, "first") == 0, "two tokens, in id order");
+    { /* a token row changes by compare-and-swap on its generation */
+        store_token a, b, now;
+        bool found = false;
+        is_rv (store_token_get (st, 5, &a, &found), CKR_OK, "get token 5");
+        ok (found && a.generation == 0, "found, generation 0");
+        store_token_get (st, 5, &b, &found);
+        snprintf (a.label, sizeof a.label, "renamed");
+        is_rv (store_token_put (st, &a), CKR_OK, "put with the generation read");
+        ok (a.generation == 1, "the generation went up (%lld)", (long long) a.generation);
+        snprintf (b.label, sizeof b.label, "stale");
+        is_rv (store_token_put (st, &b), STORE_STALE, "a put from an older read: STORE_STALE");
+        store_token_get (st, 5, &now, &found);
+        ok (found && strcmp (now.label, "renamed") == 0 && now.generation == 1,
+            "... and nothing was written ('%s', %lld)", now.label, (long long) now.generation);
+        store_token_clear (&now);
+        store_token_get (st, 99, &now, &found);
+        ok (!found, "an absent id: not found");
+        store_token_clear (&a);
+        store_token_clear (&b);
+        store_token_clear (&now);
+    }
     o.token_id = 5;
     store_blob_set (&o.attrs, "\x01", 1);
     store_blob_set (&o.tpm_pub, "P", 1);
