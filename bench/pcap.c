@@ -147,10 +147,13 @@ static const char *
 cc_name (unsigned cc)
 {
     switch (cc) {
+    case 0x12A: return "NV_DefineSpace";
     case 0x12C: return "HierarchyChangeAuth";
     case 0x131: return "CreatePrimary";
+    case 0x134: return "NV_Increment";
     case 0x13E: return "SequenceComplete";
     case 0x144: return "Startup";
+    case 0x14E: return "NV_Read";
     case 0x153: return "Create";
     case 0x155: return "HMAC";
     case 0x157: return "Load";

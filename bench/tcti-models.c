@@ -130,6 +130,8 @@ static const struct {
     { TPM2_CC_ContextLoad, "ContextLoad" }, { TPM2_CC_ReadPublic, "ReadPublic" },
     { TPM2_CC_TestParms, "TestParms" }, { TPM2_CC_ECDH_ZGen, "ECDH_ZGen" },
     { TPM2_CC_EvictControl, "EvictControl" }, { TPM2_CC_Startup, "Startup" },
+    { TPM2_CC_NV_Read, "NV_Read" }, { TPM2_CC_NV_Increment, "NV_Increment" },
+    { TPM2_CC_NV_DefineSpace, "NV_DefineSpace" },
 };
 
 const char *ttdelay_cc_name(uint32_t cc)

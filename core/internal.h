@@ -143,6 +143,12 @@ void token_logout_inlock (tt_token *tok);
 /* Re-reads the token row when another process changed it; CKR_SESSION_HANDLE_INVALID
  * (sessions invalidated, nothing to write) when it was re-initialized or deleted there. */
 CK_RV token_current_inlock (tt_token *tok);
+/* A change that must never be undone (a private object destroyed), inside the
+ * caller's store transaction: the token row's count goes up (logged in; a
+ * no-op without a counter); token_bump_done after the commit moves the TPM's
+ * counter after it (issue 15 item 3). */
+CK_RV token_bump_inlock (tt_token *tok);
+void token_bump_done (tt_token *tok);
 
 
 static inline bool

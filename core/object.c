@@ -653,11 +653,25 @@ object_destroy_inlock (tt_token *tok, tt_session *sess, CK_OBJECT_HANDLE h)
     if (object_token (obj) && !(sess->flags & CKF_RW_SESSION))
         return CKR_SESSION_READ_ONLY;
     if (obj->store_id != 0) {
+        /* a private object's end is never undone: the token's counter moves
+         * (a store copy from before it is refused as rolled back) */
+        bool bump = object_private (obj) && tok->secret != NULL, in_tx = false;
         rv = core_store (&st);
+        if (rv == CKR_OK && bump)
+            in_tx = (rv = store_tx_begin (st)) == CKR_OK;
         if (rv == CKR_OK)
             rv = store_object_del (st, obj->store_id);
-        if (rv != CKR_OK)
+        if (rv == CKR_OK && bump)
+            rv = token_bump_inlock (tok);
+        if (rv == CKR_OK && in_tx)
+            rv = store_tx_commit (st);
+        if (rv != CKR_OK) {
+            if (in_tx)
+                store_tx_rollback (st);
             return rv;
+        }
+        if (bump)
+            token_bump_done (tok);
     }
     object_unlink (tok, obj);
     object_free (obj);

@@ -75,6 +75,56 @@ rowmac_row_hash (const store_object *so, uint8_t out[32])
     row_digest (so->token_id, "", so, true, out);
 }
 
+static const char token_tag[] = "tpmtrust token row v2";
+static const char token_mac_label[] = "tpmtrust row mac: token row";
+
+CK_RV
+rowmac_token_sign (const secbuf *secret, store_token *rec)
+{
+    crypto_hash_sha256_state h;
+    uint8_t d[32], k[32], mac[ROWMAC_LEN], ser[17] = { 0 }, lab[33] = { 0 };
+    CK_RV rv;
+
+    crypto_hash_sha256_init (&h);
+    crypto_hash_sha256_update (&h, (const uint8_t *) token_tag, sizeof token_tag);
+    snprintf ((char *) ser, sizeof ser, "%s", rec->serial);
+    snprintf ((char *) lab, sizeof lab, "%s", rec->label);
+    crypto_hash_sha256_update (&h, ser, sizeof ser);
+    crypto_hash_sha256_update (&h, lab, sizeof lab);
+    put_u64 (&h, (uint64_t) rec->id);
+    put_col (&h, &rec->salt);
+    put_col (&h, &rec->so_pub);
+    put_col (&h, &rec->so_priv);
+    put_col (&h, &rec->user_pub);
+    put_col (&h, &rec->user_priv);
+    put_col (&h, &rec->mackey_pub);
+    put_col (&h, &rec->mackey_priv);
+    put_u64 (&h, rec->nv_index);
+    put_u64 (&h, rec->nv_count);
+    crypto_hash_sha256_final (&h, d);
+    rv = crypto_hmac_sha256 (secret->data, secret->len, (const uint8_t *) token_mac_label,
+                             sizeof token_mac_label - 1, k);
+    if (rv == CKR_OK)
+        rv = crypto_hmac_sha256 (k, sizeof k, d, sizeof d, mac);
+    sodium_memzero (k, sizeof k);
+    rec->mac.data = NULL; /* borrowed, or none: the caller owns the old one */
+    rec->mac.len = 0;
+    if (rv == CKR_OK)
+        rv = store_blob_set (&rec->mac, mac, sizeof mac);
+    return rv;
+}
+
+bool
+rowmac_token_ok (const secbuf *secret, const store_token *rec)
+{
+    store_token copy = *rec;
+    bool ok = rec->mac.data != NULL && rec->mac.len == ROWMAC_LEN
+              && rowmac_token_sign (secret, &copy) == CKR_OK
+              && sodium_memcmp (copy.mac.data, rec->mac.data, ROWMAC_LEN) == 0;
+    store_blob_clear (&copy.mac);
+    return ok;
+}
+
 /* The private rows' key: HMAC(token secret, label). */
 static CK_RV
 private_key (const tt_token *tok, uint8_t out[32])
@@ -277,6 +327,8 @@ rowmac_upgrade_inlock (tt_token *tok)
         goto out;
     rv = store_object_list (st, tok->rec.id, &list, &n);
     if (rv == CKR_OK)
+        rv = rowmac_token_sign (tok->secret, &rec);
+    if (rv == CKR_OK)
         rv = store_token_put (st, &rec); /* STORE_STALE: another process changed it: next login */
     if (rv == CKR_OK) {
         /* the key in place: MACs with it */
@@ -284,6 +336,7 @@ rowmac_upgrade_inlock (tt_token *tok)
         tok->rec.generation = rec.generation;
         tok->rec.mackey_pub = rec.mackey_pub;
         tok->rec.mackey_priv = rec.mackey_priv;
+        tok->rec.mac = rec.mac;
         secbuf_free (tok->rowkey);
         tok->rowkey = key;
         key = NULL;
@@ -304,8 +357,11 @@ rowmac_upgrade_inlock (tt_token *tok)
             tok->rec.mackey_pub = old.mackey_pub;
             tok->rec.mackey_priv = old.mackey_priv;
             tok->rec.generation = old.generation; /* the transaction is undone */
+            tok->rec.mac = old.mac;
             secbuf_free (tok->rowkey);
             tok->rowkey = NULL;
+        } else {
+            store_blob_clear (&old.mac);
         }
     }
     if (rv != CKR_OK)
@@ -316,6 +372,8 @@ out:
     if (rv != CKR_OK) {
         store_blob_clear (&rec.mackey_pub);
         store_blob_clear (&rec.mackey_priv);
+        if (rec.mac.data != tok->rec.mac.data)
+            store_blob_clear (&rec.mac);
     }
     store_object_list_free (list, n);
     secbuf_free (key);

@@ -34,6 +34,11 @@ row_state rowmac_check (tt_token *tok, const store_object *so, const attr_list *
                         CK_RV *rv);
 /* Fills so->mac for writing (empty for a token not yet upgraded). */
 CK_RV rowmac_sign (tt_token *tok, store_object *so, const attr_list *attrs);
+/* The token row's MAC (issue 15 item 3) under a key from the token secret,
+ * over every column but the generation: sign sets rec->mac to a new blob (a
+ * borrowed one is not freed); ok checks it. */
+CK_RV rowmac_token_sign (const secbuf *secret, store_token *rec);
+bool rowmac_token_ok (const secbuf *secret, const store_token *rec);
 /* A new row key for a token record (C_InitToken, upgrade): sealed into rec,
  * the key itself into *key. */
 CK_RV rowmac_new_key (store_token *rec, secbuf **key);

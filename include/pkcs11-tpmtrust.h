@@ -40,6 +40,11 @@
  */
 #define CKR_TPMTRUST_OBJECT_DAMAGED (CKR_TPMTRUST_BASE + 0x02)
 
+/* The store is older than the TPM's counter for the token (it was restored
+ * from a copy, rolled back): C_Login refuses, and the log says which token and
+ * by how many changes. See docs/ARCHITECTURE.md, "No rollback". */
+#define CKR_TPMTRUST_STORE_ROLLED_BACK (CKR_TPMTRUST_BASE + 0x03)
+
 /*
  * Watchdog heartbeats (docs/watchdog.md).
  * CKM_TPMTRUST_WATCHDOG_DERIVE, C_DeriveKey on the root secret (a TPM HMAC key bound

@@ -12,7 +12,7 @@
 
 #define LOG_MODULE "store"
 #include "base/log.h"
-#include "store-internal.h"
+#include "store/store-internal.h"
 
 CK_RV
 store_blob_set (store_blob *b, const void *data, size_t len)
@@ -108,6 +108,12 @@ bind_token (sqlite3_stmt *stmt, const void *arg)
         rc = bind_blob (stmt, 10, &t->mackey_priv);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64 (stmt, 11, t->generation);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64 (stmt, 12, (sqlite3_int64) t->nv_index);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64 (stmt, 13, (sqlite3_int64) t->nv_count);
+    if (rc == SQLITE_OK)
+        rc = bind_blob (stmt, 14, &t->mac);
     return rc;
 }
 
@@ -120,9 +126,9 @@ store_token_add (store *st, store_token *t, int64_t want_id)
     t->id = want_id;
     rv = run (st,
               "INSERT INTO tokens (id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
-              "mackey_pub, mackey_priv, generation) "
+              "mackey_pub, mackey_priv, generation, nv_index, nv_count, mac) "
               "VALUES ((SELECT CASE WHEN ?1 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE id = ?1) "
-              "THEN NULL ELSE ?1 END), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+              "THEN NULL ELSE ?1 END), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
               bind_token, t, &rowid);
     t->id = rv == CKR_OK ? rowid : 0;
     return rv;
@@ -139,7 +145,8 @@ store_token_put (store *st, store_token *t)
     rv = run_counted (st,
                       "UPDATE tokens SET label = ?2, serial = ?3, salt = ?4, so_pub = ?5, "
                       "so_priv = ?6, user_pub = ?7, user_priv = ?8, mackey_pub = ?9, "
-                      "mackey_priv = ?10, generation = ?11 + 1 WHERE id = ?1 AND generation = ?11",
+                      "mackey_priv = ?10, generation = ?11 + 1, nv_index = ?12, nv_count = ?13, "
+                      "mac = ?14 WHERE id = ?1 AND generation = ?11",
                       bind_token, t, NULL, &changes);
     if (rv == CKR_OK && changes != 1)
         return STORE_STALE;
@@ -170,6 +177,7 @@ store_token_clear (store_token *t)
     store_blob_clear (&t->user_priv);
     store_blob_clear (&t->mackey_pub);
     store_blob_clear (&t->mackey_priv);
+    store_blob_clear (&t->mac);
 }
 
 void
@@ -244,6 +252,10 @@ token_row (sqlite3_stmt *stmt, void *elem)
     if (rv == CKR_OK)
         rv = column_blob (stmt, 9, &t->mackey_priv);
     t->generation = sqlite3_column_int64 (stmt, 10);
+    t->nv_index = (uint32_t) sqlite3_column_int64 (stmt, 11);
+    t->nv_count = (uint64_t) sqlite3_column_int64 (stmt, 12);
+    if (rv == CKR_OK)
+        rv = column_blob (stmt, 13, &t->mac);
     return rv;
 }
 
@@ -253,7 +265,7 @@ store_token_list (store *st, store_token **out, size_t *count)
     void *arr = NULL;
     CK_RV rv = select_rows (st,
                             "SELECT id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
-                            "mackey_pub, mackey_priv, generation FROM tokens ORDER BY id",
+                            "mackey_pub, mackey_priv, generation, nv_index, nv_count, mac FROM tokens ORDER BY id",
                             NULL, sizeof (store_token), token_row, &arr, count);
     if (rv != CKR_OK) {
         store_token_list_free (arr, *count);
@@ -271,7 +283,7 @@ store_token_get (store *st, int64_t id, store_token *out, bool *found)
     size_t n = 0;
     CK_RV rv = select_rows (st,
                             "SELECT id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
-                            "mackey_pub, mackey_priv, generation FROM tokens WHERE id = ?1",
+                            "mackey_pub, mackey_priv, generation, nv_index, nv_count, mac FROM tokens WHERE id = ?1",
                             &id, sizeof (store_token), token_row, (void **) &arr, &n);
 
     memset (out, 0, sizeof *out);

@@ -14,7 +14,7 @@
 #define LOG_MODULE "store"
 #include "base/log.h"
 #include "store.h"
-#include "store-internal.h"
+#include "store/store-internal.h"
 
 /* How long a change waits for another process's write lock before giving up. */
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -45,6 +45,10 @@ static const char *const schema_v2[] = {
     "ALTER TABLE objects ADD COLUMN mac BLOB",
     /* every change of the token row is a compare-and-swap on it (issue 15 item 4) */
     "ALTER TABLE tokens ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+    /* the generation's anchor in a TPM counter (item 3), and the row's MAC */
+    "ALTER TABLE tokens ADD COLUMN nv_index INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE tokens ADD COLUMN nv_count INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE tokens ADD COLUMN mac BLOB",
     NULL,
 };
 

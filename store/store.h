@@ -41,6 +41,9 @@ typedef struct store_token {
     store_blob mackey_pub, mackey_priv; /* the row-MAC key sealed under the SRK (no PIN);
                                            empty: a token from a v1 store, not yet upgraded */
     int64_t generation; /* bumped by every change of the row (store_token_put) */
+    uint32_t nv_index;  /* the TPM counter anchoring it (0: none, see core/token.c) */
+    uint64_t nv_count;  /* ... the value it must have */
+    store_blob mac;     /* HMAC of the row under the token secret's key (core/rowmac.c) */
 } store_token;
 
 /* store_token_put's answer when the row's generation is no longer t's: another

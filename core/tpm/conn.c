@@ -444,6 +444,10 @@ tpm_rv (tpm *t, TSS2_RC r, const char *what)
         }
         if (lost_state_inlock (t, base, what))
             return CKR_DEVICE_ERROR;
+        if (base == TPM2_RC_NV_RATE) { /* NV writes too fast for the TPM: try again later */
+            LOG_DEBUG ("%s: %s", what, Tss2_RC_Decode (r));
+            return CKR_FUNCTION_REJECTED;
+        }
         if (fmt1 == TPM2_RC_ATTRIBUTES) {
             LOG_ERROR ("%s: the key's TPM object does not allow it (%s): e.g. ECDH with an EC "
                        "key made without CKA_DERIVE, or before this version offered ECDH",

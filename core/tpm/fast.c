@@ -243,7 +243,8 @@ fast_prepare_inlock (tpm *t, struct tpm_fast *s, ESYS_TR h, TSS2_SYS_CONTEXT **s
 }
 
 /* Runs the command prepared in the SAPI context (Tss2_Sys_<Cmd>_Prepare) with
- * session s authorizing its one handle (its Name and authValue auth); the
+ * session s authorizing its first handle (its Name and authValue auth; name2:
+ * the Name of a second handle, or NULL); the
  * hot path's session is continued, a policy session is not (the TPM flushes
  * it once the command succeeds);
  * encrypt: the response's first parameter comes back encrypted, and is
@@ -254,7 +255,7 @@ fast_prepare_inlock (tpm *t, struct tpm_fast *s, ESYS_TR h, TSS2_SYS_CONTEXT **s
 
 static CK_RV
 fast_execute_inlock (tpm *t, struct tpm_fast *s, TPM2_CC cc, const TPM2B_NAME *name,
-                     const secbuf *auth, bool encrypt, const char *what)
+                     const TPM2B_NAME *name2, const secbuf *auth, bool encrypt, const char *what)
 {
     TSS2_SYS_CONTEXT *sys = tpm_sys_of (t);
     TSS2L_SYS_AUTH_COMMAND cmd = { .count = 1 };
@@ -279,6 +280,8 @@ fast_execute_inlock (tpm *t, struct tpm_fast *s, TPM2_CC cc, const TPM2B_NAME *n
     crypto_hash_sha256_init (&st);
     crypto_hash_sha256_update (&st, code, 4);
     crypto_hash_sha256_update (&st, name->name, name->size);
+    if (name2 != NULL) /* a second handle (not authorized: its Name only) */
+        crypto_hash_sha256_update (&st, name2->name, name2->size);
     crypto_hash_sha256_update (&st, params, params_len);
     crypto_hash_sha256_final (&st, hash);
 
@@ -368,12 +371,49 @@ tpm_fast_call_inlock (tpm *t, ESYS_TR h, TPM2_CC cc, tpm_fast_prep prep, void *a
         if (rv == CKR_OK)
             rv = tpm_rv (t, prep (*sys, handle, arg), what);
         if (rv == CKR_OK)
-            rv = fast_execute_inlock (t, s, cc, &name, k->auth, encrypt, what);
+            rv = fast_execute_inlock (t, s, cc, &name, NULL, k->auth, encrypt, what);
         if (rv != TPM_FAST_RETRY)
             break;
         rv = CKR_OK;
     }
     if (s != &t->fast)
         tpm_sess_release_inlock (t, s, t->esys != NULL); /* when prepare failed */
+    return rv;
+}
+
+/* NV_Read / NV_Increment of an index authorizing itself with an empty auth
+ * (a token counter, core/tpm/counter.c), in the signing session: the caller
+ * gives the index's Name as it must be, never read from the TPM, so that the
+ * session's HMACs fail for an index of other attributes; the response's HMAC
+ * makes the value read trustworthy. One TPM command. */
+CK_RV
+tpm_fast_nv_inlock (tpm *t, TPM2_HANDLE index, const TPM2B_NAME *name, bool increment,
+                    uint8_t *out, uint16_t size)
+{
+    TSS2_SYS_CONTEXT *sys = NULL;
+    TPM2B_MAX_NV_BUFFER data = { 0 };
+    CK_RV rv = tpm_fast_begin_inlock (t);
+    const char *what = increment ? "incrementing the token's counter" : "reading the token's counter";
+
+    if (rv == CKR_OK && (sys = tpm_sys_of (t)) == NULL)
+        rv = CKR_FUNCTION_FAILED;
+    while (rv == CKR_OK) {
+        TSS2_RC r = increment ? Tss2_Sys_NV_Increment_Prepare (sys, index, index)
+                              : Tss2_Sys_NV_Read_Prepare (sys, index, index, size, 0);
+        rv = tpm_rv (t, r, what);
+        if (rv == CKR_OK)
+            rv = fast_execute_inlock (t, &t->fast, increment ? TPM2_CC_NV_Increment : TPM2_CC_NV_Read,
+                                      name, name, NULL, false, what);
+        if (rv != TPM_FAST_RETRY)
+            break;
+        rv = CKR_OK;
+    }
+    if (rv == CKR_OK && !increment) {
+        rv = tpm_rv (t, Tss2_Sys_NV_Read_Complete (sys, &data), what);
+        if (rv == CKR_OK && data.size != size)
+            rv = CKR_DEVICE_ERROR;
+        if (rv == CKR_OK)
+            memcpy (out, data.buffer, size);
+    }
     return rv;
 }

@@ -128,6 +128,10 @@ CK_RV tpm_fast_call_inlock (tpm *t, ESYS_TR h, TPM2_CC cc, tpm_fast_prep prep, v
 /* Wipes the decrypted first response parameter left in the SAPI context's
  * buffer, once _Complete has copied it out. */
 void tpm_fast_wipe_response (TSS2_SYS_CONTEXT *sys);
+/* NV_Read (size bytes into out) or NV_Increment of an index that authorizes
+ * itself with an empty auth, whose Name the caller gives (core/tpm/fast.c). */
+CK_RV tpm_fast_nv_inlock (tpm *t, TPM2_HANDLE index, const TPM2B_NAME *name, bool increment,
+                          uint8_t *out, uint16_t size);
 /* Ends that session (flush: tell the TPM too). */
 void tpm_fast_release_inlock (tpm *t, bool flush);
 /* Loads a blob under the SRK and sets its auth (auth may be NULL). */

@@ -109,6 +109,19 @@ CK_RV tpm_nv_provision (tpm *t, uint32_t index, tpm_pcrs pcrs, const secbuf *sec
                         uint8_t *values, size_t *values_len);
 CK_RV tpm_nv_read_secret (tpm *t, uint32_t index, tpm_pcrs pcrs, size_t size, secbuf **out);
 
+/* Token counters (core/tpm/counter.c): monotonic NV counters in the owner
+ * hierarchy. index: where a token's counter lives, from its serial. define:
+ * CKR_FUNCTION_REJECTED (logged) when the owner hierarchy needs an auth or
+ * the index is taken; read/increment: CKR_KEY_HANDLE_INVALID when there is no
+ * index, CKR_TPMTRUST_STORE_ROLLED_BACK when it is not such a counter. */
+uint32_t tpm_counter_index (const char *serial);
+uint32_t tpm_counter_next (uint32_t index); /* the one after, for a taken index */
+CK_RV tpm_counter_exists (tpm *t, uint32_t index, bool *exists);
+CK_RV tpm_counter_define (tpm *t, uint32_t index, uint64_t *value);
+CK_RV tpm_counter_read (tpm *t, uint32_t index, uint64_t *value);
+CK_RV tpm_counter_increment (tpm *t, uint32_t index, uint64_t *value);
+CK_RV tpm_counter_undefine (tpm *t, uint32_t index);
+
 /* Seals data under the SRK with authValue auth; da: dictionary-attack protected;
  * pol (may be NULL): the PCR policy the object is bound to. */
 CK_RV tpm_seal (tpm *t, const secbuf *auth, const secbuf *data, bool da, const tpm_policy *pol,

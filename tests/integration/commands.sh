@@ -3,11 +3,13 @@
 # TPM commands of a whole `pkcs11-tool --login --sign` process (counted in
 # tpm2-tss pcap TCTI captures: counts are deterministic, so they are asserted),
 # on real TPMs each costs 10-100 ms:
-#  - raw swtpm without a persistent SRK: 13 (the SRK is created, FlushContext
-#    at the end for the session, the SRK and two objects);
+#  - raw swtpm without a persistent SRK: 14 (the SRK is created, FlushContext
+#    at the end for the session, the SRK and two objects; C_Login reads the
+#    token's NV counter once, NV_Read in the signing session: the store is not
+#    older than the TPM says, issue 15 item 3);
 #  - raw swtpm with the standard SRK made persistent at 0x81000001 by
-#    `tpmtrust-tool srk persist` (keys made before keep working): 11, no CreatePrimary;
-#  - through tpm2-abrmd with it: 9, no FlushContext at the end (the resource
+#    `tpmtrust-tool srk persist` (keys made before keep working): 12, no CreatePrimary;
+#  - through tpm2-abrmd with it: 10, no FlushContext at the end (the resource
 #    manager flushes a connection's objects when it closes);
 #  - C_GetTokenInfo asks the TPM's lockout counters once (pkcs11-tool asks
 #    the token info several times).
@@ -47,7 +49,7 @@ verify_sig() { # the DER signature, checked by OpenSSL
         die "$1: the signature does not verify with OpenSSL"
 }
 
-sign raw 13
+sign raw 14
 grep -q 'CreatePrimary=1' "$W/raw.count" || die "raw: no CreatePrimary?"
 verify_sig raw
 
@@ -56,16 +58,16 @@ timeout -k 1 60 "$TT_TOOL" srk persist </dev/null >"$W/srk.out" 2>&1 || { cat "$
 grep -q "SRK persistent at 0x81000001" "$W/srk.out" || die "srk persist: $(cat "$W/srk.out")"
 timeout -k 1 60 "$TT_TOOL" srk persist </dev/null | grep -q "already persistent" || die "srk persist again"
 timeout -k 1 60 "$TT_TOOL" doctor 2>&1 | grep -q "persistent at 0x81000001" || die "doctor does not see the SRK"
-sign persistent 11
+sign persistent 12
 ! grep -q 'CreatePrimary' "$W/persistent.count" || die "persistent SRK: CreatePrimary still issued"
 verify_sig persistent
 
 abrmd_start || die "abrmd_start"
-sign abrmd 9
+sign abrmd 10
 [ "$(grep -o 'FlushContext=[0-9]*' "$W/abrmd.count")" = FlushContext=1 ] ||
     die "abrmd: FlushContext at the end (the resource manager does that)"
 verify_sig abrmd
-msg "ok: 13 / 11 / 9 TPM commands for a whole signing process"
+msg "ok: 14 / 12 / 10 TPM commands for a whole signing process"
 
 # another key at 0x81000001: srk persist refuses and says so
 tpm2_evictcontrol -Q -C o -c 0x81000001 >/dev/null || die "tpm2_evictcontrol (remove)"

@@ -89,6 +89,14 @@ TPMTRUST_PIN=5678 timeout -k 1 60 $TT_TOOL key generate --token stale-$first --t
 done
 msg "ok: a stale process's first write after another's re-initialization is refused"
 
+# 3c. another process changes the PIN (and moves the token's counter): a
+# process that read the token before logs in with the new PIN, not refused
+init moved
+TPMTRUST_PIN=1234 timeout -k 1 60 "$TT_TOOL" key generate --token moved --type ecdsa-p256 \
+    --label k --id 01 >/dev/null || die "key generate"
+slots pinmoved moved 1234 5678 "timeout -k 1 60 $SLOTS $TT_MODULE setpin moved 1234 5678 >/dev/null"
+msg "ok: a PIN changed by another process: the new one logs in here"
+
 # 4. fork through tpm2-abrmd: the child is told at once that it cannot reach the TPM
 slots forkdbus fork 1234
 grep -q "forked from one that used tpm2-abrmd" "$W/forkdbus.out" || die "forkdbus: no log line saying why"

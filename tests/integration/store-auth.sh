@@ -174,10 +174,44 @@ grep -q "SO seal holds the user's tag" "$W/log" && pass "... and the log says th
 restore
 expect_signs 01 "the user PIN still works once restored"
 
-# the migration: this store as schema 1 made it (no MAC columns)
-sql "ALTER TABLE objects DROP COLUMN mac; ALTER TABLE tokens DROP COLUMN mackey_pub; \
-     ALTER TABLE tokens DROP COLUMN mackey_priv; ALTER TABLE tokens DROP COLUMN generation; \
-     PRAGMA user_version = 1;"
+# a newer schema: read, never written, with a clear message
+restore
+sql "PRAGMA user_version = 99"
+: >"$W/log"
+"${P11[@]}" --list-objects >/dev/null 2>&1 || true
+"${P11[@]}" --login --pin 1234 --keypairgen --key-type EC:prime256v1 --id 09 --label k9 >/dev/null 2>&1 \
+    && fail "a newer schema store was written" || pass "a newer schema store is not written"
+grep -q "newer schema" "$W/log" && pass "the log says the schema is newer" || fail "no newer-schema message"
+restore
+
+
+# the store as schema 1 made it: no MAC columns, no counter (issue 15 item 3)
+NV_INDEX=$(sql "SELECT nv_index FROM tokens LIMIT 1")
+to_v1() {
+    sql "ALTER TABLE objects DROP COLUMN mac; ALTER TABLE tokens DROP COLUMN mackey_pub; \
+         ALTER TABLE tokens DROP COLUMN mackey_priv; ALTER TABLE tokens DROP COLUMN generation; \
+         ALTER TABLE tokens DROP COLUMN nv_index; ALTER TABLE tokens DROP COLUMN nv_count; \
+         ALTER TABLE tokens DROP COLUMN mac; PRAGMA user_version = 1;"
+}
+undefine_counter() { # a token of schema 1 never had one
+    tpm2_nvundefine -T "$TPMTRUST_TCTI" -C o "$(printf '0x%08x' "$NV_INDEX")" >"$W/nv.out" 2>&1 ||
+        fail "tpm2_nvundefine: $(cat "$W/nv.out")"
+}
+[ "${NV_INDEX:-0}" -ne 0 ] && pass "the token has a TPM counter ($(printf '0x%08x' "$NV_INDEX"))" \
+    || fail "the token has no TPM counter"
+
+# a row stripped to schema 1 while the TPM holds the token's counter: refused
+to_v1
+: >"$W/log"
+signs 01 && fail "a token row stripped of its MAC and counter is accepted" \
+    || { grep -q "the TPM holds its counter" "$W/log" \
+        && pass "a token row stripped of its MAC and counter is refused (the TPM holds its counter)" \
+        || fail "stripped row: no log line about the counter: $(cat "$W/out")"; }
+restore
+
+# the migration: this store as schema 1 made it
+to_v1
+undefine_counter
 "${P11[@]}" --list-objects >/dev/null 2>&1 && pass "a schema 1 store opens" || fail "schema 1 store"
 [ "$(sql 'PRAGMA user_version')" = 2 ] && pass "upgraded to schema 2" || fail "not upgraded"
 expect_signs 01 "k1 signs after the upgrade"
@@ -191,9 +225,8 @@ expect_signs 03 "... and k3 signs"
 # a private row in the clear, as main wrote them (schema 1: no MAC): encrypted
 # at the first login, and still readable
 restore
-sql "ALTER TABLE objects DROP COLUMN mac; ALTER TABLE tokens DROP COLUMN mackey_pub; \
-     ALTER TABLE tokens DROP COLUMN mackey_priv; ALTER TABLE tokens DROP COLUMN generation; \
-     PRAGMA user_version = 1;"
+to_v1
+undefine_counter
 le() { printf "%0$(($2 * 2))x" "$1" | fold -w2 | tac | tr -d '\n'; } # value bytes: little-endian hex
 attr() { printf '%s%s%s' "$(le "$1" 8)" "$(le $((${#2} / 2)) 4)" "$2"; } # type valuehex
 legacy=$(openssl rand -hex 16)
@@ -211,16 +244,6 @@ expect_signs 01 "k1 signs beside a private row in the clear"
 sql "PRAGMA wal_checkpoint" >/dev/null
 grep -a -q "legacy-$legacy" "$DB" && fail "its old plain copy is left in the store file" \
     || pass "no plain copy is left in the store file (secure_delete)"
-
-# a newer schema: read, never written, with a clear message
-restore
-sql "PRAGMA user_version = 99"
-: >"$W/log"
-"${P11[@]}" --list-objects >/dev/null 2>&1 || true
-"${P11[@]}" --login --pin 1234 --keypairgen --key-type EC:prime256v1 --id 09 --label k9 >/dev/null 2>&1 \
-    && fail "a newer schema store was written" || pass "a newer schema store is not written"
-grep -q "newer schema" "$W/log" && pass "the log says the schema is newer" || fail "no newer-schema message"
-restore
 
 rm -rf "$W"
 [ $fails = 0 ] || { echo "$fails failed"; exit 1; }

@@ -466,6 +466,45 @@ mode_stale (const char *token, const char *pin, const char *new_pin, const char 
     return 0;
 }
 
+/* setpin: another process's C_SetPIN (OLD to NEW). */
+static int
+mode_setpin (const char *token, const char *old, const char *new_pin)
+{
+    CK_SESSION_HANDLE s;
+    CHECK (open_user_session (F, token, old, &s) == CKR_OK
+               && F->C_SetPIN (s, (CK_UTF8CHAR_PTR) old, strlen (old), (CK_UTF8CHAR_PTR) new_pin,
+                               strlen (new_pin))
+                      == CKR_OK,
+           "setpin: C_SetPIN");
+    F->C_CloseSession (s);
+    return 0;
+}
+
+/* pinmoved: this process has read the token (a session open) when another
+ * (CMD) changes its PIN (and with it the token's counter): it logs in with
+ * the new PIN (not refused as rolled back: its view is read again), signs, and
+ * the old PIN no longer works. */
+static int
+mode_pinmoved (const char *token, const char *old, const char *new_pin, const char *cmd)
+{
+    CK_SESSION_HANDLE s;
+    CK_SLOT_ID slot;
+    CK_RV rv;
+
+    CHECK (find_token_slot (F, token, &slot)
+               && F->C_OpenSession (slot, CKF_SERIAL_SESSION, NULL, NULL, &s) == CKR_OK,
+           "pinmoved: a session, before the other process");
+    CHECK (system (cmd) == 0, "another process changes the PIN: %s", cmd);
+    rv = F->C_Login (s, CKU_USER, (CK_UTF8CHAR_PTR) new_pin, strlen (new_pin));
+    CHECK (rv == CKR_OK, "the new PIN logs in on the session opened before: 0x%lx", rv);
+    CHECK (rv == CKR_OK && sign_and_verify (s), "and signs (verified)");
+    F->C_Logout (s);
+    rv = F->C_Login (s, CKU_USER, (CK_UTF8CHAR_PTR) old, strlen (old));
+    CHECK (rv == CKR_PIN_INCORRECT, "the old PIN does not: 0x%lx", rv);
+    F->C_CloseSession (s);
+    return 0;
+}
+
 /* --- finalize --- */
 
 typedef struct signer {
@@ -639,7 +678,7 @@ int
 main (int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|forkdbus|reinit|stale|survive ARGS\n");
+        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|forkdbus|reinit|stale|setpin|pinmoved|survive ARGS\n");
         return 2;
     }
     module_path = argv[1];
@@ -659,6 +698,10 @@ main (int argc, char **argv)
         mode_forkdbus (argv[3], argv[4]);
     else if (strcmp (argv[2], "reinit") == 0 && argc == 6)
         mode_reinit (argv[3], argv[4], argv[5]);
+    else if (strcmp (argv[2], "setpin") == 0 && argc == 6)
+        mode_setpin (argv[3], argv[4], argv[5]);
+    else if (strcmp (argv[2], "pinmoved") == 0 && argc == 7)
+        mode_pinmoved (argv[3], argv[4], argv[5], argv[6]);
     else if (strcmp (argv[2], "stale") == 0 && argc == 8)
         mode_stale (argv[3], argv[4], argv[5], argv[6], argv[7]);
     else if (strcmp (argv[2], "survive") == 0 && argc == 7)
