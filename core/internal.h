@@ -140,7 +140,7 @@ bool core_libp11_compat (void);
 /* token.c */
 void token_free (tt_token *tok);
 void token_logout_inlock (tt_token *tok);
-/* Re-reads the token row when another process changed it; CKR_SESSION_HANDLE_INVALID
+/* anchor.c: re-reads the token row when another process changed it; CKR_SESSION_HANDLE_INVALID
  * (sessions invalidated, nothing to write) when it was re-initialized or deleted there. */
 CK_RV token_current_inlock (tt_token *tok);
 /* A change that must never be undone (a private object destroyed), inside the

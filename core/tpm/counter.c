@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The TPM layer: monotonic NV counters, the anchors of token generations
- * (issue 15 item 3; core/token.c, docs/ARCHITECTURE.md "No rollback").
+ * (issue 15 item 3; core/anchor.c, docs/ARCHITECTURE.md "No rollback").
  *
  * A token's counter lives at an owner-hierarchy index derived from its serial
  * (tpm_counter_index: 0x012xxxxx), or the next free one after it for a new
