@@ -56,10 +56,8 @@ token_current_inlock (tt_token *tok)
                "sessions here are no longer valid (nothing was written); open a new session",
                tok->rec.label, tok->rec.serial, found ? "re-initialized" : "deleted");
     tok->epoch++;
-    token_logout_inlock (tok);
-    object_drop_all_inlock (tok);
-    secbuf_free (tok->rowkey);
-    tok->rowkey = NULL;
+    if (tok->forget != NULL)
+        tok->forget (tok); /* its login, objects and row key */
     if (found) {
         store_token_clear (&tok->rec);
         tok->rec = fresh;

@@ -61,6 +61,9 @@ struct tt_token {
     /* Up to the session table (module.c sets it): closes every session of
      * tok, for a token deleted under them. */
     void (*close_sessions) (tt_token *tok);
+    /* set with it (token_forget_inlock): drops the login, the objects and the
+     * row key, for anchor.c when another process re-initialized the token */
+    void (*forget) (tt_token *tok);
 };
 
 typedef enum { OP_NONE, OP_FIND, OP_SIGN, OP_VERIFY, OP_DIGEST } op_kind;
@@ -140,6 +143,7 @@ bool core_libp11_compat (void);
 /* token.c */
 void token_free (tt_token *tok);
 void token_logout_inlock (tt_token *tok);
+void token_forget_inlock (tt_token *tok);
 /* anchor.c: re-reads the token row when another process changed it; CKR_SESSION_HANDLE_INVALID
  * (sessions invalidated, nothing to write) when it was re-initialized or deleted there. */
 CK_RV token_current_inlock (tt_token *tok);

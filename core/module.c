@@ -132,6 +132,7 @@ token_new (CK_SLOT_ID id)
     tok->slot_id = id;
     tok->tpm = core_tpm (); /* set before any token is made, freed after all are */
     tok->close_sessions = core_token_close_sessions_inlock;
+    tok->forget = token_forget_inlock;
     tok->login = TT_NOT_LOGGED_IN;
     return tok;
 }

@@ -587,6 +587,15 @@ token_logout_inlock (tt_token *tok)
     object_logout_inlock (tok);
 }
 
+void
+token_forget_inlock (tt_token *tok)
+{
+    token_logout_inlock (tok);
+    object_drop_all_inlock (tok);
+    secbuf_free (tok->rowkey);
+    tok->rowkey = NULL;
+}
+
 CK_RV
 token_logout_checked_inlock (tt_token *tok)
 {
