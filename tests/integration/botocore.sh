@@ -18,3 +18,5 @@ printf '%s' 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' |
 timeout -k 5 120 "$PY" "$(dirname "$0")/../python/test_botocore.py" "$TT_MODULE" aws 1234 ||
     die "tests/python/test_botocore.py"
 msg "ok: botocore clients sign with the TPM-held secret as botocore does with the secret"
+tt_store_scan "the AWS secret" "$(hex_of_string 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY')" ||
+    die "the AWS secret is in the store (above)"

@@ -91,6 +91,9 @@ openssl pkeyutl -verify -pubin -inkey pub.pem -rawin -in msg -sigfile sig.bin >/
 [ "$(val ed25519_pcr)" = same ] || die "the PCR-bound Ed25519 key (same seed) signed differently"
 rm -f seed.der
 msg "the module signed with the imported HMAC key and seed (checked with openssl)"
+# the store holds none of them either (nor the PINs)
+tt_store_scan "the PIN" "$(sed -n 's/^pin=//p' secrets)" "the new PIN" "$(sed -n 's/^pin2=//p' secrets)" \
+    "the HMAC key" "$hmac" "the Ed25519 seed" "$seed" || die "secrets in the store (above)"
 
 rc=0
 "$PROG" scan "core.$prog_pid" secrets >scan.out || rc=$?

@@ -104,4 +104,6 @@ if hexof "$W/derive.pcap" | grep -q "${zhex:0:32}"; then
     die "Z crosses the TPM bus in the clear"
 fi
 msg "ok: Z is not in the capture of a derivation"
+tt_store_scan "Z (P-256)" "$(hexof "$W/z01.bin")" "Z (P-384)" "$(hexof "$W/z02.bin")" \
+    "Z (pcap run)" "$zhex" || die "a derived value is in the store (above)"
 msg "ok: $checks checks"

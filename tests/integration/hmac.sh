@@ -18,27 +18,6 @@ T0=$SECONDS
 failures=0
 bad() { msg "FAIL: $*"; failures=$((failures + 1)); }
 
-# The bytes of FILE as lowercase hex (od: always there).
-hexdump_of() { od -An -v -tx1 "$1" | tr -d ' \n'; }
-hex_of_string() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
-# The bytes of FILE as " xx xx ...": a match of " ab cd" is byte-aligned.
-# (Kept in a variable, not piped into grep -q: with pipefail, grep -q leaving
-# early could turn a match into a failure.)
-bytes_of() { od -An -v -tx1 "$1" | tr -s ' \n' ' '; }
-spaced() { printf '%s' "$1" | sed 's/../ &/g'; }
-# contains FILE HEX: the bytes HEX occur in FILE.
-contains() {
-    local b p
-    b=$(bytes_of "$1") && p=$(spaced "$2") && [ -n "$p" ] && [[ $b == *"$p"* ]]
-}
-# has_command FILE CC: FILE holds a TPM command with sessions (tag 0x8002)
-# and command code CC (8 hex digits; empty: any).
-has_command() {
-    local b re
-    b=$(bytes_of "$1") || return 1
-    re=' 80 02( [0-9a-f]{2}){4}'$(spaced "$2")
-    [[ $b =~ $re ]]
-}
 # HMAC-SHA256 of FILE under the key KEYHEX, by OpenSSL.
 ossl_hmac() { openssl dgst -sha256 -mac HMAC -macopt "hexkey:$1" "$2" | awk '{ print $NF }'; }
 
@@ -57,24 +36,6 @@ run_hmac() {
     grep -q '^1\.\.[1-9]' "$TT_TMP/$name.tap" || { bad "test-hmac $*: no TAP plan"; return 1; }
 }
 
-# The bytes of KEYHEX (and each half of it) occur nowhere in FILE.
-check_absent() {
-    local file=$1 hex=$2 what=$3 half=$((${#2} / 2))
-    if contains "$file" "$hex" || contains "$file" "${hex:0:half}" || contains "$file" "${hex:half}"; then
-        bad "$what found in ${file##*/}"
-    else
-        msg "ok: $what not in ${file##*/} ($(stat -c %s "$file") bytes)"
-    fi
-}
-
-# Every file of the store: the database, and its WAL / journal if there.
-store_files() {
-    local f
-    for f in "$TPMTRUST_STORE" "$TPMTRUST_STORE-wal" "$TPMTRUST_STORE-journal"; do
-        [ -s "$f" ] && echo "$f"
-    done
-    return 0
-}
 
 # ---- the token ----
 TPMTRUST_SO_PIN=12345678 TPMTRUST_PIN=$TT_PIN timeout -k 1 30 "$TT_TOOL" token init --label "$TT_TOKEN" >/dev/null \
