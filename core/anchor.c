@@ -67,6 +67,21 @@ token_current_inlock (tt_token *tok)
     return CKR_SESSION_HANDLE_INVALID;
 }
 
+CK_RV
+token_fresh_inlock (tt_token *tok)
+{
+    store *st;
+    int64_t v;
+
+    if (tok->rec.id == 0 || tok->removed || core_store (&st) != CKR_OK)
+        return CKR_OK;
+    v = store_data_version (st);
+    if (v == tok->seen_version && v != -1)
+        return CKR_OK;
+    tok->seen_version = v;
+    return token_current_inlock (tok);
+}
+
 /* Saves rec (tok->rec with changes) if the stored row is still the one tok
  * read: the generation is its compare-and-swap. A row changed meanwhile by
  * another process is read again and the change made on it (rebuild: puts the

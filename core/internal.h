@@ -48,6 +48,7 @@ struct tt_token {
     pthread_mutex_t lock; /* held for a whole core call on this token */
     store_token rec;      /* rec.id == 0: the slot's token is not initialized */
     bool removed;         /* deleted from the store by another process */
+    int64_t seen_version; /* store_data_version when token_fresh_inlock last looked */
     unsigned epoch;       /* bumped when another process re-initialized it: the
                              sessions opened before are invalid (token_current_inlock) */
     bool event;           /* a slot event not yet reported (C_WaitForSlotEvent) */
@@ -147,6 +148,9 @@ void token_forget_inlock (tt_token *tok);
 /* anchor.c: re-reads the token row when another process changed it; CKR_SESSION_HANDLE_INVALID
  * (sessions invalidated, nothing to write) when it was re-initialized or deleted there. */
 CK_RV token_current_inlock (tt_token *tok);
+/* The same, only when another process committed to the store since tok last
+ * looked (store_data_version): before each operation, at no TPM cost. */
+CK_RV token_fresh_inlock (tt_token *tok);
 /* A change that must never be undone (a private object destroyed), inside the
  * caller's store transaction: the token row's count goes up (logged in; a
  * no-op without a counter); token_bump_done after the commit moves the TPM's

@@ -212,7 +212,10 @@ op_sign_init (tt_token *tok, tt_session *sess, const CK_MECHANISM *mech, CK_OBJE
     }
     if (*slot != NULL)
         return CKR_OPERATION_ACTIVE;
-    rv = object_lookup (tok, sess, key, CKR_KEY_HANDLE_INVALID, &obj);
+    /* not with a key of a token another process re-initialized meanwhile */
+    rv = token_fresh_inlock (tok);
+    if (rv == CKR_OK)
+        rv = object_lookup (tok, sess, key, CKR_KEY_HANDLE_INVALID, &obj);
     if (rv != CKR_OK)
         return rv;
     m = mech_lookup (mech->mechanism);

@@ -144,6 +144,21 @@ store_schema_version (store *st)
     return v;
 }
 
+int64_t
+store_data_version (store *st)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t v = -1;
+
+    pthread_mutex_lock (&st->lock);
+    if (sqlite3_prepare_v2 (st->db, "PRAGMA data_version", -1, &stmt, NULL) == SQLITE_OK
+        && sqlite3_step (stmt) == SQLITE_ROW)
+        v = sqlite3_column_int64 (stmt, 0);
+    sqlite3_finalize (stmt);
+    pthread_mutex_unlock (&st->lock);
+    return v;
+}
+
 static CK_RV
 store_migrate (store *st)
 {

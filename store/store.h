@@ -70,6 +70,10 @@ bool store_readonly (const store *st);
  * (opened read-only because its filesystem is full). */
 CK_RV store_write_check (store *st);
 int store_schema_version (store *st);
+/* Changes whenever another connection (another process) commits to the
+ * store; the same while only this one writes. No disk I/O: cheap enough to
+ * ask before each operation. -1 on error. */
+int64_t store_data_version (store *st);
 
 /* For pthread_atfork: holds the store's lock across a fork, so that no thread
  * is inside sqlite (whose global mutexes a child would inherit held) when it

@@ -75,8 +75,9 @@ msg "ok: a removed token's slot and session"
 
 # 3b. a stale process: logged in while another process re-initializes the
 # token, sets a new user PIN and makes a key; its first write (an object, or
-# C_SetPIN) is refused with CKR_SESSION_HANDLE_INVALID and writes nothing
-for first in create setpin; do
+# C_SetPIN) or signature with its old key is refused with
+# CKR_SESSION_HANDLE_INVALID and writes nothing
+for first in create setpin sign; do
     init "stale-$first"
     reinit="timeout -k 1 60 $SLOTS $TT_MODULE reinit stale-$first 12345678 5678 >/dev/null && \
 TPMTRUST_PIN=5678 timeout -k 1 60 $TT_TOOL key generate --token stale-$first --type ecdsa-p256 \

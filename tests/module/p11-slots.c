@@ -424,7 +424,8 @@ mode_reinit (const char *label, const char *so_pin, const char *new_pin)
 
 /* stale: this process is logged in and has signed when another process
  * (CMD) re-initializes the token and makes a key; then this process's first
- * write (FIRST: create, an object; setpin, C_SetPIN) is refused with
+ * call (FIRST: create, an object; setpin, C_SetPIN; sign, C_SignInit with its
+ * old key) is refused with
  * CKR_SESSION_HANDLE_INVALID and writes nothing, its session closes, and a
  * new session logs in with NEWPIN and signs with the other process's key. */
 static int
@@ -438,14 +439,27 @@ mode_stale (const char *token, const char *pin, const char *new_pin, const char 
     CK_ATTRIBUTE data[] = { { CKA_CLASS, &cls, sizeof cls },
                             { CKA_TOKEN, &yes, sizeof yes },
                             { CKA_LABEL, label, sizeof label - 1 } };
-    CK_OBJECT_HANDLE h;
+    CK_OBJECT_HANDLE h, key = CK_INVALID_HANDLE;
     CK_RV rv;
     bool setpin_first = strcmp (first, "setpin") == 0;
 
     CHECK (open_user_session (F, token, pin, &s) == CKR_OK && sign_and_verify (s),
            "stale: logged in, a verified signature");
+    {
+        CK_OBJECT_CLASS pk = CKO_PRIVATE_KEY;
+        CK_ATTRIBUTE t[] = { { CKA_CLASS, &pk, sizeof pk } };
+        CK_ULONG n = 0;
+        CHECK (F->C_FindObjectsInit (s, t, 1) == CKR_OK && F->C_FindObjects (s, &key, 1, &n) == CKR_OK
+                   && n == 1,
+               "stale: the old key's handle");
+        F->C_FindObjectsFinal (s);
+    }
     CHECK (system (cmd) == 0, "another process re-initializes the token: %s", cmd);
-    if (setpin_first) {
+    if (strcmp (first, "sign") == 0) {
+        CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+        rv = F->C_SignInit (s, &m, key);
+        CHECK (rv == CKR_SESSION_HANDLE_INVALID, "C_SignInit with the old token's key: 0x%lx", rv);
+    } else if (setpin_first) {
         rv = F->C_SetPIN (s, (CK_UTF8CHAR_PTR) pin, strlen (pin), (CK_UTF8CHAR_PTR) "stale1",
                           6);
         CHECK (rv == CKR_SESSION_HANDLE_INVALID, "C_SetPIN on the old token: 0x%lx", rv);
