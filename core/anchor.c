@@ -147,7 +147,8 @@ counter_catch_up (tt_token *tok, uint64_t *now, uint64_t *target)
     if (rv == CKR_OK)
         rv = tpm_counter_read (core_tpm (), tok->rec.nv_index, now);
     for (int i = 0; rv == CKR_OK && *now < *target && i < 8; i++)
-        rv = tpm_counter_increment (core_tpm (), tok->rec.nv_index, now);
+        if ((rv = tpm_counter_increment (core_tpm (), tok->rec.nv_index)) == CKR_OK)
+            (*now)++; /* NV_Increment adds exactly one: no read after it */
     store_tx_rollback (st); /* nothing written: the lock only */
     store_token_clear (&fresh);
     return rv;
@@ -232,7 +233,9 @@ anchor_settle_inlock (tt_token *tok, const secbuf *secret, bool fresh)
         rv = tpm_counter_exists (core_tpm (), index, &exists);
     }
     if (rv == CKR_OK && exists) {
-        rv = fresh ? CKR_FUNCTION_REJECTED : tpm_counter_increment (core_tpm (), index, &now);
+        rv = fresh ? CKR_FUNCTION_REJECTED : tpm_counter_increment (core_tpm (), index);
+        if (rv == CKR_OK)
+            rv = tpm_counter_read (core_tpm (), index, &now);
     } else if (rv == CKR_OK) {
         rv = tpm_counter_define (core_tpm (), index, &now);
         if (rv == CKR_OK)

@@ -184,7 +184,7 @@ tpm_counter_read (tpm *t, uint32_t index, uint64_t *value)
 }
 
 CK_RV
-tpm_counter_increment (tpm *t, uint32_t index, uint64_t *value)
+tpm_counter_increment (tpm *t, uint32_t index)
 {
     CK_RV rv;
 
@@ -192,8 +192,6 @@ tpm_counter_increment (tpm *t, uint32_t index, uint64_t *value)
     rv = tpm_srk_inlock (t);
     if (rv == CKR_OK)
         rv = counter_cmd_inlock (t, index, true, true, NULL);
-    if (rv == CKR_OK)
-        rv = counter_cmd_inlock (t, index, true, false, value);
     tpm_unlock (t);
     return rv;
 }

@@ -119,7 +119,7 @@ uint32_t tpm_counter_next (uint32_t index); /* the one after, for a taken index 
 CK_RV tpm_counter_exists (tpm *t, uint32_t index, bool *exists);
 CK_RV tpm_counter_define (tpm *t, uint32_t index, uint64_t *value);
 CK_RV tpm_counter_read (tpm *t, uint32_t index, uint64_t *value);
-CK_RV tpm_counter_increment (tpm *t, uint32_t index, uint64_t *value);
+CK_RV tpm_counter_increment (tpm *t, uint32_t index); /* by exactly one (NV_Increment) */
 CK_RV tpm_counter_undefine (tpm *t, uint32_t index);
 
 /* Seals data under the SRK with authValue auth; da: dictionary-attack protected;

@@ -7,7 +7,7 @@ import struct, sys, collections
 NAMES = {0x131:'CreatePrimary',0x153:'Create',0x157:'Load',0x15D:'Sign',0x15E:'Unseal',0x165:'FlushContext',
  0x17A:'GetCapability',0x181:'ReadClock',0x176:'StartAuthSession',0x155:'HMAC',0x17E:'PCR_Read',0x17B:'GetRandom',
  0x162:'ContextLoad',0x161:'ContextSave',0x173:'ReadPublic',0x16B:'PolicyPCR',0x16F:'PolicyAuthValue',0x154:'ECDH_ZGen',
- 0x127:'PCR_Extend',0x170:'PolicyGetDigest',0x144:'Startup',0x14E:'NV_Read',0x169:'NV_ReadPublic',0x129:'EvictControl'}
+ 0x127:'PCR_Extend',0x170:'PolicyGetDigest',0x144:'Startup',0x14E:'NV_Read',0x169:'NV_ReadPublic',0x129:'EvictControl',0x134:'NV_Increment',0x12A:'NV_DefineSpace'}
 try:
     d = open(sys.argv[1], 'rb').read()
 except FileNotFoundError:  # the TCTI was never opened: no command

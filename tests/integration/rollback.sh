@@ -101,6 +101,24 @@ signs 01 1234 && fail "the old user seal in the current row logs in with the old
 put_back after-destroy
 signs 01 5678 && pass "the store put back, the new PIN signs" || fail "after the splice: $(cat "$W/out")"
 
+# what one C_SetPIN process costs in counter commands (counts are deterministic):
+# NV_Read at login, then NV_Read + NV_Increment under the store's lock (no read
+# after the increment: it adds exactly one)
+if [ -n "$(compgen -G '/usr/lib/*/libtss2-tcti-pcap.so*')" ]; then
+    rm -f "$W/setpin.pcap"
+    TPMTRUST_TCTI="pcap:$TPMTRUST_TCTI" TCTI_PCAP_FILE=$W/setpin.pcap timeout -k 1 60 \
+        "${P11[@]}" --login --pin 5678 --change-pin --new-pin 5679 >"$W/out" 2>&1 ||
+        fail "C_SetPIN under the pcap TCTI: $(cat "$W/out")"
+    counts=$(python3 "$(dirname "$0")/pcap-count.py" "$W/setpin.pcap" | head -1)
+    grep -q 'NV_Read=2\b' <<<"$counts" && grep -q 'NV_Increment=1\b' <<<"$counts" &&
+        pass "a C_SetPIN process: NV_Read=2, NV_Increment=1 ($counts)" ||
+        fail "a C_SetPIN process's counter commands: $counts"
+    timeout -k 1 60 "${P11[@]}" --login --pin 5679 --change-pin --new-pin 5678 >"$W/out" 2>&1 ||
+        fail "C_SetPIN back: $(cat "$W/out")"
+elif [ "${CI:-}" = true ]; then
+    fail "the pcap TCTI (libtss2-tcti-pcap0) is not installed"
+fi
+
 # a burst of PIN changes: the counter follows each one; the cost is printed
 start=$(counter rb)
 t0=$(date +%s.%N)
