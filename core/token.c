@@ -161,8 +161,9 @@ seal_under_pin (const store_token *rec, bool so, const secbuf *secret, const CK_
 {
     secbuf *auth = NULL, *tagged = secbuf_new (1 + secret->len);
     tpm_blob p = { 0 }, s = { 0 };
-    CK_RV rv = tagged == NULL ? CKR_HOST_MEMORY
-                              : crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
+    CK_RV rv = tagged == NULL
+                   ? CKR_HOST_MEMORY
+                   : crypto_pin_auth (rec->salt.data, rec->salt.len, pin, pin_len, &auth);
 
     if (rv == CKR_OK) {
         tagged->data[0] = so ? ROLE_SO : ROLE_USER;
@@ -414,7 +415,8 @@ token_init_inlock (tt_token *tok, const CK_UTF8CHAR *pin, CK_ULONG pin_len,
     crypto_sha256 (tok->rec.mackey_pub.data, tok->rec.mackey_pub.len, tok->rowkey_for);
     tok->objects_loaded = true; /* a new token has no objects */
     LOG_INFO ("initialized token '%s' (serial %s)", tok->rec.label, tok->rec.serial);
-    if (anchor_settle_inlock (tok, secret, prev_index == 0) != CKR_OK) /* re-initialized: moves on */
+    /* (a re-initialized token's counter moves on from the old token's) */
+    if (anchor_settle_inlock (tok, secret, prev_index == 0) != CKR_OK)
         LOG_WARN ("token '%s': its TPM counter is not set up yet: done at the first login",
                   tok->rec.label);
 out:

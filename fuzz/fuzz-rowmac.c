@@ -68,7 +68,8 @@ sealed_rows (tt_token *tok, store_object *so, const attr_list *attrs, fz *f)
         abort (); /* a: now freed, row.attrs the sealed column */
     if (rowenc_decode (tok, &row, &back) != CKR_OK)
         abort (); /* our own seal refused */
-    if (attr_list_encode (back, &a, &a_len) != CKR_OK || a_len != b_len || memcmp (a, b, b_len) != 0)
+    if (attr_list_encode (back, &a, &a_len) != CKR_OK || a_len != b_len
+        || memcmp (a, b, b_len) != 0)
         abort (); /* it came back different */
     attr_list_free (back);
     back = NULL;

@@ -265,7 +265,8 @@ store_token_list (store *st, store_token **out, size_t *count)
     void *arr = NULL;
     CK_RV rv = select_rows (st,
                             "SELECT id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
-                            "mackey_pub, mackey_priv, generation, nv_index, nv_count, mac FROM tokens ORDER BY id",
+                            "mackey_pub, mackey_priv, generation, nv_index, nv_count, mac "
+                            "FROM tokens ORDER BY id",
                             NULL, sizeof (store_token), token_row, &arr, count);
     if (rv != CKR_OK) {
         store_token_list_free (arr, *count);
@@ -283,7 +284,8 @@ store_token_get (store *st, int64_t id, store_token *out, bool *found)
     size_t n = 0;
     CK_RV rv = select_rows (st,
                             "SELECT id, label, serial, salt, so_pub, so_priv, user_pub, user_priv, "
-                            "mackey_pub, mackey_priv, generation, nv_index, nv_count, mac FROM tokens WHERE id = ?1",
+                            "mackey_pub, mackey_priv, generation, nv_index, nv_count, mac "
+                            "FROM tokens WHERE id = ?1",
                             &id, sizeof (store_token), token_row, (void **) &arr, &n);
 
     memset (out, 0, sizeof *out);

@@ -5,8 +5,9 @@
  *
  * A token's counter lives at an owner-hierarchy index derived from its serial
  * (tpm_counter_index: 0x012xxxxx), or the next free one after it for a new
- * token, so that a token row that lost its anchor is still recognised. Attributes: a counter (TPM_NT_COUNTER: it only goes up, and a
- * new counter starts at the highest value any counter of this TPM ever had),
+ * token, so that a token row that lost its anchor is still recognised.
+ * Attributes: a counter (TPM_NT_COUNTER: it only goes up, and a new counter
+ * starts at the highest value any counter of this TPM ever had),
  * read and incremented with its own empty auth, no DA. Anyone who can use the
  * TPM can increment it (that makes a store look older: refused, a denial of
  * service, never a rollback accepted); nobody can lower it.

@@ -393,7 +393,8 @@ tpm_fast_nv_inlock (tpm *t, TPM2_HANDLE index, const TPM2B_NAME *name, bool incr
     TSS2_SYS_CONTEXT *sys = NULL;
     TPM2B_MAX_NV_BUFFER data = { 0 };
     CK_RV rv = tpm_fast_begin_inlock (t);
-    const char *what = increment ? "incrementing the token's counter" : "reading the token's counter";
+    const char *what =
+        increment ? "incrementing the token's counter" : "reading the token's counter";
 
     if (rv == CKR_OK && (sys = tpm_sys_of (t)) == NULL)
         rv = CKR_FUNCTION_FAILED;
@@ -402,8 +403,9 @@ tpm_fast_nv_inlock (tpm *t, TPM2_HANDLE index, const TPM2B_NAME *name, bool incr
                               : Tss2_Sys_NV_Read_Prepare (sys, index, index, size, 0);
         rv = tpm_rv (t, r, what);
         if (rv == CKR_OK)
-            rv = fast_execute_inlock (t, &t->fast, increment ? TPM2_CC_NV_Increment : TPM2_CC_NV_Read,
-                                      name, name, NULL, false, what);
+            rv = fast_execute_inlock (t, &t->fast,
+                                      increment ? TPM2_CC_NV_Increment : TPM2_CC_NV_Read, name,
+                                      name, NULL, false, what);
         if (rv != TPM_FAST_RETRY)
             break;
         rv = CKR_OK;

@@ -394,7 +394,8 @@ mode_fork (const char *token, const char *pin)
         pthread_join (t[i], NULL);
     printf ("# parent threads ran %lu, %lu, %lu rounds\n", rounds[0], rounds[1], rounds[2]);
     CHECK (rounds[0] + rounds[1] + rounds[2] > 16, "the parent's threads kept working");
-    CHECK (good == 16, "16 children forked mid-work each initialized, listed slots, opened sessions (%d)",
+    CHECK (good == 16, "16 children forked mid-work: each initialized, listed slots, opened "
+                       "sessions (%d)",
            good);
     CHECK (sign_and_verify (s), "parent: a verified signature after the forks");
     return 0;
@@ -449,8 +450,8 @@ mode_stale (const char *token, const char *pin, const char *new_pin, const char 
         CK_OBJECT_CLASS pk = CKO_PRIVATE_KEY;
         CK_ATTRIBUTE t[] = { { CKA_CLASS, &pk, sizeof pk } };
         CK_ULONG n = 0;
-        CHECK (F->C_FindObjectsInit (s, t, 1) == CKR_OK && F->C_FindObjects (s, &key, 1, &n) == CKR_OK
-                   && n == 1,
+        CHECK (F->C_FindObjectsInit (s, t, 1) == CKR_OK
+                   && F->C_FindObjects (s, &key, 1, &n) == CKR_OK && n == 1,
                "stale: the old key's handle");
         F->C_FindObjectsFinal (s);
     }
@@ -692,7 +693,8 @@ int
 main (int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|forkdbus|reinit|stale|setpin|pinmoved|survive ARGS\n");
+        fprintf (stderr, "usage: p11-slots MODULE race|removed|fork|finalize|forkdbus|reinit|"
+                         "stale|setpin|pinmoved|survive ARGS\n");
         return 2;
     }
     module_path = argv[1];
